@@ -1,0 +1,34 @@
+/**
+ * Three projects, one command. `unit` needs nothing running; `int` starts the real
+ * Firestore and Pub/Sub emulators once (globalSetup) and runs the production
+ * adapters against them; `e2e` brings the whole stack up and drives it with ffctl.
+ */
+const ts = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', isolatedModules: true, diagnostics: false }],
+};
+const moduleNameMapper = { '^@fleetforge/(shared|functions|agent|scripts)$': '<rootDir>/$1/src/index.ts' };
+const roots = ['<rootDir>/shared/src', '<rootDir>/functions/src', '<rootDir>/agent/src', '<rootDir>/scripts/src'];
+const base = { transform: ts, moduleNameMapper, roots, testEnvironment: 'node' };
+
+module.exports = {
+  projects: [
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'],
+    },
+    {
+      ...base,
+      displayName: 'int',
+      testMatch: ['**/*.int.test.ts'],
+      globalSetup: '<rootDir>/scripts/src/test/emulators.global-setup.ts',
+      globalTeardown: '<rootDir>/scripts/src/test/emulators.global-teardown.ts',
+    },
+    {
+      ...base,
+      displayName: 'e2e',
+      testMatch: ['**/*.e2e.test.ts'],
+    },
+  ],
+};

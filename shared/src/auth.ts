@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { NameSchema } from './world';
+
+/** The PRD's roles (§3.3), plus `admin` for the stack's bootstrap token. */
+export const RoleSchema = z.enum(['observer', 'developer', 'operator', 'tenant-admin', 'billing', 'admin']);
+export type Role = z.infer<typeof RoleSchema>;
+
+export const PERMISSIONS = {
+  'worlds:read': ['observer', 'developer', 'operator', 'admin'],
+  'worlds:write': ['developer', 'operator', 'admin'],
+  'events:read': ['observer', 'developer', 'operator', 'admin'],
+  'cells:override': ['operator', 'admin'],
+  'tokens:manage': ['admin'],
+  'audit:read': ['operator', 'admin', 'billing'],
+} as const satisfies Record<string, readonly Role[]>;
+export type Permission = keyof typeof PERMISSIONS;
+
+export function allows(role: Role, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}
+
+/** `tokens/{sha256(token)}`: the token itself is never stored. */
+export const TokenDocSchema = z.strictObject({
+  name: NameSchema,
+  role: RoleSchema,
+  tenant: NameSchema.nullable().default(null),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+export type TokenDoc = z.infer<typeof TokenDocSchema>;
+
+export interface Principal {
+  /** `token:NAME` in audit entries and events. */
+  id: string;
+  name: string;
+  role: Role;
+  tenant: string | null;
+}

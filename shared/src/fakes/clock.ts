@@ -1,0 +1,30 @@
+import type { Clock, Ids } from '../ports';
+
+/** A clock tests move by hand. */
+export class FakeClock implements Clock {
+  private t: number;
+  constructor(start: Date | string = '2026-01-01T00:00:00.000Z') {
+    this.t = new Date(start).getTime();
+  }
+  now(): Date {
+    return new Date(this.t);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** Deterministic ids: `prefix-1`, `prefix-2`, … */
+export class SeqIds implements Ids {
+  private n = 0;
+  next(prefix = 'id'): string {
+    return `${prefix}-${++this.n}`;
+  }
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Random, time-sortable-enough ids from the platform's crypto (no node: import needed). */
+export const randomIds: Ids = {
+  next: (prefix = 'id') => `${prefix}-${globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 16)}`,
+};

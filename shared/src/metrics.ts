@@ -1,0 +1,69 @@
+/**
+ * The metric catalogue: every metric FleetForge emits, with its type, help and
+ * bounded label set. Names are never renamed; new ones are added and old ones
+ * deprecated (`deprecated: true` keeps emitting them).
+ */
+export interface MetricDef {
+  type: 'counter' | 'gauge' | 'histogram';
+  help: string;
+  labels: readonly string[];
+  buckets?: readonly number[];
+  deprecated?: boolean;
+}
+
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60] as const;
+
+export const METRICS = {
+  fleetforge_cells_active: { type: 'gauge', help: 'Cells holding part of a world (not Terminated or Failed).', labels: ['world'] },
+  fleetforge_cell_sessions: { type: 'gauge', help: 'Sessions held by one cell at its last report.', labels: ['world', 'cell'] },
+  fleetforge_average_cell_load: {
+    type: 'gauge',
+    help: 'Mean session load ratio (sessions / capacity) over the live cells of a world.',
+    labels: ['world'],
+  },
+  fleetforge_sessions_active: { type: 'gauge', help: 'Sessions held by all cells of a world.', labels: ['world'] },
+  fleetforge_worlds_ready: { type: 'gauge', help: '1 when the world is Ready, else 0.', labels: ['world'] },
+  fleetforge_messages_total: {
+    type: 'counter',
+    help: 'Pub/Sub messages handled, by function and outcome (ok, retry, poison, stale).',
+    labels: ['function', 'outcome'],
+  },
+  fleetforge_reconcile_duration_seconds: {
+    type: 'histogram',
+    help: 'Time one reconcileWorld invocation took.',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
+  fleetforge_world_ready_seconds: {
+    type: 'histogram',
+    help: 'Time from a world apply to every initial cell Ready.',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
+  fleetforge_agent_commands_total: {
+    type: 'counter',
+    help: 'Commands the agent executed, by kind and outcome.',
+    labels: ['kind', 'outcome'],
+  },
+  fleetforge_agent_cells: { type: 'gauge', help: 'Cells the agent runs now.', labels: ['driver'] },
+  fleetforge_api_requests_total: {
+    type: 'counter',
+    help: 'API requests by route template and status class.',
+    labels: ['route', 'status'],
+  },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricName = keyof typeof METRICS;
+
+/** Prometheus naming rules (GH-014): snake case, fleetforge_ prefix, counters end in _total, durations in _seconds. */
+export function metricNameProblems(name: string, def: MetricDef): string[] {
+  const problems: string[] = [];
+  if (!/^fleetforge_[a-z][a-z0-9_]*$/.test(name)) problems.push(`${name}: not snake case with the fleetforge_ prefix`);
+  if (def.type === 'counter' && !name.endsWith('_total')) problems.push(`${name}: counters end in _total`);
+  if (def.type !== 'counter' && name.endsWith('_total')) problems.push(`${name}: only counters end in _total`);
+  if (def.type === 'histogram' && !/_(seconds|bytes)$/.test(name)) problems.push(`${name}: histograms carry a unit`);
+  for (const label of def.labels) {
+    if (!/^[a-z][a-z0-9_]*$/.test(label)) problems.push(`${name}: label ${label} is not snake case`);
+  }
+  return problems;
+}

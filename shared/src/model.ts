@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { RectSchema } from './geometry';
+import { NameSchema, WorldSpecSchema } from './world';
+
+/** ISO-8601 instant; every stored time is one of these (sortable as text). */
+export const IsoTimeSchema = z.iso.datetime({ offset: true });
+
+export const WorldPhaseSchema = z.enum(['Pending', 'Initializing', 'Ready', 'Degraded', 'Deleting']);
+export type WorldPhase = z.infer<typeof WorldPhaseSchema>;
+
+export const ConditionSchema = z.strictObject({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string().default(''),
+  lastTransitionTime: IsoTimeSchema,
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const WorldStatusSchema = z.strictObject({
+  phase: WorldPhaseSchema,
+  ready: z.boolean(),
+  conditions: z.array(ConditionSchema).default([]),
+  cellsActive: z.number().int().nonnegative(),
+  routingEpoch: z.number().int().nonnegative(),
+  generation: z.number().int().positive(),
+  observedGeneration: z.number().int().nonnegative(),
+  /** Set once, when every initial cell first reported ready (WorldInitialized). */
+  initializedAt: IsoTimeSchema.optional(),
+});
+export type WorldStatus = z.infer<typeof WorldStatusSchema>;
+
+/** `worlds/{name}` */
+export const WorldDocSchema = z.strictObject({
+  name: NameSchema,
+  labels: z.record(z.string(), z.string()).default({}),
+  spec: WorldSpecSchema,
+  /** Hash of the canonical spec: re-applying the same spec is a no-op. */
+  specHash: z.string(),
+  status: WorldStatusSchema,
+  createdAt: IsoTimeSchema,
+  updatedAt: IsoTimeSchema,
+  /** Correlation id of the apply that created this generation. */
+  correlationId: z.string(),
+  deletionRequestedAt: IsoTimeSchema.optional(),
+});
+export type WorldDoc = z.infer<typeof WorldDocSchema>;
+
+export const CellStateSchema = z.enum([
+  'Pending',
+  'Ready',
+  'Splitting',
+  'Merging',
+  'Draining',
+  'Terminated',
+  'Failed',
+]);
+export type CellState = z.infer<typeof CellStateSchema>;
+
+export const LoadSampleSchema = z.strictObject({
+  at: IsoTimeSchema,
+  sessions: z.number().int().nonnegative(),
+  cpuMillis: z.number().nonnegative(),
+  memoryMiB: z.number().nonnegative(),
+});
+export type LoadSample = z.infer<typeof LoadSampleSchema>;
+
+/** How many samples a cell doc keeps: bounded so a hot cell never grows its document. */
+export const LOAD_WINDOW_SIZE = 60;
+
+/** `worlds/{world}/cells/{cell}` */
+export const CellDocSchema = z.strictObject({
+  id: z.string().min(1).max(120),
+  world: NameSchema,
+  boundary: RectSchema,
+  parent: z.string().nullable().default(null),
+  /** Ancestors, oldest first. */
+  lineage: z.array(z.string()).default([]),
+  state: CellStateSchema,
+  /** Incremented each time the cell is (re)started; reports for older incarnations are stale. */
+  incarnation: z.number().int().positive(),
+  endpoint: z.string().nullable().default(null),
+  /** Set when the last start command was sent; the reconciler re-sends after a while. */
+  startRequestedAt: IsoTimeSchema.nullable().default(null),
+  stopRequestedAt: IsoTimeSchema.nullable().default(null),
+  readyAt: IsoTimeSchema.nullable().default(null),
+  lastReportAt: IsoTimeSchema.nullable().default(null),
+  load: z.strictObject({
+    sessions: z.number().int().nonnegative(),
+    cpuMillis: z.number().nonnegative(),
+    memoryMiB: z.number().nonnegative(),
+    window: z.array(LoadSampleSchema).max(LOAD_WINDOW_SIZE),
+  }),
+  exitReason: z.string().nullable().default(null),
+  createdAt: IsoTimeSchema,
+  updatedAt: IsoTimeSchema,
+  correlationId: z.string(),
+});
+export type CellDoc = z.infer<typeof CellDocSchema>;
+
+/** Cells that hold (or are about to hold) part of the world. */
+export function isLiveCell(c: Pick<CellDoc, 'state'>): boolean {
+  return c.state !== 'Terminated' && c.state !== 'Failed';
+}
+
+export function emptyLoad(): CellDoc['load'] {
+  return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [] };
+}

@@ -1,0 +1,178 @@
+import type { Rect } from './geometry';
+import type { MetricName } from './metrics';
+import type { TopicName } from './topology';
+import type { WorldSpec } from './world';
+
+/* ---------- StateStore: documents, queries, transactions (Firestore) ---------- */
+
+export type DocData = Record<string, unknown>;
+
+export interface QueryFilter {
+  field: string;
+  op: '==' | '<' | '<=' | '>' | '>=';
+  value: string | number | boolean | null;
+}
+
+export interface Query {
+  where?: QueryFilter[];
+  orderBy?: { field: string; direction?: 'asc' | 'desc' };
+  limit?: number;
+}
+
+export interface DocSnapshot {
+  /** Last path segment. */
+  id: string;
+  path: string;
+  data: DocData;
+}
+
+/**
+ * A read-then-write transaction. As in Firestore, every read comes before the
+ * first write, and the function may run more than once under contention, so it
+ * must not have side effects outside the transaction.
+ */
+export interface Transaction {
+  get(path: string): Promise<DocData | undefined>;
+  list(collection: string, query?: Query): Promise<DocSnapshot[]>;
+  /** Fails the transaction with CONFLICT if the document exists. */
+  create(path: string, data: DocData): void;
+  set(path: string, data: DocData): void;
+  /** Replaces the given top-level fields; fails with NOT_FOUND if the document is missing. */
+  update(path: string, patch: DocData): void;
+  delete(path: string): void;
+}
+
+export type WriteOp =
+  | { op: 'set'; path: string; data: DocData }
+  | { op: 'update'; path: string; patch: DocData }
+  | { op: 'delete'; path: string };
+
+export interface StateStore {
+  get(path: string): Promise<DocData | undefined>;
+  list(collection: string, query?: Query): Promise<DocSnapshot[]>;
+  create(path: string, data: DocData): Promise<void>;
+  set(path: string, data: DocData): Promise<void>;
+  update(path: string, patch: DocData): Promise<void>;
+  delete(path: string): Promise<void>;
+  /** Applies the writes atomically without reads (bounded, blind writes). */
+  batch(ops: readonly WriteOp[]): Promise<void>;
+  runTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/* ---------- Bus: publish and subscribe (Pub/Sub) ---------- */
+
+export interface BusMessage {
+  id: string;
+  /** The parsed JSON payload; handlers validate it with zod. */
+  data: unknown;
+  attributes: Record<string, string>;
+  publishTime: string;
+}
+
+/** Resolve to ack; throw to nack (the message is delivered again). */
+export type MessageHandler = (message: BusMessage) => Promise<void>;
+
+export interface SubscriptionHandle {
+  close(): Promise<void>;
+}
+
+export interface Bus {
+  publish(topic: TopicName, data: unknown, attributes?: Record<string, string>): Promise<string>;
+  subscribe(subscription: string, handler: MessageHandler): SubscriptionHandle;
+  close(): Promise<void>;
+}
+
+/* ---------- BlobStore: export artifacts (Cloud Storage) ---------- */
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+  contentType: string;
+}
+
+export interface BlobStore {
+  put(key: string, body: Uint8Array | string, contentType: string): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  list(prefix: string): Promise<BlobInfo[]>;
+  delete(key: string): Promise<void>;
+}
+
+/* ---------- MetricsSink: counters, gauges, histograms (Cloud Monitoring / Prometheus) ---------- */
+
+export type MetricLabels = Record<string, string>;
+
+export interface MetricsSink {
+  inc(name: MetricName, labels?: MetricLabels, by?: number): void;
+  set(name: MetricName, value: number, labels?: MetricLabels): void;
+  observe(name: MetricName, value: number, labels?: MetricLabels): void;
+}
+
+/* ---------- Clock and ids ---------- */
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Ids {
+  /** A new unique id; `prefix` makes logs readable (`op-…`, `corr-…`). */
+  next(prefix?: string): string;
+}
+
+/* ---------- Driver: runs cells (Kubernetes pods or local processes) ---------- */
+
+export interface CellRunSpec {
+  world: string;
+  cell: string;
+  incarnation: number;
+  boundary: Rect;
+  capacity: WorldSpec['capacity'];
+  correlationId: string;
+}
+
+export type DriverEvent =
+  | { kind: 'started'; world: string; cell: string; incarnation: number; correlationId: string }
+  | { kind: 'ready'; world: string; cell: string; incarnation: number; endpoint: string; correlationId: string }
+  | {
+      kind: 'exited';
+      world: string;
+      cell: string;
+      incarnation: number;
+      exitCode: number | null;
+      /** True when the driver stopped it on request. */
+      requested: boolean;
+      reason: string;
+      correlationId: string;
+    }
+  | {
+      kind: 'sample';
+      world: string;
+      cell: string;
+      incarnation: number;
+      at: string;
+      sessions: number;
+      cpuMillis: number;
+      memoryMiB: number;
+    };
+
+export interface CellRuntimeStatus {
+  world: string;
+  cell: string;
+  incarnation: number;
+  phase: 'starting' | 'ready' | 'stopping';
+  endpoint: string | null;
+}
+
+/**
+ * Runs cells. Level-based and idempotent: starting a cell that already runs with
+ * the same incarnation re-announces it; stopping one that is gone is a no-op.
+ */
+export interface Driver {
+  readonly name: string;
+  start(spec: CellRunSpec): Promise<void>;
+  stop(world: string, cell: string, reason: string): Promise<void>;
+  list(): CellRuntimeStatus[];
+  onEvent(listener: (event: DriverEvent) => void): void;
+  /** Stops every cell this driver started. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,248 @@
+import type { EventType } from './events';
+import type { Rect } from './geometry';
+import { emptyLoad, isLiveCell, type CellDoc, type WorldDoc, type WorldStatus } from './model';
+import type { AgentReport } from './messages';
+import { initialCells } from './world';
+
+/**
+ * The world reconciler's policy, pure: given what the world should be and what
+ * its cells report, say what to do. Time comes in as `now`; nothing here does I/O.
+ */
+
+export interface ReconcileOptions {
+  /** A start or stop not acknowledged after this long is sent again. */
+  resendAfterMs: number;
+}
+
+export const DEFAULT_RECONCILE_OPTIONS: ReconcileOptions = { resendAfterMs: 5000 };
+
+export interface PlannedEvent {
+  type: EventType;
+  cells: string[];
+  reason: string;
+  message: string;
+  severity?: 'Normal' | 'Warning';
+  data?: Record<string, unknown>;
+}
+
+export interface StartCommand {
+  cell: string;
+  incarnation: number;
+  boundary: Rect;
+}
+
+export interface StopCommand {
+  cell: string;
+  incarnation: number;
+  reason: string;
+}
+
+export interface WorldPlan {
+  /** Cell documents to create or replace (new cells, restarts, resend timestamps). */
+  writeCells: CellDoc[];
+  start: StartCommand[];
+  stop: StopCommand[];
+  /** The world status to store, or undefined when it is unchanged. */
+  status: WorldStatus | undefined;
+  events: PlannedEvent[];
+  /** Every cell is gone after a delete: remove the world and its cell docs. */
+  finalizeDelete: boolean;
+}
+
+function due(requestedAt: string | null, now: Date, afterMs: number): boolean {
+  return requestedAt === null || now.getTime() - new Date(requestedAt).getTime() >= afterMs;
+}
+
+function statusEquals(a: WorldStatus, b: WorldStatus): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export function planWorld(
+  world: WorldDoc,
+  cells: readonly CellDoc[],
+  now: Date,
+  opts: ReconcileOptions = DEFAULT_RECONCILE_OPTIONS,
+): WorldPlan {
+  const iso = now.toISOString();
+  const plan: WorldPlan = { writeCells: [], start: [], stop: [], status: undefined, events: [], finalizeDelete: false };
+  const byId = new Map(cells.map((c) => [c.id, c]));
+
+  if (world.deletionRequestedAt) {
+    const remaining = cells.filter((c) => c.state !== 'Terminated' && c.state !== 'Failed');
+    for (const c of remaining) {
+      if (due(c.stopRequestedAt, now, opts.resendAfterMs)) {
+        plan.stop.push({ cell: c.id, incarnation: c.incarnation, reason: 'WorldDeleted' });
+        plan.writeCells.push({ ...c, state: 'Draining', stopRequestedAt: iso, updatedAt: iso });
+      }
+    }
+    if (remaining.length === 0) {
+      plan.finalizeDelete = true;
+      plan.events.push({ type: 'WorldDeleted', cells: cells.map((c) => c.id), reason: 'Deleted', message: 'every cell stopped' });
+    }
+    const status: WorldStatus = { ...world.status, phase: 'Deleting', ready: false, cellsActive: remaining.length };
+    if (!statusEquals(status, world.status)) plan.status = status;
+    return plan;
+  }
+
+  // Initial cells exist until the world first becomes Ready; after that the cell
+  // set is owned by split/merge operations, so a missing one is not re-created here.
+  if (!world.status.initializedAt) {
+    for (const desired of initialCells(world.spec)) {
+      if (byId.has(desired.id)) continue;
+      const cell: CellDoc = {
+        id: desired.id,
+        world: world.name,
+        boundary: desired.boundary,
+        parent: null,
+        lineage: [],
+        state: 'Pending',
+        incarnation: 1,
+        endpoint: null,
+        startRequestedAt: iso,
+        stopRequestedAt: null,
+        readyAt: null,
+        lastReportAt: null,
+        load: emptyLoad(),
+        exitReason: null,
+        createdAt: iso,
+        updatedAt: iso,
+        correlationId: world.correlationId,
+      };
+      byId.set(cell.id, cell);
+      plan.writeCells.push(cell);
+      plan.start.push({ cell: cell.id, incarnation: 1, boundary: cell.boundary });
+      plan.events.push({
+        type: 'CellCreated',
+        cells: [cell.id],
+        reason: 'InitialTopology',
+        message: `cell ${cell.id} created for region ${JSON.stringify(cell.boundary)}`,
+        data: { boundary: cell.boundary },
+      });
+    }
+  }
+
+  for (const c of cells) {
+    if (c.state === 'Pending' && due(c.startRequestedAt, now, opts.resendAfterMs)) {
+      plan.start.push({ cell: c.id, incarnation: c.incarnation, boundary: c.boundary });
+      plan.writeCells.push({ ...c, startRequestedAt: iso, updatedAt: iso });
+    } else if (c.state === 'Failed') {
+      // Level-based self-healing: the region must be served, so run it again.
+      const next: CellDoc = {
+        ...c,
+        state: 'Pending',
+        incarnation: c.incarnation + 1,
+        endpoint: null,
+        startRequestedAt: iso,
+        readyAt: null,
+        updatedAt: iso,
+      };
+      byId.set(c.id, next);
+      plan.writeCells.push(next);
+      plan.start.push({ cell: c.id, incarnation: next.incarnation, boundary: c.boundary });
+    }
+  }
+
+  const all = [...byId.values()];
+  const live = all.filter(isLiveCell).filter((c) => c.state !== 'Draining');
+  const allReady = live.length > 0 && live.every((c) => c.state === 'Ready');
+  const initializing = !world.status.initializedAt;
+  const status: WorldStatus = {
+    ...world.status,
+    phase: allReady ? 'Ready' : initializing ? 'Initializing' : 'Degraded',
+    ready: allReady,
+    cellsActive: live.length,
+    observedGeneration: world.status.generation,
+    conditions: [
+      {
+        type: 'Ready',
+        status: allReady ? 'True' : 'False',
+        reason: allReady ? 'AllCellsReady' : initializing ? 'CellsStarting' : 'CellsNotReady',
+        message: `${live.filter((c) => c.state === 'Ready').length}/${live.length} cells ready`,
+        lastTransitionTime:
+          world.status.conditions.find((k) => k.type === 'Ready')?.status === (allReady ? 'True' : 'False')
+            ? (world.status.conditions.find((k) => k.type === 'Ready')?.lastTransitionTime ?? iso)
+            : iso,
+      },
+    ],
+  };
+  if (allReady && initializing) {
+    status.initializedAt = iso;
+    plan.events.push({
+      type: 'WorldInitialized',
+      cells: live.map((c) => c.id),
+      reason: 'AllCellsReady',
+      message: `${live.length} cells ready`,
+      data: { seconds: (now.getTime() - new Date(world.createdAt).getTime()) / 1000 },
+    });
+  }
+  if (!statusEquals(status, world.status)) plan.status = status;
+  return plan;
+}
+
+export interface ReportOutcome {
+  /** The cell after the report, or undefined when the report is stale or changes nothing. */
+  cell: CellDoc | undefined;
+  events: PlannedEvent[];
+  stale: boolean;
+}
+
+/** Applies one agent observation to a cell. Duplicates, late and out-of-order reports change nothing. */
+export function applyReport(cell: CellDoc, report: AgentReport, now: Date): ReportOutcome {
+  const iso = now.toISOString();
+  if (report.incarnation !== cell.incarnation) return { cell: undefined, events: [], stale: true };
+  switch (report.kind) {
+    case 'started':
+      if (cell.state !== 'Pending') return { cell: undefined, events: [], stale: true };
+      return { cell: { ...cell, lastReportAt: iso, updatedAt: iso }, events: [], stale: false };
+    case 'ready': {
+      if (cell.state !== 'Pending') return { cell: undefined, events: [], stale: true };
+      const events: PlannedEvent[] = [
+        { type: 'CellReady', cells: [cell.id], reason: 'ReadinessProbe', message: `ready at ${report.endpoint ?? '?'}` },
+      ];
+      if (cell.incarnation > 1) {
+        events.push({
+          type: 'CellRecovered',
+          cells: [cell.id],
+          reason: 'Restarted',
+          message: `incarnation ${cell.incarnation} serves the region again`,
+          data: { incarnation: cell.incarnation },
+        });
+      }
+      return {
+        cell: { ...cell, state: 'Ready', endpoint: report.endpoint, readyAt: iso, lastReportAt: iso, updatedAt: iso },
+        events,
+        stale: false,
+      };
+    }
+    case 'stopped':
+      if (cell.state === 'Terminated') return { cell: undefined, events: [], stale: true };
+      return {
+        cell: { ...cell, state: 'Terminated', endpoint: null, exitReason: report.reason || 'stopped', updatedAt: iso },
+        events: [{ type: 'CellTerminated', cells: [cell.id], reason: report.reason || 'Stopped', message: 'cell stopped' }],
+        stale: false,
+      };
+    case 'exited':
+      if (cell.state === 'Terminated' || cell.state === 'Failed') return { cell: undefined, events: [], stale: true };
+      // A cell we asked to stop that exits is simply done.
+      if (cell.state === 'Draining') {
+        return {
+          cell: { ...cell, state: 'Terminated', endpoint: null, exitReason: report.reason, updatedAt: iso },
+          events: [{ type: 'CellTerminated', cells: [cell.id], reason: 'Stopped', message: report.reason }],
+          stale: false,
+        };
+      }
+      return {
+        cell: { ...cell, state: 'Failed', endpoint: null, exitReason: report.reason, updatedAt: iso },
+        events: [
+          {
+            type: 'CellExited',
+            cells: [cell.id],
+            severity: 'Warning',
+            reason: 'ProcessExited',
+            message: `exit code ${report.exitCode ?? 'none'}: ${report.reason}`,
+          },
+        ],
+        stale: false,
+      };
+  }
+}

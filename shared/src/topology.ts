@@ -1,0 +1,160 @@
+/**
+ * The one list of every topic, subscription, function, scheduler job and
+ * collection. The local stack creates exactly these, terraform declares exactly
+ * these (a test compares them), and handlers name them from here.
+ */
+
+export const TOPICS = {
+  worldReconcile: 'world-reconcile',
+  cellMetrics: 'cell-metrics',
+  agentCommands: 'agent-commands',
+  agentReports: 'agent-reports',
+  deadLetter: 'fleetforge-dead-letter',
+} as const;
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+
+export type FunctionSignature = 'http' | 'cloudevent';
+
+export interface FunctionDef {
+  /** functions-framework target and Cloud Functions name. */
+  name: string;
+  signature: FunctionSignature;
+  description: string;
+}
+
+export const FUNCTIONS = {
+  api: { name: 'api', signature: 'http', description: 'HTTPS API used by ffctl and clients' },
+  reconcileWorld: {
+    name: 'reconcileWorld',
+    signature: 'cloudevent',
+    description: 'compares desired and actual cells of one world and converges',
+  },
+  ingestMetrics: {
+    name: 'ingestMetrics',
+    signature: 'cloudevent',
+    description: 'records cell load windows with bounded writes',
+  },
+  onAgentReport: {
+    name: 'onAgentReport',
+    signature: 'cloudevent',
+    description: 'applies agent observations (started, ready, exited) to cell state',
+  },
+  sentinel: {
+    name: 'sentinel',
+    signature: 'http',
+    description: 'scheduled sweep: re-queues every world for a level-based reconcile',
+  },
+} as const satisfies Record<string, FunctionDef>;
+export type FunctionName = (typeof FUNCTIONS)[keyof typeof FUNCTIONS]['name'];
+
+export interface SubscriptionDef {
+  name: string;
+  topic: TopicName;
+  /** push: Pub/Sub POSTs to the function (as a Pub/Sub trigger does on GCP); pull: a long-running consumer. */
+  delivery: { kind: 'push'; function: FunctionName } | { kind: 'pull'; consumer: 'agent' | 'operator' };
+  ackDeadlineSeconds: number;
+  maxDeliveryAttempts: number;
+  /** Keep the order of one world's messages (ordering key = world). */
+  ordered: boolean;
+}
+
+const DEFAULT_ATTEMPTS = 10;
+
+export const SUBSCRIPTIONS: readonly SubscriptionDef[] = [
+  {
+    name: 'world-reconcile-push',
+    topic: TOPICS.worldReconcile,
+    delivery: { kind: 'push', function: 'reconcileWorld' },
+    ackDeadlineSeconds: 60,
+    maxDeliveryAttempts: DEFAULT_ATTEMPTS,
+    ordered: false,
+  },
+  {
+    name: 'cell-metrics-push',
+    topic: TOPICS.cellMetrics,
+    delivery: { kind: 'push', function: 'ingestMetrics' },
+    ackDeadlineSeconds: 30,
+    maxDeliveryAttempts: 5,
+    ordered: false,
+  },
+  {
+    name: 'agent-reports-push',
+    topic: TOPICS.agentReports,
+    delivery: { kind: 'push', function: 'onAgentReport' },
+    ackDeadlineSeconds: 60,
+    maxDeliveryAttempts: DEFAULT_ATTEMPTS,
+    ordered: false,
+  },
+  {
+    name: 'agent-commands-pull',
+    topic: TOPICS.agentCommands,
+    delivery: { kind: 'pull', consumer: 'agent' },
+    ackDeadlineSeconds: 60,
+    maxDeliveryAttempts: DEFAULT_ATTEMPTS,
+    ordered: false,
+  },
+  {
+    name: 'dead-letter-pull',
+    topic: TOPICS.deadLetter,
+    delivery: { kind: 'pull', consumer: 'operator' },
+    ackDeadlineSeconds: 60,
+    maxDeliveryAttempts: DEFAULT_ATTEMPTS,
+    ordered: false,
+  },
+];
+
+export interface SchedulerJobDef {
+  name: string;
+  /** Cron schedule on GCP (Cloud Scheduler's minimum is one minute). */
+  schedule: string;
+  /** Interval the local runner uses instead, so a dev loop is not a minute long. */
+  localIntervalSeconds: number;
+  target: FunctionName;
+  description: string;
+}
+
+export const SCHEDULER_JOBS: readonly SchedulerJobDef[] = [
+  {
+    name: 'sentinel-sweep',
+    schedule: '* * * * *',
+    localIntervalSeconds: 10,
+    target: 'sentinel',
+    description: 're-queue every world for reconcile; heals lost messages',
+  },
+];
+
+export const COLLECTIONS = {
+  worlds: 'worlds',
+  cells: 'cells',
+  operations: 'operations',
+  events: 'events',
+  tokens: 'tokens',
+  audit: 'audit',
+  auditHead: 'auditHead',
+  config: 'config',
+  tenants: 'tenants',
+  exports: 'exports',
+} as const;
+
+/** Document paths, so no handler builds one by hand. */
+export const paths = {
+  world: (world: string) => `${COLLECTIONS.worlds}/${world}`,
+  cells: (world: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.cells}`,
+  cell: (world: string, cell: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.cells}/${cell}`,
+  event: (id: string) => `${COLLECTIONS.events}/${id}`,
+  token: (hash: string) => `${COLLECTIONS.tokens}/${hash}`,
+  audit: (id: string) => `${COLLECTIONS.audit}/${id}`,
+  auditHead: () => `${COLLECTIONS.auditHead}/chain`,
+} as const;
+
+export function pushSubscriptions(): Array<SubscriptionDef & { delivery: { kind: 'push'; function: FunctionName } }> {
+  return SUBSCRIPTIONS.filter(
+    (s): s is SubscriptionDef & { delivery: { kind: 'push'; function: FunctionName } } => s.delivery.kind === 'push',
+  );
+}
+
+export function subscriptionFor(consumer: 'agent' | 'operator'): SubscriptionDef {
+  const sub = SUBSCRIPTIONS.find((s) => s.delivery.kind === 'pull' && s.delivery.consumer === consumer);
+  if (!sub) throw new Error(`no pull subscription for ${consumer}`);
+  return sub;
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { RectSchema, area, grid, gridProblems } from './geometry';
+
+/** DNS-1123 label: the name is used in Pod names, process names and Firestore paths. */
+export const NameSchema = z
+  .string()
+  .min(1)
+  .max(40)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-", starting and ending alphanumeric');
+
+export const TopologySchema = z.strictObject({
+  /** World bounds in integer world units. */
+  bounds: RectSchema,
+  /** Initial grid; it must divide the bounds exactly. */
+  grid: z.strictObject({
+    cols: z.number().int().positive().max(64),
+    rows: z.number().int().positive().max(64),
+  }),
+});
+
+/** The envelope one cell is sized for; load ratios are measured against it. */
+export const CapacitySchema = z.strictObject({
+  sessions: z.number().int().positive().default(500),
+  cpuMillis: z.number().int().positive().default(1000),
+  memoryMiB: z.number().int().positive().default(512),
+});
+
+export const SplitStrategySchema = z.enum(['halves', 'quads', 'load-aware']);
+
+export const ScalingSchema = z.strictObject({
+  /** A cell whose session count stays above this for `splitSustainSeconds` is split. */
+  splitSessions: z.number().int().positive().default(400),
+  /** Siblings whose sessions all stay below this for `mergeSustainSeconds` may merge. */
+  mergeSessions: z.number().int().nonnegative().default(100),
+  /** CPU load ratio (of capacity.cpuMillis) that also triggers a split. */
+  splitCpuRatio: z.number().gt(0).max(1).default(0.85),
+  splitSustainSeconds: z.number().int().nonnegative().max(3600).default(5),
+  mergeSustainSeconds: z.number().int().nonnegative().max(86_400).default(30),
+  cooldownSeconds: z.number().int().nonnegative().max(86_400).default(30),
+  splitsPerMinuteGlobal: z.number().int().positive().default(6),
+  splitsPerMinutePerCell: z.number().int().positive().default(1),
+  /** No side of a cell may become shorter than this many world units. */
+  minCellSize: z.number().int().positive().default(16),
+  maxCells: z.number().int().positive().max(256).default(16),
+  strategy: SplitStrategySchema.default('load-aware'),
+  readinessTimeoutSeconds: z.number().int().positive().max(600).default(10),
+});
+
+export const PersistenceSchema = z.strictObject({
+  /** Where cells keep session state; only the in-memory store exists today (GH-023). */
+  sessionStore: z.enum(['memory']).default('memory'),
+});
+
+const WorldSpecObject = z.strictObject({
+  topology: TopologySchema,
+  capacity: CapacitySchema.default(CapacitySchema.parse({})),
+  scaling: ScalingSchema.default(ScalingSchema.parse({})),
+  persistence: PersistenceSchema.default(PersistenceSchema.parse({})),
+});
+
+/** Cross-field rules; each issue names the field a user has to change. */
+export const WorldSpecSchema = WorldSpecObject.superRefine((spec, ctx) => {
+  const { bounds, grid: g } = spec.topology;
+  for (const problem of gridProblems(bounds, g.cols, g.rows)) {
+    ctx.addIssue({ code: 'custom', path: ['topology', 'grid'], message: problem });
+  }
+  const cells = g.cols * g.rows;
+  if (cells > spec.scaling.maxCells) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['topology', 'grid'],
+      message: `grid has ${cells} cells, more than scaling.maxCells (${spec.scaling.maxCells})`,
+    });
+  }
+  const cellW = Math.floor(bounds.width / g.cols);
+  const cellH = Math.floor(bounds.height / g.rows);
+  if (Math.min(cellW, cellH) < spec.scaling.minCellSize) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['scaling', 'minCellSize'],
+      message: `initial cells are ${cellW}x${cellH}, smaller than minCellSize ${spec.scaling.minCellSize}`,
+    });
+  }
+  if (spec.scaling.mergeSessions >= spec.scaling.splitSessions) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['scaling', 'mergeSessions'],
+      message: `must be below splitSessions (${spec.scaling.splitSessions}) or cells would oscillate`,
+    });
+  }
+  if (spec.scaling.splitSessions > spec.capacity.sessions) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['scaling', 'splitSessions'],
+      message: `must not exceed capacity.sessions (${spec.capacity.sessions})`,
+    });
+  }
+});
+export type WorldSpec = z.output<typeof WorldSpecSchema>;
+export type WorldSpecInput = z.input<typeof WorldSpecSchema>;
+
+export const WORLD_API_VERSION = 'fleetforge.dev/v1';
+
+/** The manifest users apply (`ffctl world apply -f`), shaped like a Kubernetes object. */
+export const WorldManifestSchema = z.strictObject({
+  apiVersion: z.literal(WORLD_API_VERSION),
+  kind: z.literal('World'),
+  metadata: z.strictObject({
+    name: NameSchema,
+    labels: z.record(z.string(), z.string().max(63)).optional(),
+  }),
+  spec: WorldSpecSchema,
+});
+export type WorldManifest = z.output<typeof WorldManifestSchema>;
+
+/** Stable id of an initial grid cell; children of later splits extend it (`r0c1.0`). */
+export function gridCellId(row: number, col: number): string {
+  return `r${row}c${col}`;
+}
+
+export interface DesiredCell {
+  id: string;
+  boundary: z.infer<typeof RectSchema>;
+}
+
+/** The cells a freshly applied world starts with. */
+export function initialCells(spec: WorldSpec): DesiredCell[] {
+  const { bounds, grid: g } = spec.topology;
+  return grid(bounds, g.cols, g.rows).map((c) => ({ id: gridCellId(c.row, c.col), boundary: c.boundary }));
+}
+
+export function worldArea(spec: WorldSpec): number {
+  return area(spec.topology.bounds);
+}
