@@ -16,3 +16,4 @@ export * from './fakes/memory-blob-store';
 export * from './fakes/recording-metrics';
 export * from './fakes/clock';
 export * from './fakes/fake-driver';
+export * from './api-types';

@@ -1,0 +1,113 @@
+import { Firestore, type Query as FsQuery, type Transaction as FsTransaction } from '@google-cloud/firestore';
+import { FleetError, type DocData, type DocSnapshot, type Query, type StateStore, type Transaction, type WriteOp } from '@fleetforge/shared';
+
+/** gRPC status codes the Firestore client surfaces, mapped onto FleetError codes. */
+function mapError(err: unknown): FleetError {
+  if (err instanceof FleetError) return err;
+  const code = (err as { code?: number }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  switch (code) {
+    case 6:
+      return new FleetError('CONFLICT', message, { cause: err });
+    case 5:
+      return new FleetError('NOT_FOUND', message, { cause: err });
+    case 10:
+      return new FleetError('ABORTED', message, { cause: err });
+    case 4:
+      return new FleetError('DEADLINE_EXCEEDED', message, { cause: err });
+    case 14:
+    case 8:
+      return new FleetError('UNAVAILABLE', message, { cause: err });
+    default:
+      return new FleetError('UNAVAILABLE', `firestore: ${message}`, { cause: err });
+  }
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw mapError(err);
+  }
+}
+
+/**
+ * StateStore on Cloud Firestore (and, unchanged, on the Firestore emulator when
+ * FIRESTORE_EMULATOR_HOST is set). Documents are plain JSON: times are ISO strings.
+ */
+export class FirestoreStateStore implements StateStore {
+  readonly db: Firestore;
+
+  constructor(projectId: string, db?: Firestore) {
+    this.db = db ?? new Firestore({ projectId, ignoreUndefinedProperties: true, preferRest: false });
+  }
+
+  private query(collection: string, q: Query = {}): FsQuery {
+    let query: FsQuery = this.db.collection(collection);
+    for (const f of q.where ?? []) query = query.where(f.field, f.op, f.value);
+    if (q.orderBy) query = query.orderBy(q.orderBy.field, q.orderBy.direction ?? 'asc');
+    if (q.limit !== undefined) query = query.limit(q.limit);
+    return query;
+  }
+
+  private static rows(snap: FirebaseFirestore.QuerySnapshot): DocSnapshot[] {
+    return snap.docs.map((d) => ({ id: d.id, path: d.ref.path, data: d.data() }));
+  }
+
+  get(path: string): Promise<DocData | undefined> {
+    return guard(async () => (await this.db.doc(path).get()).data());
+  }
+
+  list(collection: string, query?: Query): Promise<DocSnapshot[]> {
+    return guard(async () => FirestoreStateStore.rows(await this.query(collection, query).get()));
+  }
+
+  create(path: string, data: DocData): Promise<void> {
+    return guard(async () => void (await this.db.doc(path).create(data)));
+  }
+
+  set(path: string, data: DocData): Promise<void> {
+    return guard(async () => void (await this.db.doc(path).set(data)));
+  }
+
+  update(path: string, patch: DocData): Promise<void> {
+    return guard(async () => void (await this.db.doc(path).update(patch)));
+  }
+
+  delete(path: string): Promise<void> {
+    return guard(async () => void (await this.db.doc(path).delete()));
+  }
+
+  batch(ops: readonly WriteOp[]): Promise<void> {
+    return guard(async () => {
+      const b = this.db.batch();
+      for (const op of ops) {
+        const ref = this.db.doc(op.path);
+        if (op.op === 'set') b.set(ref, op.data);
+        else if (op.op === 'update') b.update(ref, op.patch);
+        else b.delete(ref);
+      }
+      await b.commit();
+    });
+  }
+
+  runTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return guard(() =>
+      this.db.runTransaction(async (t: FsTransaction) => {
+        const tx: Transaction = {
+          get: async (path) => (await t.get(this.db.doc(path))).data(),
+          list: async (collection, query) => FirestoreStateStore.rows(await t.get(this.query(collection, query))),
+          create: (path, data) => void t.create(this.db.doc(path), data),
+          set: (path, data) => void t.set(this.db.doc(path), data),
+          update: (path, patch) => void t.update(this.db.doc(path), patch),
+          delete: (path) => void t.delete(this.db.doc(path)),
+        };
+        return fn(tx);
+      }, { maxAttempts: 25 }),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.db.terminate();
+  }
+}

@@ -1,0 +1,30 @@
+import { COLLECTIONS, isLiveCell } from '@fleetforge/shared';
+import { PromMetricsSink } from '../adapters/prom-metrics';
+import { parseWorld, readCells } from '../handlers/world-state';
+import type { ApiResponse, RouteContext } from './http';
+
+/**
+ * `GET /metrics`: world and cell gauges derived from Firestore at scrape time, so
+ * they are right whichever function instance answers (functions are many
+ * processes; the state is one). Labels are bounded by maxCells per world.
+ */
+export async function metricsText(ctx: RouteContext, processSink?: PromMetricsSink): Promise<ApiResponse> {
+  const sink = new PromMetricsSink();
+  const worlds = await ctx.deps.store.list(COLLECTIONS.worlds);
+  for (const d of worlds) {
+    const w = parseWorld(d.data, d.id);
+    const live = (await readCells(ctx.deps.store, w.name)).filter(isLiveCell);
+    const sessions = live.reduce((n, c) => n + c.load.sessions, 0);
+    sink.set('fleetforge_cells_active', live.length, { world: w.name });
+    sink.set('fleetforge_sessions_active', sessions, { world: w.name });
+    sink.set('fleetforge_worlds_ready', w.status.ready ? 1 : 0, { world: w.name });
+    sink.set(
+      'fleetforge_average_cell_load',
+      live.length === 0 ? 0 : sessions / (live.length * w.spec.capacity.sessions),
+      { world: w.name },
+    );
+    for (const c of live) sink.set('fleetforge_cell_sessions', c.load.sessions, { world: w.name, cell: c.id });
+  }
+  const text = (await sink.text()) + (processSink ? await processSink.text() : '');
+  return { status: 200, body: text, contentType: 'text/plain; version=0.0.4' };
+}

@@ -1,0 +1,67 @@
+import { FleetError, toFleetError } from '@fleetforge/shared';
+import type { Deps } from '../deps';
+import { TokenAuthenticator } from './auth';
+import type { ApiRequest, ApiResponse, Route } from './http';
+import { ROUTES } from './routes';
+
+interface Compiled {
+  route: Route;
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): Compiled {
+  const names: string[] = [];
+  const pattern = route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, regex: new RegExp(`^${pattern}/?$`), names };
+}
+
+/** Routes a request: authenticate, match, run, and turn every error into the one JSON error body. */
+export class ApiRouter {
+  private readonly compiled: Compiled[];
+  private readonly auth: TokenAuthenticator;
+
+  constructor(
+    private readonly deps: Deps,
+    routes: readonly Route[] = ROUTES,
+  ) {
+    this.compiled = routes.map(compile);
+    this.auth = new TokenAuthenticator(deps.store);
+  }
+
+  async handle(req: ApiRequest): Promise<ApiResponse> {
+    const correlationId = req.headers['x-correlation-id'] || this.deps.ids.next('corr');
+    const log = this.deps.log.child({ correlationId, method: req.method, path: req.path });
+    let routeLabel = 'unmatched';
+    let res: ApiResponse;
+    try {
+      const candidates = this.compiled
+        .map((c) => ({ c, m: c.regex.exec(req.path) }))
+        .filter((x): x is { c: Compiled; m: RegExpExecArray } => x.m !== null);
+      if (candidates.length === 0) throw new FleetError('NOT_FOUND', `no route for ${req.path}`);
+      const hit = candidates.find((x) => x.c.route.method === req.method);
+      if (!hit) {
+        throw new FleetError('INVALID_ARGUMENT', `${req.method} is not allowed on ${req.path}`, {
+          details: { allow: candidates.map((x) => x.c.route.method) },
+        });
+      }
+      routeLabel = hit.c.route.path;
+      const params = Object.fromEntries(hit.c.names.map((n, i) => [n, decodeURIComponent(hit.m[i + 1]!)]));
+      const principal = hit.c.route.permission ? await this.auth.authenticate(req.headers.authorization) : undefined;
+      const ctxPrincipal =
+        principal ?? (hit.c.route.path === '/v1/whoami' ? await this.auth.authenticate(req.headers.authorization) : undefined);
+      res = await hit.c.route.handler({ deps: this.deps, req, params, principal: ctxPrincipal, correlationId, log });
+    } catch (err) {
+      const e = toFleetError(err);
+      if (e.code === 'INTERNAL') log.error({ err: e.message, stack: e.stack }, 'request failed');
+      else log.info({ code: e.code, err: e.message }, 'request rejected');
+      res = { status: e.httpStatus, body: e.toJSON() };
+    }
+    this.deps.metrics.inc('fleetforge_api_requests_total', { route: routeLabel, status: `${Math.floor(res.status / 100)}xx` });
+    log.info({ status: res.status, route: routeLabel }, 'request');
+    return { ...res, body: res.body, contentType: res.contentType ?? 'application/json' };
+  }
+}

@@ -1,0 +1,18 @@
+import { systemClock, randomIds, type Bus, type Clock, type Ids, type MetricsSink, type StateStore } from '@fleetforge/shared';
+import type { Logger } from './log';
+
+/** What every handler needs; production wires real adapters, tests wire fakes. */
+export interface Deps {
+  store: StateStore;
+  bus: Bus;
+  metrics: MetricsSink;
+  clock: Clock;
+  ids: Ids;
+  log: Logger;
+  /** Start/stop commands not acknowledged after this long are re-sent. */
+  resendAfterMs: number;
+}
+
+export function testDeps(partial: Pick<Deps, 'store' | 'bus' | 'metrics' | 'log'> & Partial<Deps>): Deps {
+  return { clock: systemClock, ids: randomIds, resendAfterMs: 5000, ...partial };
+}

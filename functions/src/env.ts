@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { parseOrThrow } from '@fleetforge/shared';
+
+/** Environment of every function process; validated once at start-up. */
+export const FunctionsEnvSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).default('fleetforge-local'),
+  FIRESTORE_EMULATOR_HOST: z.string().optional(),
+  PUBSUB_EMULATOR_HOST: z.string().optional(),
+  /** prometheus: per-process registry (served on FF_METRICS_PORT); cloud-monitoring: custom metrics on GCP. */
+  FF_METRICS: z.enum(['prometheus', 'cloud-monitoring', 'none']).default('prometheus'),
+  FF_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Start/stop commands not acknowledged after this long are re-sent. */
+  FF_RESEND_AFTER_MS: z.coerce.number().int().positive().default(5000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;
+
+export function loadEnv(env: NodeJS.ProcessEnv = process.env): FunctionsEnv {
+  return parseOrThrow(FunctionsEnvSchema, env, 'environment');
+}

@@ -1,0 +1,33 @@
+import { CellDocSchema, WorldDocSchema, paths, parseOrThrow, type CellDoc, type DocData, type Transaction, type WorldDoc } from '@fleetforge/shared';
+
+/** Every Firestore read is validated: a document that does not parse is an error, not a guess. */
+export function parseWorld(data: DocData, name: string): WorldDoc {
+  return parseOrThrow(WorldDocSchema, data, `document ${paths.world(name)}`);
+}
+
+export function parseCell(data: DocData, path: string): CellDoc {
+  return parseOrThrow(CellDocSchema, data, `document ${path}`);
+}
+
+export async function readWorld(tx: Pick<Transaction, 'get' | 'list'>, name: string): Promise<WorldDoc | undefined> {
+  const data = await tx.get(paths.world(name));
+  return data ? parseWorld(data, name) : undefined;
+}
+
+export async function readCells(tx: Pick<Transaction, 'get' | 'list'>, world: string): Promise<CellDoc[]> {
+  return (await tx.list(paths.cells(world))).map((d) => parseCell(d.data, d.path));
+}
+
+/**
+ * Writes a cell's control fields. `load` is owned by ingestMetrics, so an
+ * existing cell is updated without it and a concurrent sample is never rolled back.
+ */
+export function writeCell(tx: Transaction, existing: boolean, cell: CellDoc): void {
+  const path = paths.cell(cell.world, cell.id);
+  if (!existing) {
+    tx.set(path, cell);
+    return;
+  }
+  const { load: _load, ...control } = cell;
+  tx.update(path, control);
+}

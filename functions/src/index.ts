@@ -1,0 +1,87 @@
+/**
+ * Cloud Functions entry points. Each is thin: decode and validate, then hand to
+ * a handler that loads state, asks a pure engine, and persists/publishes.
+ */
+import * as ff from '@google-cloud/functions-framework';
+import {
+  AgentReportSchema,
+  CellMetricsMessageSchema,
+  WorldReconcileMessageSchema,
+  toFleetError,
+} from '@fleetforge/shared';
+import { ApiRouter } from './api/router';
+import { ingestMetrics } from './handlers/ingest-metrics';
+import { onAgentReport } from './handlers/on-agent-report';
+import { reconcileWorld } from './handlers/reconcile-world';
+import { sentinelSweep } from './handlers/sentinel';
+import { decodePubSubEvent, handleMessage, type PubSubEventData } from './pubsub-handler';
+import { productionDeps } from './runtime';
+
+let router: ApiRouter | undefined;
+
+ff.http('api', async (req, res) => {
+  router ??= new ApiRouter(productionDeps('api'));
+  const out = await router.handle({
+    method: req.method,
+    path: req.path,
+    query: Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])),
+    headers: Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+    ),
+    body: req.body as unknown,
+    rawBody: (req as { rawBody?: Buffer }).rawBody,
+  });
+  res.status(out.status).type(out.contentType ?? 'application/json');
+  if (typeof out.body === 'string') res.send(out.body);
+  else res.send(JSON.stringify(out.body));
+});
+
+ff.cloudEvent<PubSubEventData>('reconcileWorld', async (event: ff.CloudEvent<PubSubEventData>) => {
+  const deps = productionDeps('reconcileWorld');
+  await handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+    reconcileWorld(deps, msg, log),
+  );
+});
+
+ff.cloudEvent<PubSubEventData>('onAgentReport', async (event: ff.CloudEvent<PubSubEventData>) => {
+  const deps = productionDeps('onAgentReport');
+  await handleMessage(deps, 'onAgentReport', AgentReportSchema, decodePubSubEvent(event.data), (msg, log) =>
+    onAgentReport(deps, msg, log),
+  );
+});
+
+ff.cloudEvent<PubSubEventData>('ingestMetrics', async (event: ff.CloudEvent<PubSubEventData>) => {
+  const deps = productionDeps('ingestMetrics');
+  await handleMessage(deps, 'ingestMetrics', CellMetricsMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+    ingestMetrics(deps, msg, log),
+  );
+});
+
+ff.http('sentinel', async (req, res) => {
+  const deps = productionDeps('sentinel');
+  try {
+    const correlationId = req.get('x-correlation-id') ?? deps.ids.next('sweep');
+    res.status(200).json(await sentinelSweep(deps, correlationId));
+  } catch (err) {
+    const e = toFleetError(err, 'UNAVAILABLE');
+    res.status(e.httpStatus).json(e.toJSON());
+  }
+});
+
+export { ApiRouter } from './api/router';
+export { ROUTES } from './api/routes';
+export { openApiDocument } from './api/openapi';
+export { FirestoreStateStore } from './adapters/firestore-state-store';
+export { PubSubBus, ensureTopology } from './adapters/pubsub-bus';
+export { LocalBlobStore } from './adapters/local-blob-store';
+export { PromMetricsSink } from './adapters/prom-metrics';
+export { createLogger } from './log';
+export { storeToken, newToken } from './api/tokens';
+export { hashToken } from './api/auth';
+export { verifyAuditChain } from './records';
+export { testDeps, type Deps } from './deps';
+export { reconcileWorld } from './handlers/reconcile-world';
+export { onAgentReport } from './handlers/on-agent-report';
+export { ingestMetrics } from './handlers/ingest-metrics';
+export { sentinelSweep } from './handlers/sentinel';
+export { handleMessage, decodePubSubEvent } from './pubsub-handler';

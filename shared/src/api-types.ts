@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { RoleSchema } from './auth';
+import { LifecycleEventSchema } from './events';
+import { RectSchema } from './geometry';
+import { CellStateSchema, ConditionSchema, WorldPhaseSchema } from './model';
+import { NameSchema, WorldSpecSchema } from './world';
+
+/** Shapes the API answers with; ffctl parses responses with the same schemas. */
+
+export const WorldViewSchema = z.object({
+  name: NameSchema,
+  labels: z.record(z.string(), z.string()),
+  spec: WorldSpecSchema,
+  status: z.object({
+    phase: WorldPhaseSchema,
+    ready: z.boolean(),
+    cellsActive: z.number().int(),
+    routingEpoch: z.number().int(),
+    generation: z.number().int(),
+    observedGeneration: z.number().int(),
+    conditions: z.array(ConditionSchema),
+    initializedAt: z.string().nullable(),
+  }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  correlationId: z.string(),
+});
+export type WorldView = z.infer<typeof WorldViewSchema>;
+
+export const ApplyResultSchema = z.object({
+  result: z.enum(['created', 'updated', 'unchanged']),
+  world: WorldViewSchema,
+});
+export type ApplyResult = z.infer<typeof ApplyResultSchema>;
+
+export const CellViewSchema = z.object({
+  id: z.string(),
+  state: CellStateSchema,
+  boundary: RectSchema,
+  endpoint: z.string().nullable(),
+  sessions: z.number().int(),
+  cpuMillis: z.number(),
+  memoryMiB: z.number(),
+  parent: z.string().nullable(),
+  incarnation: z.number().int(),
+  readyAt: z.string().nullable(),
+  lastReportAt: z.string().nullable(),
+});
+export type CellView = z.infer<typeof CellViewSchema>;
+
+export const WorldListSchema = z.object({ items: z.array(WorldViewSchema) });
+export const CellListSchema = z.object({ items: z.array(CellViewSchema) });
+export const EventListSchema = z.object({ items: z.array(LifecycleEventSchema) });
+
+export const EventQuerySchema = z.strictObject({
+  world: NameSchema.optional(),
+  type: z.string().optional(),
+  correlation: z.string().optional(),
+  /** ISO time; only events after it. */
+  since: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().positive().max(1000).default(200),
+});
+
+export const TokenCreateRequestSchema = z.strictObject({
+  name: NameSchema,
+  role: RoleSchema,
+  tenant: NameSchema.optional(),
+});
+export const TokenCreateResponseSchema = z.object({
+  name: NameSchema,
+  role: RoleSchema,
+  /** Shown once; only its hash is stored. */
+  token: z.string(),
+});
+
+export const DeleteResultSchema = z.object({ result: z.enum(['deleting']), world: z.string() });
+
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    retryable: z.boolean(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
