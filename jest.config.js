@@ -6,8 +6,11 @@
 const ts = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', isolatedModules: true, diagnostics: false }],
 };
-const moduleNameMapper = { '^@fleetforge/(shared|functions|agent|scripts)$': '<rootDir>/$1/src/index.ts' };
-const roots = ['<rootDir>/shared/src', '<rootDir>/functions/src', '<rootDir>/agent/src', '<rootDir>/scripts/src'];
+const moduleNameMapper = {
+  '^@fleetforge/functions/adapters$': '<rootDir>/functions/src/adapters/index.ts',
+  '^@fleetforge/(shared|functions|agent|emulators|scripts)$': '<rootDir>/$1/src/index.ts',
+};
+const roots = ['<rootDir>/shared/src', '<rootDir>/functions/src', '<rootDir>/agent/src', '<rootDir>/emulators/src', '<rootDir>/scripts/src'];
 const base = { transform: ts, moduleNameMapper, roots, testEnvironment: 'node' };
 
 module.exports = {

@@ -17,3 +17,4 @@ export * from './fakes/recording-metrics';
 export * from './fakes/clock';
 export * from './fakes/fake-driver';
 export * from './api-types';
+export * from './sessions';

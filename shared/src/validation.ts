@@ -4,7 +4,9 @@ import { FleetError, type FieldIssue } from './errors';
 /** Turns zod issues into `path: message` pairs; the path is dotted (`spec.topology.grid.cols`), `(root)` for the value itself. */
 export function zodIssues(error: z.ZodError, prefix?: string): FieldIssue[] {
   return error.issues.map((issue) => {
-    const parts = [...(prefix ? [prefix] : []), ...issue.path.map((p) => String(p))];
+    // An unknown key is reported on its parent; name the key itself, which is what the user must delete.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [];
+    const parts = [...(prefix ? [prefix] : []), ...issue.path.map((p) => String(p)), ...keys];
     return { path: parts.length > 0 ? parts.join('.') : '(root)', message: issue.message };
   });
 }

@@ -1,0 +1,65 @@
+/**
+ * Entry point of a cell process (local process driver; the same binary runs in a
+ * Pod). Configuration comes from the environment, validated; the parent agent
+ * hears `listening` and load samples over IPC. If the agent goes away the cell
+ * exits too: a dead agent must not leave orphan cells behind.
+ */
+import { z } from 'zod';
+import { CapacitySchema, RectSchema, parseOrThrow } from '@fleetforge/shared';
+import { CellRuntime } from './runtime';
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const CellEnvSchema = z.object({
+  FF_WORLD: z.string().min(1),
+  FF_CELL: z.string().min(1),
+  FF_INCARNATION: z.coerce.number().int().positive(),
+  FF_BOUNDARY: json(RectSchema),
+  FF_CAPACITY: json(CapacitySchema),
+  FF_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  FF_SAMPLE_MS: z.coerce.number().int().positive().default(1000),
+});
+
+export type CellIpcMessage =
+  | { type: 'listening'; endpoint: string }
+  | { type: 'sample'; at: string; sessions: number; cpuMillis: number; memoryMiB: number };
+
+async function main(): Promise<void> {
+  const env = parseOrThrow(CellEnvSchema, process.env, 'cell environment');
+  const cell = new CellRuntime({
+    world: env.FF_WORLD,
+    cell: env.FF_CELL,
+    incarnation: env.FF_INCARNATION,
+    boundary: env.FF_BOUNDARY,
+    capacitySessions: env.FF_CAPACITY.sessions,
+    port: env.FF_PORT,
+  });
+  const endpoint = await cell.listen();
+  const tell = (m: CellIpcMessage): void => {
+    if (process.connected) process.send?.(m);
+  };
+  tell({ type: 'listening', endpoint });
+  const timer = setInterval(() => {
+    void cell.sample().then((s) => tell({ type: 'sample', ...s }));
+  }, env.FF_SAMPLE_MS);
+  const stop = (code: number) => {
+    clearInterval(timer);
+    void cell.close().finally(() => process.exit(code));
+  };
+  process.on('SIGTERM', () => stop(0));
+  process.on('SIGINT', () => stop(0));
+  process.on('disconnect', () => stop(0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ severity: 'ERROR', message: String(err) })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,7 @@
+/** The GCP adapters, for other packages (the agent, the local stack) without the function registrations. */
+export { FirestoreStateStore } from './firestore-state-store';
+export { PubSubBus, ensureTopology, type TopologyOptions } from './pubsub-bus';
+export { LocalBlobStore } from './local-blob-store';
+export { PromMetricsSink } from './prom-metrics';
+export { CloudMonitoringSink } from './cloud-monitoring-metrics';
+export { createLogger, type Logger } from '../log';

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+'use strict';
+const { run } = require('../dist/ffctl/main.js');
+run(process.argv.slice(2), {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  env: process.env,
+  cwd: process.cwd(),
+}).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,112 @@
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import YAML from 'yaml';
+import { formatRect, type CellView, type LifecycleEvent, type WorldView } from '@fleetforge/shared';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function emit(format: OutputFormat, value: unknown, table: () => string): string {
+  if (format === 'json') return `${JSON.stringify(value, null, 2)}\n`;
+  if (format === 'yaml') return YAML.stringify(value);
+  return `${table()}\n`;
+}
+
+function phaseColor(phase: string): string {
+  switch (phase) {
+    case 'Ready':
+      return pc.green(phase);
+    case 'Degraded':
+    case 'Failed':
+      return pc.red(phase);
+    case 'Deleting':
+    case 'Terminated':
+      return pc.dim(phase);
+    default:
+      return pc.yellow(phase);
+  }
+}
+
+export function worldsTable(worlds: WorldView[]): string {
+  const t = new Table({ style: { head: [], border: [] }, head: ['NAME', 'PHASE', 'READY', 'CELLS', 'EPOCH', 'GEN', 'AGE'].map((h) => pc.bold(h)) });
+  for (const w of worlds) {
+    t.push([
+      w.name,
+      phaseColor(w.status.phase),
+      w.status.ready ? pc.green('true') : pc.yellow('false'),
+      String(w.status.cellsActive),
+      String(w.status.routingEpoch),
+      `${w.status.observedGeneration}/${w.status.generation}`,
+      age(w.createdAt),
+    ]);
+  }
+  return t.toString();
+}
+
+export function worldDetail(w: WorldView): string {
+  const s = w.spec;
+  const lines = [
+    `${pc.bold('World')} ${w.name}  ${phaseColor(w.status.phase)}  ready=${w.status.ready}`,
+    `  bounds      ${formatRect(s.topology.bounds)}   grid ${s.topology.grid.cols}x${s.topology.grid.rows}`,
+    `  capacity    ${s.capacity.sessions} sessions, ${s.capacity.cpuMillis}m CPU, ${s.capacity.memoryMiB} MiB per cell`,
+    `  scaling     split >${s.scaling.splitSessions} for ${s.scaling.splitSustainSeconds}s, merge <${s.scaling.mergeSessions} for ${s.scaling.mergeSustainSeconds}s, cool-down ${s.scaling.cooldownSeconds}s, max ${s.scaling.maxCells} cells`,
+    `  cells       ${w.status.cellsActive} active   routing epoch ${w.status.routingEpoch}   generation ${w.status.observedGeneration}/${w.status.generation}`,
+    ...w.status.conditions.map((c) => `  condition   ${c.type}=${c.status} (${c.reason}) ${c.message}`),
+    `  correlation ${w.correlationId}`,
+  ];
+  return lines.join('\n');
+}
+
+/** Sessions coloured against the split threshold: green below half, yellow below it, red above. */
+export function cellsTable(cells: CellView[], splitSessions?: number): string {
+  const t = new Table({ style: { head: [], border: [] }, head: ['CELL', 'STATE', 'REGION', 'SESSIONS', 'CPU(m)', 'MEM(MiB)', 'ENDPOINT'].map((h) => pc.bold(h)) });
+  for (const c of cells) {
+    const ratio = splitSessions ? c.sessions / splitSessions : 0;
+    const sessions = String(c.sessions);
+    t.push([
+      c.id,
+      phaseColor(c.state),
+      formatRect(c.boundary),
+      ratio >= 1 ? pc.red(sessions) : ratio >= 0.5 ? pc.yellow(sessions) : pc.green(sessions),
+      String(Math.round(c.cpuMillis)),
+      String(c.memoryMiB),
+      c.endpoint ?? pc.dim('-'),
+    ]);
+  }
+  return t.toString();
+}
+
+export function eventsTable(events: LifecycleEvent[]): string {
+  const t = new Table({ style: { head: [], border: [] }, head: ['TIME', 'TYPE', 'WORLD', 'CELLS', 'REASON', 'CORRELATION', 'MESSAGE'].map((h) => pc.bold(h)) });
+  for (const e of events) {
+    t.push([
+      e.time.slice(11, 23),
+      e.severity === 'Warning' ? pc.yellow(e.type) : e.type,
+      e.world ?? '',
+      e.cells.join(',').slice(0, 40),
+      e.reason,
+      e.correlationId,
+      e.message.slice(0, 60),
+    ]);
+  }
+  return t.toString();
+}
+
+/** One line per event, for `events --follow`. */
+export function eventLine(e: LifecycleEvent): string {
+  const type = e.severity === 'Warning' ? pc.yellow(e.type) : pc.cyan(e.type);
+  return `${e.time} ${type} world=${e.world ?? '-'} cells=${e.cells.join(',') || '-'} reason=${e.reason} corr=${e.correlationId} ${e.message}`;
+}
+
+function age(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+/** `30s`, `500ms`, `2m`, `1h` → milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`${flag}: "${text}" is not a duration (like 500ms, 30s, 2m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+}

@@ -1,0 +1,244 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import { z } from 'zod';
+import {
+  ApplyResultSchema,
+  CellListSchema,
+  DeleteResultSchema,
+  EventListSchema,
+  RoleSchema,
+  TokenCreateResponseSchema,
+  WorldListSchema,
+  WorldViewSchema,
+  type LifecycleEvent,
+} from '@fleetforge/shared';
+import { ApiClient, CliError, resolveEndpoint } from './client';
+import { cellsTable, emit, eventLine, eventsTable, parseDuration, worldDetail, worldsTable, type OutputFormat } from './format';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function duration(flag: string) {
+  return (value: string): number => {
+    try {
+      return parseDuration(value, flag);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** Builds the ffctl program; `run` parses argv and returns the exit code. */
+export function buildProgram(io: Io): Command {
+  const program = new Command('ffctl')
+    .description('Operate FleetForge: worlds, cells, events.')
+    .option('--api <url>', 'API base URL (default: FLEETFORGE_API, else the local stack)')
+    .option('--token <token>', 'bearer token (default: FLEETFORGE_TOKEN, else the local stack admin token)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .showHelpAfterError()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+
+  const client = () => new ApiClient(resolveEndpoint(program.opts<{ api?: string; token?: string }>(), io.env, io.cwd));
+  const format = () => program.opts<{ output: OutputFormat }>().output;
+
+  const world = program.command('world').description('Apply, inspect and delete worlds');
+
+  world
+    .command('apply')
+    .description('Create or update a world from a manifest (YAML or JSON)')
+    .requiredOption('-f, --file <path>', 'manifest file, or - for stdin')
+    .action(async (o: { file: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(o.file === '-' ? 0 : o.file, 'utf8');
+      } catch (err) {
+        throw new CliError(`--file: cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const r = await client().request('POST', '/v1/worlds', ApplyResultSchema, { text, contentType: 'application/yaml' });
+      io.out(emit(format(), r, () => `world/${r.world.name} ${r.result} (generation ${r.world.status.generation})`));
+    });
+
+  world
+    .command('get <name>')
+    .description('Show one world')
+    .action(async (name: string) => {
+      const w = await client().request('GET', `/v1/worlds/${encodeURIComponent(name)}`, WorldViewSchema);
+      io.out(emit(format(), w, () => worldDetail(w)));
+    });
+
+  world
+    .command('list')
+    .description('List worlds')
+    .action(async () => {
+      const r = await client().request('GET', '/v1/worlds', WorldListSchema);
+      io.out(emit(format(), r.items, () => (r.items.length === 0 ? 'no worlds' : worldsTable(r.items))));
+    });
+
+  world
+    .command('delete <name>')
+    .description('Delete a world: its cells are stopped, then it is removed')
+    .option('--wait', 'wait until it is gone')
+    .option('--timeout <duration>', 'how long --wait waits', duration('--timeout'), 60_000)
+    .action(async (name: string, o: { wait?: boolean; timeout: number }) => {
+      const c = client();
+      const r = await c.request('DELETE', `/v1/worlds/${encodeURIComponent(name)}`, DeleteResultSchema);
+      if (o.wait) {
+        const deadline = Date.now() + o.timeout;
+        for (;;) {
+          try {
+            await c.request('GET', `/v1/worlds/${encodeURIComponent(name)}`, z.unknown());
+          } catch (err) {
+            if (err instanceof CliError && err.message.startsWith('NOT_FOUND')) break;
+            throw err;
+          }
+          if (Date.now() > deadline) throw new CliError(`world ${name} still exists after ${o.timeout} ms`);
+          await sleep(250);
+        }
+      }
+      io.out(emit(format(), r, () => `world/${name} ${o.wait ? 'deleted' : 'deleting'}`));
+    });
+
+  world
+    .command('wait <name>')
+    .description('Wait until a world is ready')
+    .option('--ready', 'wait for status.ready (the default condition)', true)
+    .option('--timeout <duration>', 'give up after this long', duration('--timeout'), 30_000)
+    .action(async (name: string, o: { timeout: number }) => {
+      const c = client();
+      const started = Date.now();
+      for (;;) {
+        let last;
+        try {
+          last = await c.request('GET', `/v1/worlds/${encodeURIComponent(name)}`, WorldViewSchema);
+        } catch (err) {
+          if (!(err instanceof CliError && err.message.startsWith('NOT_FOUND'))) throw err;
+        }
+        if (last?.status.ready) {
+          const secs = ((Date.now() - started) / 1000).toFixed(2);
+          io.out(emit(format(), last, () => `world/${name} ready: ${last.status.cellsActive} cells (waited ${secs}s)`));
+          return;
+        }
+        if (Date.now() - started > o.timeout) {
+          const phase = last ? `${last.status.phase}, ${last.status.conditions[0]?.message ?? ''}` : 'not found';
+          throw new CliError(`world ${name} not ready after ${o.timeout / 1000}s (${phase}); see \`ffctl events --world ${name}\``);
+        }
+        await sleep(200);
+      }
+    });
+
+  program
+    .command('cells <world>')
+    .description('List the cells of a world')
+    .option('-w, --watch', 'refresh every second until Ctrl-C')
+    .action(async (name: string, o: { watch?: boolean }) => {
+      const c = client();
+      const show = async () => {
+        const [w, r] = await Promise.all([
+          c.request('GET', `/v1/worlds/${encodeURIComponent(name)}`, WorldViewSchema),
+          c.request('GET', `/v1/worlds/${encodeURIComponent(name)}/cells`, CellListSchema),
+        ]);
+        const live = r.items.filter((x) => x.state !== 'Terminated');
+        return emit(format(), live, () => cellsTable(live, w.spec.scaling.splitSessions));
+      };
+      if (!o.watch) return io.out(await show());
+      for (;;) {
+        io.out(`\x1b[2J\x1b[H${pc.dim(new Date().toISOString())}\n${await show()}`);
+        await sleep(1000);
+      }
+    });
+
+  program
+    .command('events')
+    .description('Lifecycle events, oldest first')
+    .option('--world <name>', 'only this world')
+    .option('--type <type>', 'only this event type (CellSplit, WorldInitialized, …)')
+    .option('--correlation <id>', 'only this correlation id: the whole chain of one operation')
+    .option('--since <duration|time>', 'only newer than this (e.g. 10m, or an ISO time)')
+    .option('--limit <n>', 'at most this many', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('--limit must be an integer from 1 to 1000');
+      return n;
+    })
+    .option('-f, --follow', 'keep printing new events until Ctrl-C')
+    .action(async (o: { world?: string; type?: string; correlation?: string; since?: string; limit?: number; follow?: boolean }) => {
+      const c = client();
+      let since: string | undefined;
+      if (o.since) {
+        since = /^\d{4}-/.test(o.since) ? o.since : new Date(Date.now() - parseDuration(o.since, '--since')).toISOString();
+      }
+      const fetchEvents = async (after?: string): Promise<LifecycleEvent[]> => {
+        const q = new URLSearchParams();
+        if (o.world) q.set('world', o.world);
+        if (o.type) q.set('type', o.type);
+        if (o.correlation) q.set('correlation', o.correlation);
+        if (after) q.set('since', after);
+        if (o.limit) q.set('limit', String(o.limit));
+        return (await c.request('GET', `/v1/events?${q.toString()}`, EventListSchema)).items;
+      };
+      const first = await fetchEvents(since);
+      if (!o.follow) {
+        io.out(emit(format(), first, () => (first.length === 0 ? 'no events' : eventsTable(first))));
+        return;
+      }
+      let cursor = since;
+      const print = (events: LifecycleEvent[]) => {
+        for (const e of events) {
+          io.out(format() === 'table' ? `${eventLine(e)}\n` : `${JSON.stringify(e)}\n`);
+          cursor = e.time;
+        }
+      };
+      print(first);
+      for (;;) {
+        await sleep(1000);
+        print(await fetchEvents(cursor));
+      }
+    });
+
+  const token = program.command('token').description('API tokens (admin)');
+  token
+    .command('create <name>')
+    .description('Create a token; it is printed once')
+    .requiredOption('--role <role>', `one of ${RoleSchema.options.join(', ')}`)
+    .option('--tenant <tenant>', 'tenant the token belongs to (tenant-admin)')
+    .action(async (name: string, o: { role: string; tenant?: string }) => {
+      const r = await client().request('POST', '/v1/tokens', TokenCreateResponseSchema, {
+        name,
+        role: o.role,
+        ...(o.tenant ? { tenant: o.tenant } : {}),
+      });
+      io.out(emit(format(), r, () => r.token));
+    });
+
+  program
+    .command('whoami')
+    .description('Which principal the token is')
+    .action(async () => {
+      const r = await client().request('GET', '/v1/whoami', z.object({ name: z.string(), role: z.string(), tenant: z.string().nullable() }));
+      io.out(emit(format(), r, () => `${r.name} (${r.role})`));
+    });
+
+  return program;
+}
+
+/** Runs ffctl; resolves to the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    if (e.code?.startsWith('commander.')) return e.exitCode && e.exitCode !== 0 ? 1 : 0;
+    io.err(`${pc.red('error:')} ${e.message ?? String(err)}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
+  }
+}

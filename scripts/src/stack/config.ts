@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/** `.fleetforge/stack.json`: how ffctl, tests and tools find a running local stack. */
+export const StackFileSchema = z.object({
+  api: z.url(),
+  project: z.string(),
+  pid: z.number().int(),
+  startedAt: z.string(),
+  tokenFile: z.string(),
+  emulators: z.object({ firestore: z.string(), pubsub: z.string() }),
+  functions: z.record(z.string(), z.url()),
+  metrics: z.record(z.string(), z.url()),
+  logDir: z.string(),
+  blobDir: z.string(),
+  driver: z.string(),
+});
+export type StackFile = z.infer<typeof StackFileSchema>;
+
+/** Fixed ports from a base, so `npm start` is predictable and firebase.json can name them. */
+export function stackPorts(base: number) {
+  return {
+    firestore: base + 1,
+    pubsub: base + 2,
+    functions: {
+      api: base + 10,
+      reconcileWorld: base + 11,
+      ingestMetrics: base + 12,
+      onAgentReport: base + 13,
+      sentinel: base + 14,
+    } as Record<string, number>,
+    functionMetrics: {
+      api: base + 20,
+      reconcileWorld: base + 21,
+      ingestMetrics: base + 22,
+      onAgentReport: base + 23,
+      sentinel: base + 24,
+    } as Record<string, number>,
+    agentMetrics: base + 30,
+  };
+}
+
+export const DEFAULT_PORT_BASE = 8780;

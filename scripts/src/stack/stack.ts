@@ -1,0 +1,201 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { PubSub } from '@google-cloud/pubsub';
+import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions, type FunctionName } from '@fleetforge/shared';
+import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
+import { newToken, storeToken } from '@fleetforge/functions';
+import { portInUse, spawnManaged, startEmulators, waitForHttp, type ManagedProcess } from '@fleetforge/emulators';
+import { stackPorts, StackFileSchema, type StackFile } from './config';
+
+export interface StackOptions {
+  /** Where stack.json, the token, logs and blobs live (default `.fleetforge`). */
+  stateDir: string;
+  portBase: number;
+  project: string;
+  /** Repository root (to find the compiled packages). */
+  root: string;
+  log: Logger;
+  /** Cells publish load every this many ms. */
+  sampleMs?: number;
+  resendAfterMs?: number;
+  /** Runs the scheduler jobs this much faster than their local interval (tests). */
+  schedulerIntervalSeconds?: number;
+}
+
+export interface RunningStack {
+  file: StackFile;
+  token: string;
+  stop(): Promise<void>;
+  /** Resolves if a component dies on its own (the stack is then broken). */
+  failed: Promise<string>;
+}
+
+export class AlreadyRunningError extends Error {
+  override name = 'AlreadyRunningError';
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The stack.json of a running stack in `stateDir`, or undefined. */
+export function readRunningStack(stateDir: string): StackFile | undefined {
+  const f = join(stateDir, 'stack.json');
+  if (!existsSync(f)) return undefined;
+  try {
+    const file = StackFileSchema.parse(JSON.parse(readFileSync(f, 'utf8')));
+    return pidAlive(file.pid) ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Brings the local stack up: emulators, topics and push subscriptions, every
+ * function under functions-framework, the scheduler runner and the agent.
+ * Everything it starts is stopped by `stop()`, in reverse order.
+ */
+export async function startStack(opts: StackOptions): Promise<RunningStack> {
+  const stateDir = resolve(opts.stateDir);
+  const running = readRunningStack(stateDir);
+  if (running) {
+    throw new AlreadyRunningError(
+      `FleetForge is already running (pid ${running.pid}, api ${running.api}). Stop it with Ctrl-C in its terminal or \`kill ${running.pid}\`.`,
+    );
+  }
+  const ports = stackPorts(opts.portBase);
+  const allPorts = [ports.firestore, ports.pubsub, ...Object.values(ports.functions), ports.agentMetrics];
+  const busy = [];
+  for (const p of allPorts) if (await portInUse(p)) busy.push(p);
+  if (busy.length > 0) {
+    throw new AlreadyRunningError(
+      `ports ${busy.join(', ')} are in use; another FleetForge stack or program holds them. Stop it, or pick other ports with --port-base.`,
+    );
+  }
+  const logDir = join(stateDir, 'logs');
+  const blobDir = join(stateDir, 'blobs');
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(blobDir, { recursive: true });
+
+  const processes: ManagedProcess[] = [];
+  let schedulerTimers: NodeJS.Timeout[] = [];
+  const stop = async () => {
+    for (const t of schedulerTimers) clearInterval(t);
+    schedulerTimers = [];
+    // Agent first (it stops its cells), then functions, then emulators.
+    for (const p of [...processes].reverse()) await p.stop();
+    processes.length = 0;
+    rmSync(join(stateDir, 'stack.json'), { force: true });
+  };
+
+  try {
+    opts.log.info({ firestore: ports.firestore, pubsub: ports.pubsub }, 'starting emulators');
+    const emulators = await startEmulators({ firestorePort: ports.firestore, pubsubPort: ports.pubsub, logDir });
+    processes.push(...emulators.processes);
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      GOOGLE_CLOUD_PROJECT: opts.project,
+      FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
+      PUBSUB_EMULATOR_HOST: emulators.pubsubHost,
+      FF_SAMPLE_MS: String(opts.sampleMs ?? 1000),
+      FF_RESEND_AFTER_MS: String(opts.resendAfterMs ?? 5000),
+      // No GCE metadata server here: skip the lookup the Google auth library would try.
+      METADATA_SERVER_DETECTION: 'none',
+    };
+
+    // The package exports only its API; its CLI (main.js) sits beside the entry point.
+    const ffMain = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');
+    const source = join(opts.root, 'functions', 'dist', 'index.js');
+    const urls: Record<string, string> = {};
+    const metrics: Record<string, string> = {};
+    for (const def of Object.values(FUNCTIONS)) {
+      const port = ports.functions[def.name]!;
+      urls[def.name] = `http://127.0.0.1:${port}`;
+      metrics[def.name] = `http://127.0.0.1:${ports.functionMetrics[def.name]!}/metrics`;
+      processes.push(
+        spawnManaged({
+          name: `function:${def.name}`,
+          command: process.execPath,
+          args: [ffMain, `--target=${def.name}`, `--signature-type=${def.signature}`, `--port=${port}`, `--source=${source}`],
+          env: { ...env, FF_METRICS_PORT: String(ports.functionMetrics[def.name]!), K_SERVICE: def.name },
+          logFile: join(logDir, `${def.name}.log`),
+        }),
+      );
+    }
+    await Promise.all(
+      Object.values(FUNCTIONS).map((def) =>
+        waitForHttp(`${urls[def.name]!}/`, 30_000, { died: processes.find((p) => p.name === `function:${def.name}`)!.exited }),
+      ),
+    );
+
+    // The Google clients find emulators through these variables.
+    process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
+    process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
+    process.env.METADATA_SERVER_DETECTION = 'none';
+    const pubsub = new PubSub({ projectId: opts.project });
+    const pushEndpoints = Object.fromEntries(pushSubscriptions().map((s) => [s.delivery.function, urls[s.delivery.function]!]));
+    await ensureTopology(pubsub, opts.project, { pushEndpoints });
+    await pubsub.close();
+
+    // The admin token survives restarts (the emulators do not keep data, so its hash is stored again).
+    const tokenFile = join(stateDir, 'admin.token');
+    const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : newToken();
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    chmodSync(tokenFile, 0o600);
+    const store = new FirestoreStateStore(opts.project);
+    await storeToken(store, token, { name: 'admin', role: 'admin', tenant: null, createdBy: 'system:stack' }, new Date());
+    await store.close();
+
+    // Scheduler runner: the same job list terraform turns into Cloud Scheduler jobs.
+    for (const job of SCHEDULER_JOBS) {
+      const url = urls[job.target as FunctionName]!;
+      const every = (opts.schedulerIntervalSeconds ?? job.localIntervalSeconds) * 1000;
+      schedulerTimers.push(
+        setInterval(() => {
+          fetch(url, { method: 'POST', headers: { 'x-correlation-id': `job-${job.name}-${Date.now()}` } }).catch((err: unknown) =>
+            opts.log.warn({ job: job.name, err: String(err) }, 'scheduler job failed'),
+          );
+        }, every),
+      );
+    }
+
+    const agent = spawnManaged({
+      name: 'agent',
+      command: process.execPath,
+      args: [join(opts.root, 'agent', 'dist', 'main.js')],
+      env: { ...env, FF_AGENT_ID: 'local-agent', FF_AGENT_METRICS_PORT: String(ports.agentMetrics) },
+      logFile: join(logDir, 'agent.log'),
+    });
+    processes.push(agent);
+    await waitForHttp(`http://127.0.0.1:${ports.agentMetrics}/healthz`, 30_000, { died: agent.exited });
+    metrics.agent = `http://127.0.0.1:${ports.agentMetrics}/metrics`;
+
+    const file: StackFile = {
+      api: urls.api!,
+      project: opts.project,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      tokenFile,
+      emulators: { firestore: emulators.firestoreHost, pubsub: emulators.pubsubHost },
+      functions: urls,
+      metrics,
+      logDir,
+      blobDir,
+      driver: 'process',
+    };
+    writeFileSync(join(stateDir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`);
+    const failed = Promise.race(
+      processes.map((p) => p.exited.then((code) => `${p.name} exited (code ${code}); see ${logDir}`)),
+    );
+    return { file, token, stop, failed };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
