@@ -4,10 +4,11 @@
  * adapters against them; `e2e` brings the whole stack up and drives it with ffctl.
  */
 const ts = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', isolatedModules: true, diagnostics: false }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
 };
 const moduleNameMapper = {
   '^@fleetforge/functions/adapters$': '<rootDir>/functions/src/adapters/index.ts',
+  '^@fleetforge/shared/testing$': '<rootDir>/shared/src/testing/index.ts',
   '^@fleetforge/(shared|functions|agent|emulators|scripts)$': '<rootDir>/$1/src/index.ts',
 };
 const roots = ['<rootDir>/shared/src', '<rootDir>/functions/src', '<rootDir>/agent/src', '<rootDir>/emulators/src', '<rootDir>/scripts/src'];

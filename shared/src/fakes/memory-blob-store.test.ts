@@ -1,0 +1,4 @@
+import { blobStoreContract } from '../testing';
+import { MemoryBlobStore } from './memory-blob-store';
+
+blobStoreContract('MemoryBlobStore', async () => new MemoryBlobStore());

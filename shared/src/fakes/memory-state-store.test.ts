@@ -1,0 +1,4 @@
+import { stateStoreContract } from '../testing';
+import { MemoryStateStore } from './memory-state-store';
+
+stateStoreContract('MemoryStateStore', async () => new MemoryStateStore());
