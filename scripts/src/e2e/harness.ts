@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createLogger } from '@fleetforge/functions/adapters';
+import { freePort } from '@fleetforge/emulators';
+import { startStack, type RunningStack } from '../stack/stack';
+
+const run = promisify(execFile);
+export const ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface Harness {
+  stack: RunningStack;
+  stateDir: string;
+  /** Runs the built ffctl as a user would, against this stack. */
+  ffctl(args: string[], opts?: { token?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** A free block of ports for a private stack (the default block may be in use by `npm start`). */
+async function freeBase(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    const base = Math.floor(p / 100) * 100;
+    if (base >= 20000 && base < 60000) return base;
+  }
+}
+
+/** Starts a private stack from the built packages (run `npm run build` first; `npm test` does). */
+export async function startHarness(): Promise<Harness> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'ff-e2e-'));
+  const stack = await startStack({
+    stateDir,
+    portBase: await freeBase(),
+    project: 'ff-e2e',
+    root: ROOT,
+    log: createLogger('e2e', 'warn'),
+    schedulerIntervalSeconds: 5,
+  });
+  const ffctl: Harness['ffctl'] = async (args, opts = {}) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'scripts', 'bin', 'ffctl.js'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, FLEETFORGE_API: stack.file.api, FLEETFORGE_TOKEN: opts.token ?? stack.token, NO_COLOR: '1' },
+        timeout: 60_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+  return { stack, stateDir, ffctl };
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `read` until `ok` holds for its value; returns the last value either way (the caller asserts). */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let v = await read();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    v = await read();
+  }
+  return v;
+}
