@@ -11,10 +11,17 @@ const moduleNameMapper = {
   '^@fleetforge/shared/testing$': '<rootDir>/shared/src/testing/index.ts',
   '^@fleetforge/(shared|functions|agent|emulators|scripts)$': '<rootDir>/$1/src/index.ts',
 };
-const roots = ['<rootDir>/shared/src', '<rootDir>/functions/src', '<rootDir>/agent/src', '<rootDir>/emulators/src', '<rootDir>/scripts/src'];
+const roots = [
+  '<rootDir>/shared/src',
+  '<rootDir>/functions/src',
+  '<rootDir>/agent/src',
+  '<rootDir>/emulators/src',
+  '<rootDir>/scripts/src',
+];
 const base = { transform: ts, moduleNameMapper, roots, testEnvironment: 'node' };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
   projects: [
     {
       ...base,

@@ -95,7 +95,9 @@ export class Agent {
         }
       }
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'ok' });
-      this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, { driver: this.opts.driver.name });
+      this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, {
+        driver: this.opts.driver.name,
+      });
       log.info({ incarnation: c.incarnation }, 'command executed');
     } catch (err) {
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'error' });
@@ -127,10 +129,15 @@ export class Agent {
     this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, { driver: this.opts.driver.name });
   }
 
-  private async report(r: Omit<AgentReport, 'agentId' | 'at' | 'endpoint' | 'exitCode' | 'reason'> & Partial<AgentReport>): Promise<void> {
+  private async report(
+    r: Omit<AgentReport, 'agentId' | 'at' | 'endpoint' | 'exitCode' | 'reason'> & Partial<AgentReport>,
+  ): Promise<void> {
     const report = AgentReportSchema.parse({ agentId: this.opts.agentId, at: new Date().toISOString(), ...r });
     try {
-      await this.opts.bus.publish(TOPICS.agentReports, report, { world: report.world, correlationId: report.correlationId });
+      await this.opts.bus.publish(TOPICS.agentReports, report, {
+        world: report.world,
+        correlationId: report.correlationId,
+      });
     } catch (err) {
       // Level-based recovery covers a lost report: the reconciler re-sends the command and we re-announce.
       this.opts.log.warn({ err: String(err), cell: report.cell, kind: report.kind }, 'report publish failed');
@@ -145,8 +152,14 @@ export class Agent {
       batches.map(async ([world, samples]) => {
         for (let i = 0; i < samples.length; i += 256) {
           await this.opts.bus
-            .publish(TOPICS.cellMetrics, { world, agentId: this.opts.agentId, samples: samples.slice(i, i + 256) }, { world })
-            .catch((err: unknown) => this.opts.log.warn({ err: String(err), world }, 'metrics relay failed; samples dropped'));
+            .publish(
+              TOPICS.cellMetrics,
+              { world, agentId: this.opts.agentId, samples: samples.slice(i, i + 256) },
+              { world },
+            )
+            .catch((err: unknown) =>
+              this.opts.log.warn({ err: String(err), world }, 'metrics relay failed; samples dropped'),
+            );
         }
       }),
     );

@@ -52,7 +52,9 @@ export function findLaunchers(env: NodeJS.ProcessEnv = process.env): EmulatorLau
 /** Java 11+ runs both emulators. */
 export function checkJava(): void {
   if (!which('java')) {
-    throw new PrerequisiteError('Java is not on PATH; the emulators need Java 11 or newer (Debian: apt-get install openjdk-17-jre-headless).');
+    throw new PrerequisiteError(
+      'Java is not on PATH; the emulators need Java 11 or newer (Debian: apt-get install openjdk-17-jre-headless).',
+    );
   }
 }
 

@@ -1,4 +1,12 @@
-import { systemClock, randomIds, type Bus, type Clock, type Ids, type MetricsSink, type StateStore } from '@fleetforge/shared';
+import {
+  systemClock,
+  randomIds,
+  type Bus,
+  type Clock,
+  type Ids,
+  type MetricsSink,
+  type StateStore,
+} from '@fleetforge/shared';
 import type { Logger } from './log';
 
 /** What every handler needs; production wires real adapters, tests wire fakes. */

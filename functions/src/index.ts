@@ -25,9 +25,7 @@ ff.http('api', async (req, res) => {
     method: req.method,
     path: req.path,
     query: Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])),
-    headers: Object.fromEntries(
-      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
-    ),
+    headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
     body: req.body as unknown,
     rawBody: (req as { rawBody?: Buffer }).rawBody,
   });

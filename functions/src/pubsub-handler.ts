@@ -55,13 +55,18 @@ export async function handleMessage<S extends z.ZodType>(
       throw e;
     }
     deps.metrics.inc('fleetforge_messages_total', { function: fn, outcome: 'poison' });
-    log.error({ code: e.code, reason: e.message, issues: isFleetError(err) ? err.issues : undefined }, 'poison message dead-lettered');
+    log.error(
+      { code: e.code, reason: e.message, issues: isFleetError(err) ? err.issues : undefined },
+      'poison message dead-lettered',
+    );
     await deps.bus
       .publish(TOPICS.deadLetter, message.data, {
         ...message.attributes,
         sourceFunction: fn,
         reason: e.message.slice(0, 1000),
       })
-      .catch((pubErr: unknown) => log.error({ err: String(pubErr) }, 'could not copy poison message to the dead-letter topic'));
+      .catch((pubErr: unknown) =>
+        log.error({ err: String(pubErr) }, 'could not copy poison message to the dead-letter topic'),
+      );
   }
 }

@@ -14,8 +14,16 @@ export interface MetricDef {
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60] as const;
 
 export const METRICS = {
-  fleetforge_cells_active: { type: 'gauge', help: 'Cells holding part of a world (not Terminated or Failed).', labels: ['world'] },
-  fleetforge_cell_sessions: { type: 'gauge', help: 'Sessions held by one cell at its last report.', labels: ['world', 'cell'] },
+  fleetforge_cells_active: {
+    type: 'gauge',
+    help: 'Cells holding part of a world (not Terminated or Failed).',
+    labels: ['world'],
+  },
+  fleetforge_cell_sessions: {
+    type: 'gauge',
+    help: 'Sessions held by one cell at its last report.',
+    labels: ['world', 'cell'],
+  },
   fleetforge_average_cell_load: {
     type: 'gauge',
     help: 'Mean session load ratio (sessions / capacity) over the live cells of a world.',

@@ -46,15 +46,7 @@ export const WorldDocSchema = z.strictObject({
 });
 export type WorldDoc = z.infer<typeof WorldDocSchema>;
 
-export const CellStateSchema = z.enum([
-  'Pending',
-  'Ready',
-  'Splitting',
-  'Merging',
-  'Draining',
-  'Terminated',
-  'Failed',
-]);
+export const CellStateSchema = z.enum(['Pending', 'Ready', 'Splitting', 'Merging', 'Draining', 'Terminated', 'Failed']);
 export type CellState = z.infer<typeof CellStateSchema>;
 
 export const LoadSampleSchema = z.strictObject({

@@ -77,7 +77,12 @@ export function planWorld(
     }
     if (remaining.length === 0) {
       plan.finalizeDelete = true;
-      plan.events.push({ type: 'WorldDeleted', cells: cells.map((c) => c.id), reason: 'Deleted', message: 'every cell stopped' });
+      plan.events.push({
+        type: 'WorldDeleted',
+        cells: cells.map((c) => c.id),
+        reason: 'Deleted',
+        message: 'every cell stopped',
+      });
     }
     const status: WorldStatus = { ...world.status, phase: 'Deleting', ready: false, cellsActive: remaining.length };
     if (!statusEquals(status, world.status)) plan.status = status;
@@ -197,7 +202,12 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
     case 'ready': {
       if (cell.state !== 'Pending') return { cell: undefined, events: [], stale: true };
       const events: PlannedEvent[] = [
-        { type: 'CellReady', cells: [cell.id], reason: 'ReadinessProbe', message: `ready at ${report.endpoint ?? '?'}` },
+        {
+          type: 'CellReady',
+          cells: [cell.id],
+          reason: 'ReadinessProbe',
+          message: `ready at ${report.endpoint ?? '?'}`,
+        },
       ];
       if (cell.incarnation > 1) {
         events.push({
@@ -218,7 +228,9 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
       if (cell.state === 'Terminated') return { cell: undefined, events: [], stale: true };
       return {
         cell: { ...cell, state: 'Terminated', endpoint: null, exitReason: report.reason || 'stopped', updatedAt: iso },
-        events: [{ type: 'CellTerminated', cells: [cell.id], reason: report.reason || 'Stopped', message: 'cell stopped' }],
+        events: [
+          { type: 'CellTerminated', cells: [cell.id], reason: report.reason || 'Stopped', message: 'cell stopped' },
+        ],
         stale: false,
       };
     case 'exited':

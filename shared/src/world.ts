@@ -6,7 +6,10 @@ export const NameSchema = z
   .string()
   .min(1)
   .max(40)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-", starting and ending alphanumeric');
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    'must be lowercase letters, digits and "-", starting and ending alphanumeric',
+  );
 
 export const TopologySchema = z.strictObject({
   /** World bounds in integer world units. */

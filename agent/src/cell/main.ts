@@ -9,14 +9,17 @@ import { CapacitySchema, RectSchema, parseOrThrow } from '@fleetforge/shared';
 import { CellRuntime } from './runtime';
 
 const json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not JSON' });
-      return z.NEVER;
-    }
-  }).pipe(schema);
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 const CellEnvSchema = z.object({
   FF_WORLD: z.string().min(1),

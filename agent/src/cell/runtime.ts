@@ -77,8 +77,16 @@ export class CellRuntime {
     this.store = opts.store ?? new MemorySessionStore();
     const labels = { world: opts.world, cell: opts.cell };
     this.registry.setDefaultLabels(labels);
-    this.sessionsGauge = new Gauge({ name: 'sessions_active', help: 'Sessions this cell holds.', registers: [this.registry] });
-    this.joins = new Counter({ name: 'session_joins_total', help: 'Sessions that joined this cell.', registers: [this.registry] });
+    this.sessionsGauge = new Gauge({
+      name: 'sessions_active',
+      help: 'Sessions this cell holds.',
+      registers: [this.registry],
+    });
+    this.joins = new Counter({
+      name: 'session_joins_total',
+      help: 'Sessions that joined this cell.',
+      registers: [this.registry],
+    });
     this.rejects = new Counter({
       name: 'session_rejects_total',
       help: 'Session requests rejected, by reason.',
@@ -119,7 +127,9 @@ export class CellRuntime {
     const method = req.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
     if (method === 'GET' && url.pathname === '/readyz') {
-      return this.ready && !this.draining ? send(res, 200, { ok: true }) : send(res, 503, { ok: false, draining: this.draining });
+      return this.ready && !this.draining
+        ? send(res, 200, { ok: true })
+        : send(res, 503, { ok: false, draining: this.draining });
     }
     if (method === 'GET' && url.pathname === '/metrics') {
       this.sessionsGauge.set(await this.store.count());
@@ -153,9 +163,13 @@ export class CellRuntime {
   }
 
   private outside(x: number, y: number): FleetError {
-    return new FleetError('CONFLICT', `position ${x},${y} is outside this cell's region ${formatRect(this.opts.boundary)}`, {
-      details: { boundary: this.opts.boundary },
-    });
+    return new FleetError(
+      'CONFLICT',
+      `position ${x},${y} is outside this cell's region ${formatRect(this.opts.boundary)}`,
+      {
+        details: { boundary: this.opts.boundary },
+      },
+    );
   }
 
   private async join(req: IncomingMessage, res: ServerResponse): Promise<void> {

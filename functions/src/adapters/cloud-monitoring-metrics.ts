@@ -56,12 +56,20 @@ export class CloudMonitoringSink implements MetricsSink {
       metric: { type: `custom.googleapis.com/fleetforge/${p.name}`, labels: p.labels },
       resource: { type: 'global', labels: { project_id: this.projectId } },
       metricKind: METRICS[p.name].type === 'counter' ? ('CUMULATIVE' as const) : ('GAUGE' as const),
-      points: [{ interval: { endTime: now, ...(METRICS[p.name].type === 'counter' ? { startTime: this.startTime } : {}) }, value: { doubleValue: p.value } }],
+      points: [
+        {
+          interval: { endTime: now, ...(METRICS[p.name].type === 'counter' ? { startTime: this.startTime } : {}) },
+          value: { doubleValue: p.value },
+        },
+      ],
     }));
     if (timeSeries.length === 0) return;
     try {
       for (let i = 0; i < timeSeries.length; i += 200) {
-        await this.client.createTimeSeries({ name: `projects/${this.projectId}`, timeSeries: timeSeries.slice(i, i + 200) });
+        await this.client.createTimeSeries({
+          name: `projects/${this.projectId}`,
+          timeSeries: timeSeries.slice(i, i + 200),
+        });
       }
     } catch (err) {
       this.log.warn({ err }, 'cloud monitoring write failed; points kept for the next flush');

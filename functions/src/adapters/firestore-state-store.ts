@@ -1,5 +1,13 @@
 import { Firestore, type Query as FsQuery, type Transaction as FsTransaction } from '@google-cloud/firestore';
-import { FleetError, type DocData, type DocSnapshot, type Query, type StateStore, type Transaction, type WriteOp } from '@fleetforge/shared';
+import {
+  FleetError,
+  type DocData,
+  type DocSnapshot,
+  type Query,
+  type StateStore,
+  type Transaction,
+  type WriteOp,
+} from '@fleetforge/shared';
 
 /** gRPC status codes the Firestore client surfaces, mapped onto FleetError codes. */
 function mapError(err: unknown): FleetError {
@@ -93,17 +101,20 @@ export class FirestoreStateStore implements StateStore {
 
   runTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return guard(() =>
-      this.db.runTransaction(async (t: FsTransaction) => {
-        const tx: Transaction = {
-          get: async (path) => (await t.get(this.db.doc(path))).data(),
-          list: async (collection, query) => FirestoreStateStore.rows(await t.get(this.query(collection, query))),
-          create: (path, data) => void t.create(this.db.doc(path), data),
-          set: (path, data) => void t.set(this.db.doc(path), data),
-          update: (path, patch) => void t.update(this.db.doc(path), patch),
-          delete: (path) => void t.delete(this.db.doc(path)),
-        };
-        return fn(tx);
-      }, { maxAttempts: 25 }),
+      this.db.runTransaction(
+        async (t: FsTransaction) => {
+          const tx: Transaction = {
+            get: async (path) => (await t.get(this.db.doc(path))).data(),
+            list: async (collection, query) => FirestoreStateStore.rows(await t.get(this.query(collection, query))),
+            create: (path, data) => void t.create(this.db.doc(path), data),
+            set: (path, data) => void t.set(this.db.doc(path), data),
+            update: (path, patch) => void t.update(this.db.doc(path), patch),
+            delete: (path) => void t.delete(this.db.doc(path)),
+          };
+          return fn(tx);
+        },
+        { maxAttempts: 25 },
+      ),
     );
   }
 

@@ -15,7 +15,11 @@ describe('ensureTopology on the Pub/Sub emulator', () => {
   it('creates every registry topic and subscription, and is idempotent', async () => {
     const project = testProjectId('topo');
     const client = new PubSub({ projectId: project });
-    const endpoints = { reconcileWorld: 'http://127.0.0.1:1', ingestMetrics: 'http://127.0.0.1:2', onAgentReport: 'http://127.0.0.1:3' };
+    const endpoints = {
+      reconcileWorld: 'http://127.0.0.1:1',
+      ingestMetrics: 'http://127.0.0.1:2',
+      onAgentReport: 'http://127.0.0.1:3',
+    };
     await ensureTopology(client, project, { pushEndpoints: endpoints });
     await ensureTopology(client, project, { pushEndpoints: { ...endpoints, reconcileWorld: 'http://127.0.0.1:9' } });
     const [topics] = await client.getTopics();

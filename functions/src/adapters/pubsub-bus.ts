@@ -53,7 +53,9 @@ export class PubSubBus implements Bus {
   }
 
   subscribe(subscription: string, handler: MessageHandler, onError?: (err: Error) => void): SubscriptionHandle {
-    const sub = this.client.subscription(subscription, { flowControl: { maxMessages: 64, allowExcessMessages: false } });
+    const sub = this.client.subscription(subscription, {
+      flowControl: { maxMessages: 64, allowExcessMessages: false },
+    });
     sub.on('message', (m: Message) => {
       handler(toBusMessage(m)).then(
         () => m.ack(),

@@ -1,4 +1,10 @@
-import { COLLECTIONS, EventQuerySchema, LifecycleEventSchema, parseOrThrow, type QueryFilter } from '@fleetforge/shared';
+import {
+  COLLECTIONS,
+  EventQuerySchema,
+  LifecycleEventSchema,
+  parseOrThrow,
+  type QueryFilter,
+} from '@fleetforge/shared';
 import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
 
 /** `GET /v1/events?world=&type=&correlation=&since=&limit=`, oldest first. */

@@ -30,9 +30,14 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
       responses: {
         '2XX': {
           description: 'success',
-          ...(r.responseSchema ? { content: { 'application/json': { schema: schema(r.responseSchema, 'output') } } } : {}),
+          ...(r.responseSchema
+            ? { content: { 'application/json': { schema: schema(r.responseSchema, 'output') } } }
+            : {}),
         },
-        default: { description: 'error', content: { 'application/json': { schema: schema(ErrorBodySchema, 'output') } } },
+        default: {
+          description: 'error',
+          content: { 'application/json': { schema: schema(ErrorBodySchema, 'output') } },
+        },
       },
     };
     if (r.requestSchema) {

@@ -52,7 +52,8 @@ export class ApiRouter {
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, decodeURIComponent(hit.m[i + 1]!)]));
       const principal = hit.c.route.permission ? await this.auth.authenticate(req.headers.authorization) : undefined;
       const ctxPrincipal =
-        principal ?? (hit.c.route.path === '/v1/whoami' ? await this.auth.authenticate(req.headers.authorization) : undefined);
+        principal ??
+        (hit.c.route.path === '/v1/whoami' ? await this.auth.authenticate(req.headers.authorization) : undefined);
       res = await hit.c.route.handler({ deps: this.deps, req, params, principal: ctxPrincipal, correlationId, log });
     } catch (err) {
       const e = toFleetError(err);
@@ -60,7 +61,10 @@ export class ApiRouter {
       else log.info({ code: e.code, err: e.message }, 'request rejected');
       res = { status: e.httpStatus, body: e.toJSON() };
     }
-    this.deps.metrics.inc('fleetforge_api_requests_total', { route: routeLabel, status: `${Math.floor(res.status / 100)}xx` });
+    this.deps.metrics.inc('fleetforge_api_requests_total', {
+      route: routeLabel,
+      status: `${Math.floor(res.status / 100)}xx`,
+    });
     log.info({ status: res.status, route: routeLabel }, 'request');
     return { ...res, body: res.body, contentType: res.contentType ?? 'application/json' };
   }

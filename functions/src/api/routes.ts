@@ -17,7 +17,13 @@ import { createToken, whoami } from './tokens';
 import { applyWorld, deleteWorld, getWorld, listCells, listWorlds } from './worlds';
 
 export const ROUTES: Route[] = [
-  { method: 'GET', path: '/healthz', permission: null, summary: 'Liveness', handler: async () => json(200, { ok: true }) },
+  {
+    method: 'GET',
+    path: '/healthz',
+    permission: null,
+    summary: 'Liveness',
+    handler: async () => json(200, { ok: true }),
+  },
   {
     method: 'GET',
     path: '/readyz',
@@ -28,7 +34,13 @@ export const ROUTES: Route[] = [
       return json(200, { ok: true });
     },
   },
-  { method: 'GET', path: '/metrics', permission: null, summary: 'Prometheus metrics', handler: (ctx) => metricsText(ctx) },
+  {
+    method: 'GET',
+    path: '/metrics',
+    permission: null,
+    summary: 'Prometheus metrics',
+    handler: (ctx) => metricsText(ctx),
+  },
   {
     method: 'GET',
     path: '/v1/openapi.json',

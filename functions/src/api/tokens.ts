@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { TokenCreateRequestSchema, paths, parseOrThrow, type Principal, type Role, type StateStore } from '@fleetforge/shared';
+import {
+  TokenCreateRequestSchema,
+  paths,
+  parseOrThrow,
+  type Principal,
+  type Role,
+  type StateStore,
+} from '@fleetforge/shared';
 import { auditedTransaction } from '../records';
 import { hashToken } from './auth';
 import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
@@ -24,29 +31,36 @@ export async function createToken(ctx: RouteContext): Promise<ApiResponse> {
   const body = parseOrThrow(TokenCreateRequestSchema, ctx.req.body, 'request body');
   const token = newToken();
   const { deps } = ctx;
-  await auditedTransaction(deps.store, () => deps.clock.now(), async (tx) => {
-    tx.set(paths.token(hashToken(token)), {
-      name: body.name,
-      role: body.role,
-      tenant: body.tenant ?? null,
-      createdBy: principal.id,
-      createdAt: deps.clock.now().toISOString(),
-    });
-    return {
-      result: undefined,
-      audit: {
-        action: 'token.create',
-        target: `tokens/${body.name}`,
-        principal,
-        correlationId: ctx.correlationId,
-        details: { role: body.role },
-      },
-    };
-  });
+  await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      tx.set(paths.token(hashToken(token)), {
+        name: body.name,
+        role: body.role,
+        tenant: body.tenant ?? null,
+        createdBy: principal.id,
+        createdAt: deps.clock.now().toISOString(),
+      });
+      return {
+        result: undefined,
+        audit: {
+          action: 'token.create',
+          target: `tokens/${body.name}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { role: body.role },
+        },
+      };
+    },
+  );
   return json(201, { name: body.name, role: body.role, token });
 }
 
 export async function whoami(ctx: RouteContext): Promise<ApiResponse> {
-  if (!ctx.principal) return json(401, { error: { code: 'UNAUTHENTICATED', message: 'missing or unknown bearer token', retryable: false } });
+  if (!ctx.principal)
+    return json(401, {
+      error: { code: 'UNAUTHENTICATED', message: 'missing or unknown bearer token', retryable: false },
+    });
   return json(200, { name: ctx.principal.name, role: ctx.principal.role, tenant: ctx.principal.tenant });
 }

@@ -59,7 +59,8 @@ export function parseManifestBody(ctx: RouteContext): unknown {
   const type = (ctx.req.headers['content-type'] ?? '').toLowerCase();
   if (type.includes('json') && ctx.req.body !== undefined && !Buffer.isBuffer(ctx.req.body)) return ctx.req.body;
   const text = ctx.req.rawBody?.toString('utf8') ?? (typeof ctx.req.body === 'string' ? ctx.req.body : '');
-  if (text.trim() === '') throw new FleetError('INVALID_ARGUMENT', 'request body is empty: send a World manifest (YAML or JSON)');
+  if (text.trim() === '')
+    throw new FleetError('INVALID_ARGUMENT', 'request body is empty: send a World manifest (YAML or JSON)');
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new FleetError('INVALID_ARGUMENT', `malformed YAML/JSON: ${doc.errors.map((e) => e.message).join('; ')}`, {
@@ -81,73 +82,77 @@ export async function applyWorld(ctx: RouteContext): Promise<ApiResponse> {
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-    const current = await readWorld(tx, name);
-    const now = deps.clock.now();
-    const iso = now.toISOString();
-    if (current?.deletionRequestedAt) {
-      throw new FleetError('CONFLICT', `world ${name} is being deleted; apply again once it is gone`);
-    }
-    if (current && canonicalJson(current.spec.topology) !== canonicalJson(manifest.spec.topology)) {
-      throw new FleetError('FAILED_PRECONDITION', 'spec.topology cannot change on a live world: its cells own those regions', {
-        issues: [{ path: 'spec.topology', message: 'immutable after creation; delete the world and apply again' }],
-      });
-    }
-    if (current && current.specHash === specHash) {
-      return { result: { result: 'unchanged' as const, world: current }, audit: undefined };
-    }
-    const generation = (current?.status.generation ?? 0) + 1;
-    const world: WorldDoc = current
-      ? {
-          ...current,
-          spec: manifest.spec,
-          labels,
-          specHash,
-          updatedAt: iso,
-          correlationId: ctx.correlationId,
-          status: { ...current.status, generation },
-        }
-      : {
-          name,
-          labels,
-          spec: manifest.spec,
-          specHash,
-          createdAt: iso,
-          updatedAt: iso,
-          correlationId: ctx.correlationId,
-          status: {
-            phase: 'Pending',
-            ready: false,
-            conditions: [],
-            cellsActive: 0,
-            routingEpoch: 1,
-            generation,
-            observedGeneration: 0,
+      const current = await readWorld(tx, name);
+      const now = deps.clock.now();
+      const iso = now.toISOString();
+      if (current?.deletionRequestedAt) {
+        throw new FleetError('CONFLICT', `world ${name} is being deleted; apply again once it is gone`);
+      }
+      if (current && canonicalJson(current.spec.topology) !== canonicalJson(manifest.spec.topology)) {
+        throw new FleetError(
+          'FAILED_PRECONDITION',
+          'spec.topology cannot change on a live world: its cells own those regions',
+          {
+            issues: [{ path: 'spec.topology', message: 'immutable after creation; delete the world and apply again' }],
           },
-        };
-    tx.set(paths.world(name), world);
-    writeEvents(
-      tx,
-      [
-        {
-          type: 'WorldApplied',
-          cells: [],
-          reason: current ? 'Updated' : 'Created',
-          message: `generation ${generation}`,
-          data: { generation },
+        );
+      }
+      if (current && current.specHash === specHash) {
+        return { result: { result: 'unchanged' as const, world: current }, audit: undefined };
+      }
+      const generation = (current?.status.generation ?? 0) + 1;
+      const world: WorldDoc = current
+        ? {
+            ...current,
+            spec: manifest.spec,
+            labels,
+            specHash,
+            updatedAt: iso,
+            correlationId: ctx.correlationId,
+            status: { ...current.status, generation },
+          }
+        : {
+            name,
+            labels,
+            spec: manifest.spec,
+            specHash,
+            createdAt: iso,
+            updatedAt: iso,
+            correlationId: ctx.correlationId,
+            status: {
+              phase: 'Pending',
+              ready: false,
+              conditions: [],
+              cellsActive: 0,
+              routingEpoch: 1,
+              generation,
+              observedGeneration: 0,
+            },
+          };
+      tx.set(paths.world(name), world);
+      writeEvents(
+        tx,
+        [
+          {
+            type: 'WorldApplied',
+            cells: [],
+            reason: current ? 'Updated' : 'Created',
+            message: `generation ${generation}`,
+            data: { generation },
+          },
+        ],
+        { world: name, correlationId: ctx.correlationId, principal: principal.id, time: now, ids: deps.ids },
+      );
+      return {
+        result: { result: current ? ('updated' as const) : ('created' as const), world },
+        audit: {
+          action: current ? 'world.update' : 'world.create',
+          target: paths.world(name),
+          principal,
+          correlationId: ctx.correlationId,
+          details: { generation },
         },
-      ],
-      { world: name, correlationId: ctx.correlationId, principal: principal.id, time: now, ids: deps.ids },
-    );
-    return {
-      result: { result: current ? ('updated' as const) : ('created' as const), world },
-      audit: {
-        action: current ? 'world.update' : 'world.create',
-        target: paths.world(name),
-        principal,
-        correlationId: ctx.correlationId,
-        details: { generation },
-      },
-    };
+      };
     },
   );
   await publishReconcile(ctx, name, `apply:${outcome.result}`);
@@ -192,22 +197,26 @@ export async function deleteWorld(ctx: RouteContext): Promise<ApiResponse> {
   const principal = requirePermission(ctx.principal, 'worlds:write');
   const name = ctx.params.name!;
   const { deps } = ctx;
-  await auditedTransaction(deps.store, () => deps.clock.now(), async (tx) => {
-    const world = await readWorld(tx, name);
-    if (!world) throw new FleetError('NOT_FOUND', `world ${name} not found`);
-    if (world.deletionRequestedAt) return { result: undefined, audit: undefined };
-    const now = deps.clock.now();
-    tx.update(paths.world(name), {
-      deletionRequestedAt: now.toISOString(),
-      correlationId: ctx.correlationId,
-      status: { ...world.status, phase: 'Deleting', ready: false },
-      updatedAt: now.toISOString(),
-    });
-    return {
-      result: undefined,
-      audit: { action: 'world.delete', target: paths.world(name), principal, correlationId: ctx.correlationId },
-    };
-  });
+  await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const world = await readWorld(tx, name);
+      if (!world) throw new FleetError('NOT_FOUND', `world ${name} not found`);
+      if (world.deletionRequestedAt) return { result: undefined, audit: undefined };
+      const now = deps.clock.now();
+      tx.update(paths.world(name), {
+        deletionRequestedAt: now.toISOString(),
+        correlationId: ctx.correlationId,
+        status: { ...world.status, phase: 'Deleting', ready: false },
+        updatedAt: now.toISOString(),
+      });
+      return {
+        result: undefined,
+        audit: { action: 'world.delete', target: paths.world(name), principal, correlationId: ctx.correlationId },
+      };
+    },
+  );
   await publishReconcile(ctx, name, 'delete');
   return json(202, { result: 'deleting', world: name });
 }

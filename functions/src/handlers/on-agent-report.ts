@@ -25,7 +25,10 @@ export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['
     return true;
   });
   if (!changed) {
-    log.debug({ world: report.world, cell: report.cell, kind: report.kind, incarnation: report.incarnation }, 'stale report ignored');
+    log.debug(
+      { world: report.world, cell: report.cell, kind: report.kind, incarnation: report.incarnation },
+      'stale report ignored',
+    );
     return 'stale';
   }
   await deps.bus.publish(TOPICS.worldReconcile, {

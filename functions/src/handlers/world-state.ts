@@ -1,4 +1,13 @@
-import { CellDocSchema, WorldDocSchema, paths, parseOrThrow, type CellDoc, type DocData, type Transaction, type WorldDoc } from '@fleetforge/shared';
+import {
+  CellDocSchema,
+  WorldDocSchema,
+  paths,
+  parseOrThrow,
+  type CellDoc,
+  type DocData,
+  type Transaction,
+  type WorldDoc,
+} from '@fleetforge/shared';
 
 /** Every Firestore read is validated: a document that does not parse is an error, not a guess. */
 export function parseWorld(data: DocData, name: string): WorldDoc {

@@ -41,7 +41,12 @@ export async function startHarness(): Promise<Harness> {
     try {
       const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'scripts', 'bin', 'ffctl.js'), ...args], {
         cwd: ROOT,
-        env: { ...process.env, FLEETFORGE_API: stack.file.api, FLEETFORGE_TOKEN: opts.token ?? stack.token, NO_COLOR: '1' },
+        env: {
+          ...process.env,
+          FLEETFORGE_API: stack.file.api,
+          FLEETFORGE_TOKEN: opts.token ?? stack.token,
+          NO_COLOR: '1',
+        },
         timeout: 60_000,
       });
       return { code: 0, stdout, stderr };

@@ -34,12 +34,21 @@ describe('world lifecycle on the running stack', () => {
 
     const cells = z.array(CellViewSchema).parse(JSON.parse((await h.ffctl(['cells', 'world-a', '-o', 'json'])).stdout));
     expect(cells.map((c) => c.id).sort()).toEqual(['r0c0', 'r0c1', 'r1c0', 'r1c1']);
-    expect(isPartition(world.spec.topology.bounds, cells.map((c) => c.boundary as Rect))).toBe(true);
+    expect(
+      isPartition(
+        world.spec.topology.bounds,
+        cells.map((c) => c.boundary),
+      ),
+    ).toBe(true);
     const pids: number[] = [];
     for (const c of cells) {
       expect(c.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect((await fetch(`${c.endpoint}/readyz`)).status).toBe(200);
-      const info = (await (await fetch(`${c.endpoint}/v1/info`)).json()) as { cell: string; pid: number; boundary: Rect };
+      const info = (await (await fetch(`${c.endpoint}/v1/info`)).json()) as {
+        cell: string;
+        pid: number;
+        boundary: Rect;
+      };
       expect(info.cell).toBe(c.id);
       expect(info.boundary).toEqual(c.boundary);
       pids.push(info.pid);
@@ -47,12 +56,20 @@ describe('world lifecycle on the running stack', () => {
     }
     // A session outside the cell's region is refused with 409; inside it joins.
     const c0 = cells.find((c) => c.id === 'r0c0')!;
-    const outside = await fetch(`${c0.endpoint}/v1/sessions`, { method: 'POST', body: JSON.stringify({ x: 900, y: 900 }) });
+    const outside = await fetch(`${c0.endpoint}/v1/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ x: 900, y: 900 }),
+    });
     expect(outside.status).toBe(409);
-    const inside = await fetch(`${c0.endpoint}/v1/sessions`, { method: 'POST', body: JSON.stringify({ id: 'p1', x: 10, y: 10 }) });
+    const inside = await fetch(`${c0.endpoint}/v1/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ id: 'p1', x: 10, y: 10 }),
+    });
     expect(inside.status).toBe(201);
 
-    const events = { items: Events.parse(JSON.parse((await h.ffctl(['events', '--world', 'world-a', '-o', 'json'])).stdout)) };
+    const events = {
+      items: Events.parse(JSON.parse((await h.ffctl(['events', '--world', 'world-a', '-o', 'json'])).stdout)),
+    };
     const types = events.items.map((e) => e.type);
     expect(types.filter((t) => t === 'CellCreated')).toHaveLength(4);
     expect(types.filter((t) => t === 'WorldInitialized')).toHaveLength(1);
@@ -68,7 +85,9 @@ describe('world lifecycle on the running stack', () => {
     // The load sample of the joined session reaches the control plane.
     const sessions = await eventually(
       async () => {
-        const now = z.array(CellViewSchema).parse(JSON.parse((await h.ffctl(['cells', 'world-a', '-o', 'json'])).stdout));
+        const now = z
+          .array(CellViewSchema)
+          .parse(JSON.parse((await h.ffctl(['cells', 'world-a', '-o', 'json'])).stdout));
         return now.find((c) => c.id === 'r0c0')?.sessions;
       },
       (n) => n === 1,

@@ -33,7 +33,11 @@ function findStackFile(from: string): string | undefined {
 }
 
 /** Flags beat FLEETFORGE_API / FLEETFORGE_TOKEN, which beat the running local stack's stack.json. */
-export function resolveEndpoint(flags: { api?: string; token?: string }, env = process.env, cwd = process.cwd()): Endpoint {
+export function resolveEndpoint(
+  flags: { api?: string; token?: string },
+  env = process.env,
+  cwd = process.cwd(),
+): Endpoint {
   const api = flags.api ?? env.FLEETFORGE_API;
   let token = flags.token ?? env.FLEETFORGE_TOKEN;
   if (api) return { api: api.replace(/\/$/, ''), token, source: flags.api ? '--api' : 'FLEETFORGE_API' };
@@ -59,7 +63,7 @@ function describeError(status: number, body: unknown): string {
     status === 401
       ? '\n  (check FLEETFORGE_TOKEN, or the token file of the local stack)'
       : status === 403
-        ? '\n  (this token\'s role cannot do that; ask an admin for one that can)'
+        ? "\n  (this token's role cannot do that; ask an admin for one that can)"
         : '';
   // With field issues, the list says it all; the message's own copy of them would repeat it.
   const message = issues ? e.message.replace(/:.*$/s, '') : e.message;
@@ -69,12 +73,7 @@ function describeError(status: number, body: unknown): string {
 export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}
 
-  async request<S extends z.ZodType>(
-    method: string,
-    path: string,
-    schema: S,
-    body?: { text: string; contentType: string } | unknown,
-  ): Promise<z.output<S>> {
+  async request<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
     const headers: Record<string, string> = {};
     if (this.endpoint.token) headers.authorization = `Bearer ${this.endpoint.token}`;
     let payload: string | undefined;
@@ -90,10 +89,17 @@ export class ApiClient {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.endpoint.api}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(30_000) });
+      res = await fetch(`${this.endpoint.api}${path}`, {
+        method,
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(30_000),
+      });
     } catch (err) {
+      const cause = (err as Error).cause;
+      const why = cause instanceof Error ? cause.message : (err as Error).message;
       throw new CliError(
-        `cannot reach the FleetForge API at ${this.endpoint.api} (${(err as Error).cause ?? (err as Error).message}); is the stack running? (npm start)`,
+        `cannot reach the FleetForge API at ${this.endpoint.api} (${why}); is the stack running? (npm start)`,
       );
     }
     const text = await res.text();

@@ -27,7 +27,10 @@ function phaseColor(phase: string): string {
 }
 
 export function worldsTable(worlds: WorldView[]): string {
-  const t = new Table({ style: { head: [], border: [] }, head: ['NAME', 'PHASE', 'READY', 'CELLS', 'EPOCH', 'GEN', 'AGE'].map((h) => pc.bold(h)) });
+  const t = new Table({
+    style: { head: [], border: [] },
+    head: ['NAME', 'PHASE', 'READY', 'CELLS', 'EPOCH', 'GEN', 'AGE'].map((h) => pc.bold(h)),
+  });
   for (const w of worlds) {
     t.push([
       w.name,
@@ -58,7 +61,10 @@ export function worldDetail(w: WorldView): string {
 
 /** Sessions coloured against the split threshold: green below half, yellow below it, red above. */
 export function cellsTable(cells: CellView[], splitSessions?: number): string {
-  const t = new Table({ style: { head: [], border: [] }, head: ['CELL', 'STATE', 'REGION', 'SESSIONS', 'CPU(m)', 'MEM(MiB)', 'ENDPOINT'].map((h) => pc.bold(h)) });
+  const t = new Table({
+    style: { head: [], border: [] },
+    head: ['CELL', 'STATE', 'REGION', 'SESSIONS', 'CPU(m)', 'MEM(MiB)', 'ENDPOINT'].map((h) => pc.bold(h)),
+  });
   for (const c of cells) {
     const ratio = splitSessions ? c.sessions / splitSessions : 0;
     const sessions = String(c.sessions);
@@ -76,7 +82,10 @@ export function cellsTable(cells: CellView[], splitSessions?: number): string {
 }
 
 export function eventsTable(events: LifecycleEvent[]): string {
-  const t = new Table({ style: { head: [], border: [] }, head: ['TIME', 'TYPE', 'WORLD', 'CELLS', 'REASON', 'CORRELATION', 'MESSAGE'].map((h) => pc.bold(h)) });
+  const t = new Table({
+    style: { head: [], border: [] },
+    head: ['TIME', 'TYPE', 'WORLD', 'CELLS', 'REASON', 'CORRELATION', 'MESSAGE'].map((h) => pc.bold(h)),
+  });
   for (const e of events) {
     t.push([
       e.time.slice(11, 23),

@@ -12,9 +12,19 @@ import {
   WorldListSchema,
   WorldViewSchema,
   type LifecycleEvent,
+  type WorldView,
 } from '@fleetforge/shared';
 import { ApiClient, CliError, resolveEndpoint } from './client';
-import { cellsTable, emit, eventLine, eventsTable, parseDuration, worldDetail, worldsTable, type OutputFormat } from './format';
+import {
+  cellsTable,
+  emit,
+  eventLine,
+  eventsTable,
+  parseDuration,
+  worldDetail,
+  worldsTable,
+  type OutputFormat,
+} from './format';
 
 export interface Io {
   out: (text: string) => void;
@@ -60,9 +70,14 @@ export function buildProgram(io: Io): Command {
       try {
         text = readFileSync(o.file === '-' ? 0 : o.file, 'utf8');
       } catch (err) {
-        throw new CliError(`--file: cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new CliError(
+          `--file: cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
-      const r = await client().request('POST', '/v1/worlds', ApplyResultSchema, { text, contentType: 'application/yaml' });
+      const r = await client().request('POST', '/v1/worlds', ApplyResultSchema, {
+        text,
+        contentType: 'application/yaml',
+      });
       io.out(emit(format(), r, () => `world/${r.world.name} ${r.result} (generation ${r.world.status.generation})`));
     });
 
@@ -115,7 +130,7 @@ export function buildProgram(io: Io): Command {
       const c = client();
       const started = Date.now();
       for (;;) {
-        let last;
+        let last: WorldView | undefined;
         try {
           last = await c.request('GET', `/v1/worlds/${encodeURIComponent(name)}`, WorldViewSchema);
         } catch (err) {
@@ -128,7 +143,9 @@ export function buildProgram(io: Io): Command {
         }
         if (Date.now() - started > o.timeout) {
           const phase = last ? `${last.status.phase}, ${last.status.conditions[0]?.message ?? ''}` : 'not found';
-          throw new CliError(`world ${name} not ready after ${o.timeout / 1000}s (${phase}); see \`ffctl events --world ${name}\``);
+          throw new CliError(
+            `world ${name} not ready after ${o.timeout / 1000}s (${phase}); see \`ffctl events --world ${name}\``,
+          );
         }
         await sleep(200);
       }
@@ -164,43 +181,55 @@ export function buildProgram(io: Io): Command {
     .option('--since <duration|time>', 'only newer than this (e.g. 10m, or an ISO time)')
     .option('--limit <n>', 'at most this many', (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('--limit must be an integer from 1 to 1000');
+      if (!Number.isInteger(n) || n < 1 || n > 1000)
+        throw new InvalidArgumentError('--limit must be an integer from 1 to 1000');
       return n;
     })
     .option('-f, --follow', 'keep printing new events until Ctrl-C')
-    .action(async (o: { world?: string; type?: string; correlation?: string; since?: string; limit?: number; follow?: boolean }) => {
-      const c = client();
-      let since: string | undefined;
-      if (o.since) {
-        since = /^\d{4}-/.test(o.since) ? o.since : new Date(Date.now() - parseDuration(o.since, '--since')).toISOString();
-      }
-      const fetchEvents = async (after?: string): Promise<LifecycleEvent[]> => {
-        const q = new URLSearchParams();
-        if (o.world) q.set('world', o.world);
-        if (o.type) q.set('type', o.type);
-        if (o.correlation) q.set('correlation', o.correlation);
-        if (after) q.set('since', after);
-        if (o.limit) q.set('limit', String(o.limit));
-        return (await c.request('GET', `/v1/events?${q.toString()}`, EventListSchema)).items;
-      };
-      const first = await fetchEvents(since);
-      if (!o.follow) {
-        io.out(emit(format(), first, () => (first.length === 0 ? 'no events' : eventsTable(first))));
-        return;
-      }
-      let cursor = since;
-      const print = (events: LifecycleEvent[]) => {
-        for (const e of events) {
-          io.out(format() === 'table' ? `${eventLine(e)}\n` : `${JSON.stringify(e)}\n`);
-          cursor = e.time;
+    .action(
+      async (o: {
+        world?: string;
+        type?: string;
+        correlation?: string;
+        since?: string;
+        limit?: number;
+        follow?: boolean;
+      }) => {
+        const c = client();
+        let since: string | undefined;
+        if (o.since) {
+          since = /^\d{4}-/.test(o.since)
+            ? o.since
+            : new Date(Date.now() - parseDuration(o.since, '--since')).toISOString();
         }
-      };
-      print(first);
-      for (;;) {
-        await sleep(1000);
-        print(await fetchEvents(cursor));
-      }
-    });
+        const fetchEvents = async (after?: string): Promise<LifecycleEvent[]> => {
+          const q = new URLSearchParams();
+          if (o.world) q.set('world', o.world);
+          if (o.type) q.set('type', o.type);
+          if (o.correlation) q.set('correlation', o.correlation);
+          if (after) q.set('since', after);
+          if (o.limit) q.set('limit', String(o.limit));
+          return (await c.request('GET', `/v1/events?${q.toString()}`, EventListSchema)).items;
+        };
+        const first = await fetchEvents(since);
+        if (!o.follow) {
+          io.out(emit(format(), first, () => (first.length === 0 ? 'no events' : eventsTable(first))));
+          return;
+        }
+        let cursor = since;
+        const print = (events: LifecycleEvent[]) => {
+          for (const e of events) {
+            io.out(format() === 'table' ? `${eventLine(e)}\n` : `${JSON.stringify(e)}\n`);
+            cursor = e.time;
+          }
+        };
+        print(first);
+        for (;;) {
+          await sleep(1000);
+          print(await fetchEvents(cursor));
+        }
+      },
+    );
 
   const token = program.command('token').description('API tokens (admin)');
   token
@@ -221,7 +250,11 @@ export function buildProgram(io: Io): Command {
     .command('whoami')
     .description('Which principal the token is')
     .action(async () => {
-      const r = await client().request('GET', '/v1/whoami', z.object({ name: z.string(), role: z.string(), tenant: z.string().nullable() }));
+      const r = await client().request(
+        'GET',
+        '/v1/whoami',
+        z.object({ name: z.string(), role: z.string(), tenant: z.string().nullable() }),
+      );
       io.out(emit(format(), r, () => `${r.name} (${r.role})`));
     });
 

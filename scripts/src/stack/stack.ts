@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
-import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions, type FunctionName } from '@fleetforge/shared';
+import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared';
 import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
 import { newToken, storeToken } from '@fleetforge/functions';
 import { portInUse, spawnManaged, startEmulators, waitForHttp, type ManagedProcess } from '@fleetforge/emulators';
@@ -122,7 +122,13 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         spawnManaged({
           name: `function:${def.name}`,
           command: process.execPath,
-          args: [ffMain, `--target=${def.name}`, `--signature-type=${def.signature}`, `--port=${port}`, `--source=${source}`],
+          args: [
+            ffMain,
+            `--target=${def.name}`,
+            `--signature-type=${def.signature}`,
+            `--port=${port}`,
+            `--source=${source}`,
+          ],
           env: { ...env, FF_METRICS_PORT: String(ports.functionMetrics[def.name]!), K_SERVICE: def.name },
           logFile: join(logDir, `${def.name}.log`),
         }),
@@ -130,7 +136,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
     await Promise.all(
       Object.values(FUNCTIONS).map((def) =>
-        waitForHttp(`${urls[def.name]!}/`, 30_000, { died: processes.find((p) => p.name === `function:${def.name}`)!.exited }),
+        waitForHttp(`${urls[def.name]!}/`, 30_000, {
+          died: processes.find((p) => p.name === `function:${def.name}`)!.exited,
+        }),
       ),
     );
 
@@ -139,7 +147,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
     process.env.METADATA_SERVER_DETECTION = 'none';
     const pubsub = new PubSub({ projectId: opts.project });
-    const pushEndpoints = Object.fromEntries(pushSubscriptions().map((s) => [s.delivery.function, urls[s.delivery.function]!]));
+    const pushEndpoints = Object.fromEntries(
+      pushSubscriptions().map((s) => [s.delivery.function, urls[s.delivery.function]!]),
+    );
     await ensureTopology(pubsub, opts.project, { pushEndpoints });
     await pubsub.close();
 
@@ -149,17 +159,22 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     chmodSync(tokenFile, 0o600);
     const store = new FirestoreStateStore(opts.project);
-    await storeToken(store, token, { name: 'admin', role: 'admin', tenant: null, createdBy: 'system:stack' }, new Date());
+    await storeToken(
+      store,
+      token,
+      { name: 'admin', role: 'admin', tenant: null, createdBy: 'system:stack' },
+      new Date(),
+    );
     await store.close();
 
     // Scheduler runner: the same job list terraform turns into Cloud Scheduler jobs.
     for (const job of SCHEDULER_JOBS) {
-      const url = urls[job.target as FunctionName]!;
+      const url = urls[job.target]!;
       const every = (opts.schedulerIntervalSeconds ?? job.localIntervalSeconds) * 1000;
       schedulerTimers.push(
         setInterval(() => {
-          fetch(url, { method: 'POST', headers: { 'x-correlation-id': `job-${job.name}-${Date.now()}` } }).catch((err: unknown) =>
-            opts.log.warn({ job: job.name, err: String(err) }, 'scheduler job failed'),
+          fetch(url, { method: 'POST', headers: { 'x-correlation-id': `job-${job.name}-${Date.now()}` } }).catch(
+            (err: unknown) => opts.log.warn({ job: job.name, err: String(err) }, 'scheduler job failed'),
           );
         }, every),
       );

@@ -80,7 +80,8 @@ export class MemoryStateStore implements StateStore {
     const order = q.orderBy;
     rows.sort((a, b) =>
       order
-        ? compare(fieldValue(a.data, order.field), fieldValue(b.data, order.field)) * (order.direction === 'desc' ? -1 : 1)
+        ? compare(fieldValue(a.data, order.field), fieldValue(b.data, order.field)) *
+          (order.direction === 'desc' ? -1 : 1)
         : compare(a.id, b.id),
     );
     if (q.limit !== undefined) rows = rows.slice(0, q.limit);

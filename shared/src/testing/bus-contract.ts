@@ -38,7 +38,11 @@ function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
  * redelivery after a failed handler, fan-out to every subscription of a topic.
  * `makeBus` gets CONTRACT_SUBSCRIPTIONS and must return a bus where they exist.
  */
-export function busContract(name: string, makeBus: (subs: SubscriptionDef[]) => Promise<Bus>, timeoutMs = 15_000): void {
+export function busContract(
+  name: string,
+  makeBus: (subs: SubscriptionDef[]) => Promise<Bus>,
+  timeoutMs = 15_000,
+): void {
   describe(`Bus contract: ${name}`, () => {
     let bus: Bus;
     beforeEach(async () => {

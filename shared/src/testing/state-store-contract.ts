@@ -60,7 +60,10 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       expect(nested.map((d) => d.id)).toEqual(['c2']);
       const top = await store.list('worlds/w/cells', { orderBy: { field: 'n', direction: 'desc' }, limit: 2 });
       expect(top.map((d) => d.id)).toEqual(['c1', 'c3']);
-      const range = await store.list('worlds/w/cells', { where: [{ field: 'n', op: '>', value: 1 }], orderBy: { field: 'n' } });
+      const range = await store.list('worlds/w/cells', {
+        where: [{ field: 'n', op: '>', value: 1 }],
+        orderBy: { field: 'n' },
+      });
       expect(range.map((d) => d.id)).toEqual(['c3', 'c1']);
     });
 
