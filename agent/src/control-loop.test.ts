@@ -1,0 +1,224 @@
+import pino from 'pino';
+import {
+  AgentReportSchema,
+  FakeDriver,
+  MemoryBus,
+  MemoryStateStore,
+  RecordingMetricsSink,
+  SeqIds,
+  TOPICS,
+  WorldReconcileMessageSchema,
+  paths,
+  systemClock,
+  type AgentCommand,
+} from '@fleetforge/shared';
+import {
+  ApiRouter,
+  handleMessage,
+  onAgentReport,
+  reconcileWorld,
+  storeToken,
+  verifyAuditChain,
+  type Deps,
+} from '@fleetforge/functions';
+import { Agent } from './agent';
+
+const MANIFEST = `
+apiVersion: fleetforge.dev/v1
+kind: World
+metadata: { name: world-a }
+spec:
+  topology:
+    bounds: { x: 0, y: 0, width: 1000, height: 1000 }
+    grid: { cols: 2, rows: 2 }
+`;
+
+/**
+ * The whole control loop on in-memory fakes: API → reconcile → agent (fake
+ * driver) → reports → Ready, then delete. Handlers are wired to the bus the way
+ * push subscriptions wire them on GCP.
+ */
+function world() {
+  const store = new MemoryStateStore();
+  const bus = new MemoryBus();
+  const metrics = new RecordingMetricsSink();
+  const deps: Deps = {
+    store,
+    bus,
+    metrics,
+    clock: systemClock,
+    ids: new SeqIds(),
+    log: pino({ level: 'silent' }),
+    resendAfterMs: 5000,
+  };
+  bus.subscribe('world-reconcile-push', (m) =>
+    handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, m, (p, log) => reconcileWorld(deps, p, log)),
+  );
+  bus.subscribe('agent-reports-push', (m) =>
+    handleMessage(deps, 'onAgentReport', AgentReportSchema, m, (p, log) => onAgentReport(deps, p, log)),
+  );
+  const driver = new FakeDriver();
+  const agent = new Agent({ agentId: 'test', bus, driver, log: deps.log, metrics, relayMs: 60_000 });
+  agent.start();
+  const router = new ApiRouter(deps);
+  const call = (method: string, path: string, token: string | undefined, body?: string) =>
+    router.handle({
+      method,
+      path,
+      query: {},
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/yaml' },
+      body: undefined,
+      rawBody: body === undefined ? undefined : Buffer.from(body),
+    });
+  return { store, bus, metrics, driver, agent, call, deps };
+}
+
+async function withTokens(w: ReturnType<typeof world>) {
+  await storeToken(
+    w.store,
+    'admin-token',
+    { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' },
+    new Date(),
+  );
+  await storeToken(
+    w.store,
+    'observer-token',
+    { name: 'obs', role: 'observer', tenant: null, createdBy: 'test' },
+    new Date(),
+  );
+}
+
+describe('control loop on fakes', () => {
+  it('applies a world, starts its cells, becomes Ready once, and deletes cleanly', async () => {
+    const w = world();
+    await withTokens(w);
+    const created = await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    expect(created.status).toBe(201);
+    await w.bus.idle();
+
+    const got = await w.call('GET', '/v1/worlds/world-a', 'observer-token');
+    expect(got.body).toMatchObject({ status: { phase: 'Ready', ready: true, cellsActive: 4 } });
+    expect(w.driver.list()).toHaveLength(4);
+    const starts = w.bus.payloads(TOPICS.agentCommands) as AgentCommand[];
+    expect(
+      starts
+        .filter((c) => c.kind === 'start')
+        .map((c) => c.cell)
+        .sort(),
+    ).toEqual(['r0c0', 'r0c1', 'r1c0', 'r1c1']);
+
+    // Re-applying the same manifest changes nothing and emits no second WorldInitialized.
+    const again = await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    expect(again).toMatchObject({ status: 200, body: { result: 'unchanged' } });
+    await w.bus.idle();
+    const events = (await w.store.list('events')).map((d) => d.data.type);
+    expect(events.filter((t) => t === 'WorldInitialized')).toHaveLength(1);
+    expect(events.filter((t) => t === 'CellReady')).toHaveLength(4);
+
+    const del = await w.call('DELETE', '/v1/worlds/world-a', 'admin-token');
+    expect(del.status).toBe(202);
+    await w.bus.idle();
+    expect(await w.store.get(paths.world('world-a'))).toBeUndefined();
+    expect(await w.store.list(paths.cells('world-a'))).toEqual([]);
+    expect(w.driver.list()).toEqual([]);
+
+    // Every mutation is in the audit chain, with its principal, and the chain verifies.
+    const audit = (await w.store.list('audit')).map((d) => d.data);
+    expect(audit.map((a) => [a.action, a.principal])).toEqual([
+      ['world.create', 'token:admin'],
+      ['world.delete', 'token:admin'],
+    ]);
+    expect(verifyAuditChain(audit)).toBeUndefined();
+    expect(verifyAuditChain([{ ...audit[0], principal: 'token:mallory' }, audit[1]!])).toBe(1);
+    await w.agent.stop();
+  });
+
+  it('restarts a crashed cell with the next incarnation and records CellRecovered', async () => {
+    const w = world();
+    await withTokens(w);
+    await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    await w.bus.idle();
+    w.driver.crash('world-a', 'r0c1');
+    await w.bus.idle();
+    const cell = await w.store.get(paths.cell('world-a', 'r0c1'));
+    expect(cell).toMatchObject({ state: 'Ready', incarnation: 2 });
+    const types = (await w.store.list('events')).map((d) => d.data.type);
+    expect(types).toEqual(expect.arrayContaining(['CellExited', 'CellRecovered']));
+    await w.agent.stop();
+  });
+
+  it('ignores duplicated and stale reports', async () => {
+    const w = world();
+    await withTokens(w);
+    await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    await w.bus.idle();
+    const before = await w.store.list('events');
+    const stale = { agentId: 'x', world: 'world-a', cell: 'r0c0', at: new Date().toISOString(), correlationId: 'c' };
+    await w.bus.publish(TOPICS.agentReports, { ...stale, kind: 'ready', incarnation: 1, endpoint: 'http://dup' });
+    await w.bus.publish(TOPICS.agentReports, { ...stale, kind: 'exited', incarnation: 7, reason: 'old' });
+    await w.bus.idle();
+    expect(await w.store.list('events')).toHaveLength(before.length);
+    expect(await w.store.get(paths.cell('world-a', 'r0c0'))).toMatchObject({ state: 'Ready', incarnation: 1 });
+    expect(w.metrics.value('fleetforge_messages_total', { function: 'onAgentReport', outcome: 'stale' })).toBe(2);
+    await w.agent.stop();
+  });
+
+  it('dead-letters a poison message instead of retrying it', async () => {
+    const w = world();
+    await w.bus.publish(TOPICS.worldReconcile, { world: 'Not A Name!', reason: 'x' });
+    await w.bus.idle();
+    expect(w.bus.payloads(TOPICS.deadLetter)).toEqual([{ world: 'Not A Name!', reason: 'x' }]);
+    expect(w.metrics.value('fleetforge_messages_total', { function: 'reconcileWorld', outcome: 'poison' })).toBe(1);
+    await w.agent.stop();
+  });
+});
+
+describe('API boundary', () => {
+  it.each([
+    ['no token', undefined, 'GET', '/v1/worlds', 401],
+    ['unknown token', 'nope', 'GET', '/v1/worlds', 401],
+    ['observer writing', 'observer-token', 'POST', '/v1/worlds', 403],
+    ['observer minting tokens', 'observer-token', 'POST', '/v1/tokens', 403],
+    ['unknown route', 'admin-token', 'GET', '/v1/nothing', 404],
+    ['missing world', 'admin-token', 'GET', '/v1/worlds/ghost', 404],
+    ['public health', undefined, 'GET', '/healthz', 200],
+    ['public openapi', undefined, 'GET', '/v1/openapi.json', 200],
+  ])('%s → %i', async (_name, token, method, path, status) => {
+    const w = world();
+    await withTokens(w);
+    const res = await w.call(method, path, token, method === 'POST' ? MANIFEST : undefined);
+    expect(res.status).toBe(status);
+    await w.agent.stop();
+  });
+
+  it.each([
+    ['malformed YAML', 'spec: [unclosed', '(body)'],
+    ['unknown top-level field', MANIFEST + 'extra: 1\n', 'extra'],
+    ['zero width', MANIFEST.replace('width: 1000', 'width: 0'), 'spec.topology.bounds.width'],
+    ['grid not dividing', MANIFEST.replace('cols: 2', 'cols: 3'), 'spec.topology.grid'],
+    ['too many cells', MANIFEST.replace('cols: 2, rows: 2', 'cols: 10, rows: 10'), 'spec.topology.grid'],
+    ['empty body', '', undefined],
+  ])('rejects %s with 400 naming the field and writes nothing', async (_name, body, path) => {
+    const w = world();
+    await withTokens(w);
+    const res = await w.call('POST', '/v1/worlds', 'admin-token', body);
+    expect(res.status).toBe(400);
+    const err = (res.body as { error: { code: string; issues?: Array<{ path: string }> } }).error;
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    if (path) expect(err.issues?.map((i) => i.path)).toContain(path);
+    expect(await w.store.list('worlds')).toEqual([]);
+    expect(w.bus.payloads(TOPICS.worldReconcile)).toEqual([]);
+    await w.agent.stop();
+  });
+
+  it('refuses to change the topology of a live world with 409', async () => {
+    const w = world();
+    await withTokens(w);
+    await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    const res = await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST.replace('width: 1000', 'width: 2000'));
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ error: { issues: [{ path: 'spec.topology' }] } });
+    await w.bus.idle();
+    await w.agent.stop();
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * `npm run bench:apply`: apply → every cell Ready, for 4 and 16 cells, 10 runs
+ * each, on a private local stack. Writes JSON with p50/p95 and the machine to
+ * bench-results/. The PRD asks ≤ 30 s.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createLogger } from '@fleetforge/functions/adapters';
+import { freePort } from '@fleetforge/emulators';
+import { startStack } from '../stack/stack';
+import { machine, summarize } from './machine';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+
+function manifest(name: string, cols: number, rows: number): string {
+  return JSON.stringify({
+    apiVersion: 'fleetforge.dev/v1',
+    kind: 'World',
+    metadata: { name },
+    spec: {
+      topology: { bounds: { x: 0, y: 0, width: 256 * cols, height: 256 * rows }, grid: { cols, rows } },
+      scaling: { maxCells: 64 },
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  const base = Math.floor((await freePort()) / 100) * 100;
+  const stack = await startStack({
+    stateDir: mkdtempSync(join(tmpdir(), 'ff-bench-')),
+    portBase: base < 20000 ? 30000 : base,
+    project: 'ff-bench',
+    root: ROOT,
+    log: createLogger('bench', 'warn'),
+  });
+  const api = stack.file.api;
+  const headers = { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' };
+  const getJson = async (path: string) => {
+    const res = await fetch(`${api}${path}`, { headers });
+    return { status: res.status, body: (await res.json()) as { status?: { ready: boolean } } };
+  };
+  const results: Record<string, unknown> = {};
+  try {
+    for (const [cols, rows] of [
+      [2, 2],
+      [4, 4],
+    ] as const) {
+      const samples: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const name = `bench-${cols * rows}-${run}`;
+        const t0 = performance.now();
+        const res = await fetch(`${api}/v1/worlds`, { method: 'POST', headers, body: manifest(name, cols, rows) });
+        if (res.status !== 201) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
+        for (;;) {
+          const w = await getJson(`/v1/worlds/${name}`);
+          if (w.body.status?.ready) break;
+          if (performance.now() - t0 > 60_000) throw new Error(`${name} not ready in 60 s`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        samples.push(performance.now() - t0);
+        await fetch(`${api}/v1/worlds/${name}`, { method: 'DELETE', headers });
+        while ((await getJson(`/v1/worlds/${name}`)).status !== 404) await new Promise((r) => setTimeout(r, 100));
+        process.stderr.write(`${name}: ${Math.round(samples.at(-1)!)} ms\n`);
+      }
+      results[`cells_${cols * rows}`] = summarize(samples);
+    }
+  } finally {
+    await stack.stop();
+  }
+  const out = {
+    benchmark: 'apply-to-ready',
+    description:
+      'POST /v1/worlds until GET shows status.ready (every cell process answering /readyz), local stack on the emulators',
+    target: { prd: 'p95 <= 30000 ms', aim: 'p95 <= 3000 ms' },
+    at: new Date().toISOString(),
+    machine: machine(),
+    results,
+  };
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  const file = join(ROOT, 'bench-results', 'apply.json');
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});
