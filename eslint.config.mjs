@@ -25,6 +25,7 @@ export default tseslint.config(
       'bench-results/**',
       'jest.config.js',
       'scripts/bin/**',
+      'scripts/jest-summary-reporter.js',
     ],
   },
   eslint.configs.recommended,
