@@ -112,6 +112,9 @@ export function union(parts: readonly Rect[]): Rect | undefined {
 /** Whether `bounds` can be cut into cols × rows equal integer cells. */
 export function gridProblems(bounds: Rect, cols: number, rows: number): string[] {
   const problems: string[] = [];
+  // `10 % 2.5` and `10 % -2` are 0 too: only positive whole counts make a grid.
+  if (!Number.isInteger(cols) || cols < 1) return [`columns must be a positive integer, got ${cols}`];
+  if (!Number.isInteger(rows) || rows < 1) return [`rows must be a positive integer, got ${rows}`];
   if (bounds.width % cols !== 0) problems.push(`width ${bounds.width} is not divisible by ${cols} columns`);
   if (bounds.height % rows !== 0) problems.push(`height ${bounds.height} is not divisible by ${rows} rows`);
   return problems;

@@ -1,0 +1,144 @@
+# Three identities, each with only what it uses:
+#   functions - what the handlers run as (Firestore, publishing, metrics, exports);
+#   invoker   - what Eventarc triggers and Cloud Scheduler call the functions as, so
+#               the runtime identity cannot invoke functions itself;
+#   agent     - the fleet agent: pulls its commands, publishes reports and metrics.
+
+locals {
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_service_account" "functions" {
+  account_id   = "fleetforge-functions"
+  display_name = "FleetForge functions runtime"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "invoker" {
+  account_id   = "fleetforge-invoker"
+  display_name = "FleetForge function invoker (Eventarc triggers, Cloud Scheduler)"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "agent" {
+  account_id   = "fleetforge-agent"
+  display_name = "FleetForge fleet agent"
+  depends_on   = [google_project_service.apis]
+}
+
+# --- functions runtime ---
+
+resource "google_project_iam_member" "functions" {
+  for_each = toset([
+    "roles/datastore.user",
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.functions.member
+}
+
+# The topics the handlers publish to: reconcile requests (api, sentinel,
+# onAgentReport), agent commands (reconcileWorld) and poison messages (every
+# Pub/Sub handler). Not the agent's topics.
+resource "google_pubsub_topic_iam_member" "functions_publish" {
+  for_each = {
+    world_reconcile = google_pubsub_topic.world_reconcile.id
+    agent_commands  = google_pubsub_topic.agent_commands.id
+    dead_letter     = google_pubsub_topic.dead_letter.id
+  }
+
+  topic  = each.value
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.functions.member
+}
+
+# BlobStore puts, gets, lists and deletes; scoped to the one bucket.
+resource "google_storage_bucket_iam_member" "functions_exports" {
+  bucket = google_storage_bucket.exports.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.functions.member
+}
+
+# --- invoking functions ---
+
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = merge(
+    { for name, fn in local.event_functions : name => fn.service_config[0].service },
+    { sentinel = google_cloudfunctions2_function.sentinel.service_config[0].service },
+  )
+
+  location = var.region
+  name     = each.value
+  role     = "roles/run.invoker"
+  member   = google_service_account.invoker.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "api" {
+  for_each = toset(var.api_invoker_members)
+
+  location = var.region
+  name     = google_cloudfunctions2_function.api.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
+# Pub/Sub signs each push delivery of the trigger subscriptions with an OIDC token
+# of the invoker; it needs the right to mint one for that account only.
+resource "google_service_account_iam_member" "pubsub_invoker_tokens" {
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+# --- dead-lettering (done by the Pub/Sub service agent, not by us) ---
+
+resource "google_pubsub_topic_iam_member" "pubsub_dead_letter_publish" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_service_agent
+}
+
+# To acknowledge what it forwarded. The Eventarc subscriptions get the same grant in
+# the README's post-apply step, as Terraform does not know their names.
+resource "google_pubsub_subscription_iam_member" "pubsub_dead_letter_ack" {
+  subscription = google_pubsub_subscription.agent_commands_pull.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# --- agent ---
+
+resource "google_pubsub_subscription_iam_member" "agent_commands" {
+  subscription = google_pubsub_subscription.agent_commands_pull.name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.agent.member
+}
+
+resource "google_pubsub_topic_iam_member" "agent_publish" {
+  for_each = {
+    agent_reports = google_pubsub_topic.agent_reports.id
+    cell_metrics  = google_pubsub_topic.cell_metrics.id
+  }
+
+  topic  = each.value
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.agent.member
+}
+
+# --- admin token ---
+
+# Only the secret is declared: its value is added out of band (README.md) so the
+# token never lands in Terraform state. The functions never read it; they check
+# token hashes in Firestore.
+resource "google_secret_manager_secret" "admin_token" {
+  secret_id = var.admin_token_secret
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}

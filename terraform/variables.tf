@@ -1,0 +1,80 @@
+variable "project_id" {
+  description = "Google Cloud project that hosts the FleetForge control plane."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, their Pub/Sub triggers, the scheduler jobs and the buckets."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "firestore_location" {
+  description = "Firestore location: a region (europe-west1) or a multi-region (eur3). Fixed once the database exists."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "source_bucket" {
+  description = "Bucket for the functions source archives. Defaults to <project_id>-fleetforge-source."
+  type        = string
+  default     = null
+}
+
+variable "source_zip" {
+  description = "Local path of the functions archive (see README.md). Defaults to dist/functions.zip at the repository root."
+  type        = string
+  default     = null
+}
+
+variable "exports_bucket" {
+  description = "Bucket for export artifacts. Defaults to <project_id>-fleetforge-exports."
+  type        = string
+  default     = null
+}
+
+variable "exports_retention_days" {
+  description = "Days an export artifact is kept before the bucket deletes it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.exports_retention_days >= 1
+    error_message = "exports_retention_days must be at least 1."
+  }
+}
+
+variable "admin_token_secret" {
+  description = "Secret Manager secret id that holds the bootstrap admin API token."
+  type        = string
+  default     = "fleetforge-admin-token"
+}
+
+variable "api_invoker_members" {
+  description = "Principals allowed to reach the api function. The API checks bearer tokens itself, so the default is public; narrow it where an org policy forbids allUsers."
+  type        = list(string)
+  default     = ["allUsers"]
+}
+
+variable "build_service_account" {
+  description = "Service account Cloud Build uses to build the functions (projects/<project>/serviceAccounts/<email>). Null keeps the project default."
+  type        = string
+  default     = null
+}
+
+variable "function_max_instances" {
+  description = "Upper bound on instances per function; caps Firestore contention and cost under a message storm."
+  type        = number
+  default     = 20
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["fatal", "error", "warn", "info", "debug", "trace", "silent"], var.log_level)
+    error_message = "log_level must be one of fatal, error, warn, info, debug, trace, silent."
+  }
+}
