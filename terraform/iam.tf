@@ -91,6 +91,9 @@ resource "google_service_account_iam_member" "pubsub_invoker_tokens" {
   service_account_id = google_service_account.invoker.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
+
+  # The service agent only exists once the Pub/Sub API is on.
+  depends_on = [google_project_service.apis]
 }
 
 # --- dead-lettering (done by the Pub/Sub service agent, not by us) ---
