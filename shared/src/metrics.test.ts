@@ -11,11 +11,6 @@ describe('METRICS catalogue', () => {
     expect(metricNameProblems(name, def)).toEqual([]);
   });
 
-  it.each(entries)('%s has help text and distinct labels', (_name, def) => {
-    expect(def.help.trim()).not.toBe('');
-    expect(new Set(def.labels).size).toBe(def.labels.length);
-  });
-
   it.each(entries)('%s has strictly increasing buckets exactly when it is a histogram', (_name, def) => {
     if (def.type !== 'histogram') {
       expect(def.buckets).toBeUndefined();

@@ -135,12 +135,6 @@ describe('planWorld: becoming Ready', () => {
     expect(again.start).toEqual([]);
   });
 
-  it('does not emit WorldInitialized while a cell is still Pending', () => {
-    const p = planWorld(worldDoc(), [readyCell('r0c0'), cellDoc('r0c1', { startRequestedAt: ISO })], NOW);
-    expect(eventTypes(p)).toEqual([]);
-    expect(p.status).toMatchObject({ phase: 'Initializing', ready: false });
-  });
-
   it('does not re-create a missing initial cell once the world was initialized', () => {
     const p = planWorld(initializedWorld(), [readyCell('r0c0')], NOW);
     expect(eventTypes(p)).toEqual([]);
@@ -301,16 +295,14 @@ describe('applyReport', () => {
     });
   });
 
-  it('ready records the endpoint and emits CellReady only on the first incarnation', () => {
-    const out = applyReport(cellDoc('r0c0'), report('ready'), NOW);
+  it.each([
+    [1, ['CellReady']],
+    [3, ['CellReady', 'CellRecovered']],
+  ])('ready at incarnation %i records the endpoint and emits %p', (incarnation, types) => {
+    const out = applyReport(cellDoc('r0c0', { incarnation }), report('ready', incarnation), NOW);
     expect(out.cell).toMatchObject({ state: 'Ready', endpoint: '10.0.0.1:7000', readyAt: ISO, lastReportAt: ISO });
-    expect(eventTypes(out)).toEqual(['CellReady']);
-  });
-
-  it('ready on a later incarnation also emits CellRecovered', () => {
-    const out = applyReport(cellDoc('r0c0', { incarnation: 3 }), report('ready', 3), NOW);
-    expect(eventTypes(out)).toEqual(['CellReady', 'CellRecovered']);
-    expect(out.events[1]).toMatchObject({ cells: ['r0c0'], data: { incarnation: 3 } });
+    expect(eventTypes(out)).toEqual(types);
+    if (incarnation > 1) expect(out.events[1]).toMatchObject({ cells: ['r0c0'], data: { incarnation } });
   });
 
   it('exited from a live cell is a Warning CellExited; from a Draining cell it is a CellTerminated', () => {

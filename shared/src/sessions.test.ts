@@ -48,34 +48,20 @@ describe('MemorySessionStore', () => {
     expect(await store.count()).toBe(0);
   });
 
-  it.each<[string, (store: MemorySessionStore) => Promise<Session>]>([
-    [
-      'the object given to put',
-      async (s) => {
-        const mine = session('p1');
-        await s.put(mine);
-        return mine;
-      },
-    ],
-    [
-      'an object returned by get',
-      async (s) => {
-        await s.put(session('p1'));
-        return (await s.get('p1'))!;
-      },
-    ],
-    [
-      'an object returned by list',
-      async (s) => {
-        await s.put(session('p1'));
-        return (await s.list())[0]!;
-      },
-    ],
-  ])('mutating %s does not change the store', async (_name, obtain) => {
-    const obj = await obtain(store);
+  const vandalize = (obj: Session) => {
     obj.x = 1000;
     obj.state.hp = 0;
     (obj.state.inventory as string[]).push('stolen');
+  };
+
+  it.each([
+    ['the object given to put', async (s: MemorySessionStore, given: Session) => given],
+    ['an object returned by get', async (s: MemorySessionStore) => (await s.get('p1'))!],
+    ['an object returned by list', async (s: MemorySessionStore) => (await s.list())[0]!],
+  ])('mutating %s does not change the store', async (_name, obtain) => {
+    const given = session('p1');
+    await store.put(given);
+    vandalize(await obtain(store, given));
     expect(await store.get('p1')).toEqual(session('p1'));
     expect(await store.list()).toEqual([session('p1')]);
   });

@@ -1,8 +1,7 @@
-import fc from 'fast-check';
 import { FleetError } from './errors';
 import { isPartition } from './geometry';
 import { parseOrThrow } from './validation';
-import { WORLD_API_VERSION, WorldManifestSchema, WorldSpecSchema, initialCells, type WorldSpec } from './world';
+import { WORLD_API_VERSION, WorldManifestSchema, WorldSpecSchema, initialCells } from './world';
 
 /** A minimal valid spec; each test overrides what it is about. */
 function specInput(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -204,15 +203,11 @@ describe('WorldManifestSchema / WorldSpecSchema', () => {
 });
 
 describe('initialCells', () => {
-  const spec = (x: number, y: number, width: number, height: number, cols: number, rows: number): WorldSpec =>
-    parseOrThrow(
-      WorldSpecSchema,
-      specInput({ topology: { bounds: { x, y, width, height }, grid: { cols, rows } }, scaling: { maxCells: 256 } }),
-      'spec',
-    );
-
-  it('returns row-major r{row}c{col} ids with their regions', () => {
-    expect(initialCells(spec(-100, 0, 300, 200, 3, 2))).toEqual([
+  it('returns row-major r{row}c{col} ids whose regions partition the bounds', () => {
+    const bounds = { x: -100, y: 0, width: 300, height: 200 };
+    const spec = parseOrThrow(WorldSpecSchema, specInput({ topology: { bounds, grid: { cols: 3, rows: 2 } } }), 'spec');
+    const cells = initialCells(spec);
+    expect(cells).toEqual([
       { id: 'r0c0', boundary: { x: -100, y: 0, width: 100, height: 100 } },
       { id: 'r0c1', boundary: { x: 0, y: 0, width: 100, height: 100 } },
       { id: 'r0c2', boundary: { x: 100, y: 0, width: 100, height: 100 } },
@@ -220,32 +215,11 @@ describe('initialCells', () => {
       { id: 'r1c1', boundary: { x: 0, y: 100, width: 100, height: 100 } },
       { id: 'r1c2', boundary: { x: 100, y: 100, width: 100, height: 100 } },
     ]);
-  });
-
-  it('partitions the bounds with unique ids for any valid spec', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: -10_000, max: 10_000 }),
-        fc.integer({ min: -10_000, max: 10_000 }),
-        fc.integer({ min: 1, max: 16 }),
-        fc.integer({ min: 1, max: 16 }),
-        fc.integer({ min: 16, max: 200 }),
-        fc.integer({ min: 16, max: 200 }),
-        (x, y, cols, rows, cellW, cellH) => {
-          const s = spec(x, y, cols * cellW, rows * cellH, cols, rows);
-          const cells = initialCells(s);
-          expect(cells.map((c) => c.id)).toEqual(
-            Array.from({ length: rows * cols }, (_, i) => `r${Math.floor(i / cols)}c${i % cols}`),
-          );
-          expect(
-            isPartition(
-              s.topology.bounds,
-              cells.map((c) => c.boundary),
-            ),
-          ).toBe(true);
-        },
+    expect(
+      isPartition(
+        bounds,
+        cells.map((c) => c.boundary),
       ),
-      { numRuns: 50 },
-    );
+    ).toBe(true);
   });
 });
