@@ -50,11 +50,9 @@ export class ApiRouter {
       }
       routeLabel = hit.c.route.path;
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, decodeURIComponent(hit.m[i + 1]!)]));
-      const principal = hit.c.route.permission ? await this.auth.authenticate(req.headers.authorization) : undefined;
-      const ctxPrincipal =
-        principal ??
-        (hit.c.route.path === '/v1/whoami' ? await this.auth.authenticate(req.headers.authorization) : undefined);
-      res = await hit.c.route.handler({ deps: this.deps, req, params, principal: ctxPrincipal, correlationId, log });
+      // Every route sees who is calling (whoami needs it on a public route); handlers check permissions.
+      const principal = await this.auth.authenticate(req.headers.authorization);
+      res = await hit.c.route.handler({ deps: this.deps, req, params, principal, correlationId, log });
     } catch (err) {
       const e = toFleetError(err);
       if (e.code === 'INTERNAL') log.error({ err: e.message, stack: e.stack }, 'request failed');
