@@ -48,18 +48,22 @@ export class Agent {
 
   start(): void {
     const sub = subscriptionFor('agent');
-    this.subscription = this.opts.bus.subscribe(sub.name, async (m) => {
-      let command: AgentCommand;
-      try {
-        command = parseOrThrow(AgentCommandSchema, m.data, 'agent command');
-      } catch (err) {
-        // Poison: retrying cannot fix it. Acked here; the reason is in the log.
-        this.opts.log.error({ messageId: m.id, reason: (err as Error).message }, 'poison command dropped');
-        this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: 'invalid', outcome: 'poison' });
-        return;
-      }
-      await this.execute(command);
-    });
+    this.subscription = this.opts.bus.subscribe(
+      sub.name,
+      async (m) => {
+        let command: AgentCommand;
+        try {
+          command = parseOrThrow(AgentCommandSchema, m.data, 'agent command');
+        } catch (err) {
+          // Poison: retrying cannot fix it. Acked here; the reason is in the log.
+          this.opts.log.error({ messageId: m.id, reason: (err as Error).message }, 'poison command dropped');
+          this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: 'invalid', outcome: 'poison' });
+          return;
+        }
+        await this.execute(command);
+      },
+      (err) => this.opts.log.error({ err: err.message, subscription: sub.name }, 'command subscription error'),
+    );
     this.relayTimer = setInterval(() => this.track(this.relay()), this.opts.relayMs ?? 1000);
     this.opts.log.info({ agentId: this.opts.agentId, driver: this.opts.driver.name }, 'agent started');
   }

@@ -9,7 +9,6 @@ import {
   TOPICS,
   WorldReconcileMessageSchema,
   paths,
-  systemClock,
   type AgentCommand,
 } from '@fleetforge/shared';
 import {
@@ -19,7 +18,7 @@ import {
   reconcileWorld,
   storeToken,
   verifyAuditChain,
-  type Deps,
+  testDeps,
 } from '@fleetforge/functions';
 import { Agent } from './agent';
 
@@ -42,15 +41,7 @@ function world() {
   const store = new MemoryStateStore();
   const bus = new MemoryBus();
   const metrics = new RecordingMetricsSink();
-  const deps: Deps = {
-    store,
-    bus,
-    metrics,
-    clock: systemClock,
-    ids: new SeqIds(),
-    log: pino({ level: 'silent' }),
-    resendAfterMs: 5000,
-  };
+  const deps = testDeps({ store, bus, metrics, log: pino({ level: 'silent' }), ids: new SeqIds() });
   bus.subscribe('world-reconcile-push', (m) =>
     handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, m, (p, log) => reconcileWorld(deps, p, log)),
   );

@@ -46,12 +46,6 @@ export function writeEvents(tx: Transaction, events: readonly PlannedEvent[], ct
   });
 }
 
-export async function recordEvent(store: StateStore, e: PlannedEvent, ctx: EventContext): Promise<LifecycleEvent> {
-  const ev = buildEvent(e, ctx);
-  await store.set(paths.event(ev.id), ev);
-  return ev;
-}
-
 export interface AuditEntry {
   action: string;
   target: string;

@@ -79,7 +79,8 @@ export interface SubscriptionHandle {
 
 export interface Bus {
   publish(topic: TopicName, data: unknown, attributes?: Record<string, string>): Promise<string>;
-  subscribe(subscription: string, handler: MessageHandler): SubscriptionHandle;
+  /** `onError` hears stream failures (the subscription keeps retrying); handler failures are nacks, not errors. */
+  subscribe(subscription: string, handler: MessageHandler, onError?: (err: Error) => void): SubscriptionHandle;
   close(): Promise<void>;
 }
 

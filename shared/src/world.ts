@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RectSchema, area, grid, gridProblems } from './geometry';
+import { RectSchema, grid, gridProblems } from './geometry';
 
 /** DNS-1123 label: the name is used in Pod names, process names and Firestore paths. */
 export const NameSchema = z
@@ -130,8 +130,4 @@ export interface DesiredCell {
 export function initialCells(spec: WorldSpec): DesiredCell[] {
   const { bounds, grid: g } = spec.topology;
   return grid(bounds, g.cols, g.rows).map((c) => ({ id: gridCellId(c.row, c.col), boundary: c.boundary }));
-}
-
-export function worldArea(spec: WorldSpec): number {
-  return area(spec.topology.bounds);
 }
