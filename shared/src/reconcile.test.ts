@@ -97,7 +97,13 @@ describe('planWorld: creating a world', () => {
     expect(plan.status).toMatchObject({ phase: 'Initializing', ready: false, cellsActive: 2, observedGeneration: 1 });
     expect(plan.status?.initializedAt).toBeUndefined();
     expect(plan.status?.conditions).toEqual([
-      { type: 'Ready', status: 'False', reason: 'CellsStarting', message: '0/2 cells ready', lastTransitionTime: ISO },
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'CellsStarting',
+        message: 'waiting for cells to become Ready',
+        lastTransitionTime: ISO,
+      },
     ]);
   });
 
@@ -120,7 +126,7 @@ describe('planWorld: becoming Ready', () => {
     expect(first.status?.conditions[0]).toMatchObject({
       status: 'True',
       reason: 'AllCellsReady',
-      message: '2/2 cells ready',
+      message: 'every live cell is Ready',
     });
     expect(first.writeCells).toEqual([]);
     expect(first.start).toEqual([]);
@@ -185,7 +191,7 @@ describe('planWorld: self-healing', () => {
     expect(p.status?.conditions[0]).toMatchObject({
       status: 'False',
       reason: 'CellsNotReady',
-      message: '1/2 cells ready',
+      message: 'waiting for cells to become Ready',
     });
     expect(eventTypes(p)).toEqual([]);
   });
@@ -364,5 +370,19 @@ describe('applyReport', () => {
         },
       ),
     );
+  });
+});
+
+describe('planWorld: start-up is quiet', () => {
+  it('plans nothing while cells come up one by one (no status write per ready cell)', () => {
+    const starting = planWorld(
+      worldDoc(),
+      [cellDoc('r0c0', { startRequestedAt: ISO }), cellDoc('r0c1', { startRequestedAt: ISO })],
+      NOW,
+    );
+    const stored = WorldDocSchema.parse({ ...worldDoc(), status: starting.status });
+    const oneReady = planWorld(stored, [readyCell('r0c0'), cellDoc('r0c1', { startRequestedAt: ISO })], NOW);
+    expect(oneReady.status).toBeUndefined();
+    expect(oneReady.events).toEqual([]);
   });
 });

@@ -151,6 +151,8 @@ export function planWorld(
   const live = all.filter(isLiveCell).filter((c) => c.state !== 'Draining');
   const allReady = live.length > 0 && live.every((c) => c.state === 'Ready');
   const initializing = !world.status.initializedAt;
+  const readyNow = allReady ? 'True' : 'False';
+  const previous = world.status.conditions.find((k) => k.type === 'Ready');
   const status: WorldStatus = {
     ...world.status,
     phase: allReady ? 'Ready' : initializing ? 'Initializing' : 'Degraded',
@@ -160,13 +162,13 @@ export function planWorld(
     conditions: [
       {
         type: 'Ready',
-        status: allReady ? 'True' : 'False',
+        status: readyNow,
         reason: allReady ? 'AllCellsReady' : initializing ? 'CellsStarting' : 'CellsNotReady',
-        message: `${live.filter((c) => c.state === 'Ready').length}/${live.length} cells ready`,
-        lastTransitionTime:
-          world.status.conditions.find((k) => k.type === 'Ready')?.status === (allReady ? 'True' : 'False')
-            ? (world.status.conditions.find((k) => k.type === 'Ready')?.lastTransitionTime ?? iso)
-            : iso,
+        // No running count here: a message that changes with every ready cell would make every
+        // reconcile during start-up a write. `cellsActive` and the cells list carry the numbers.
+        message: allReady ? 'every live cell is Ready' : 'waiting for cells to become Ready',
+        // The transition time moves only when the status flips.
+        lastTransitionTime: previous?.status === readyNow ? previous.lastTransitionTime : iso,
       },
     ],
   };

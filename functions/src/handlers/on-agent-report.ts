@@ -2,9 +2,10 @@ import { TOPICS, applyReport, paths, type AgentReport } from '@fleetforge/shared
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
+import { reconcileWorld } from './reconcile-world';
 import { parseCell, writeCell } from './world-state';
 
-/** Applies one agent observation to its cell, then asks for a reconcile of the world. */
+/** Applies one agent observation to its cell, then reconciles the world. */
 export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['log']): Promise<Outcome> {
   const changed = await deps.store.runTransaction(async (tx) => {
     const path = paths.cell(report.world, report.cell);
@@ -31,11 +32,21 @@ export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['
     );
     return 'stale';
   }
-  await deps.bus.publish(TOPICS.worldReconcile, {
+  log.info({ world: report.world, cell: report.cell, kind: report.kind }, 'report applied');
+  // `started` changes nothing the reconciler acts on; every other report may.
+  if (report.kind === 'started') return 'ok';
+  const again = {
     world: report.world,
     reason: `report:${report.kind}:${report.cell}`,
     correlationId: report.correlationId,
-  });
-  log.info({ world: report.world, cell: report.cell, kind: report.kind }, 'report applied');
+  };
+  try {
+    // Inline rather than through world-reconcile: one hop less between the last cell
+    // becoming ready and the world being Ready. Level-based, so racing reconciles are harmless.
+    await reconcileWorld(deps, again, log);
+  } catch (err) {
+    log.warn({ err: String(err), world: report.world }, 'inline reconcile failed; queueing one');
+    await deps.bus.publish(TOPICS.worldReconcile, again);
+  }
   return 'ok';
 }

@@ -4,6 +4,7 @@ import {
   paths,
   planWorld,
   type AgentCommand,
+  type WorldPlan,
   type WorldReconcileMessage,
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
@@ -18,9 +19,26 @@ const PRINCIPAL = 'system:reconcileWorld';
  * plan in one transaction; then publish the agent commands. Commands go out after
  * the commit, so a crash in between leaves a doc saying "start requested" and the
  * next reconcile re-sends it once `resendAfterMs` has passed.
+ *
+ * Most reconciles find nothing to do (a burst of reports re-queues the world many
+ * times). Those are answered from a plain read: a transaction over every cell of
+ * the world would hold those documents and stall the report handlers writing them.
  */
 export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
   const started = performance.now();
+  const peek = await readWorld(deps.store, msg.world);
+  if (!peek) {
+    log.debug({ world: msg.world }, 'world gone; nothing to reconcile');
+    return 'stale';
+  }
+  const peekPlan = planWorld(peek, await readCells(deps.store, msg.world), deps.clock.now(), {
+    resendAfterMs: deps.resendAfterMs,
+  });
+  if (isEmptyPlan(peekPlan)) {
+    log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
+    deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
+    return 'ok';
+  }
   const result = await deps.store.runTransaction(async (tx) => {
     const world = await readWorld(tx, msg.world);
     if (!world) return undefined;
@@ -97,4 +115,16 @@ export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log
     'reconciled',
   );
   return 'ok';
+}
+
+/** A plan that writes, sends and records nothing. */
+export function isEmptyPlan(plan: WorldPlan): boolean {
+  return (
+    plan.writeCells.length === 0 &&
+    plan.start.length === 0 &&
+    plan.stop.length === 0 &&
+    plan.events.length === 0 &&
+    plan.status === undefined &&
+    !plan.finalizeDelete
+  );
 }
