@@ -10,74 +10,22 @@ resource "google_firestore_database" "this" {
   depends_on = [google_project_service.apis]
 }
 
-# The composite indexes of firestore.indexes.json (which the emulator reads);
-# scripts/src/test/terraform-registry.test.ts keeps the two equal.
+# The composite indexes of firestore.indexes.json (which the emulator reads), via
+# var.registry; keyed by collection and fields, e.g. events_world_time.
+resource "google_firestore_index" "this" {
+  for_each = { for ix in var.registry.firestore_indexes : join("_", concat([ix.collection], ix.fields[*].field_path)) => ix }
 
-resource "google_firestore_index" "events_world_time" {
   database    = google_firestore_database.this.name
-  collection  = "events"
-  query_scope = "COLLECTION"
+  collection  = each.value.collection
+  query_scope = each.value.query_scope
 
-  fields {
-    field_path = "world"
-    order      = "ASCENDING"
-  }
+  dynamic "fields" {
+    for_each = each.value.fields
 
-  fields {
-    field_path = "time"
-    order      = "ASCENDING"
-  }
-}
-
-resource "google_firestore_index" "events_type_time" {
-  database    = google_firestore_database.this.name
-  collection  = "events"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "type"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "time"
-    order      = "ASCENDING"
-  }
-}
-
-resource "google_firestore_index" "events_correlation_id_time" {
-  database    = google_firestore_database.this.name
-  collection  = "events"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "correlationId"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "time"
-    order      = "ASCENDING"
-  }
-}
-
-resource "google_firestore_index" "events_world_type_time" {
-  database    = google_firestore_database.this.name
-  collection  = "events"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "world"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "type"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "time"
-    order      = "ASCENDING"
+    content {
+      field_path   = fields.value.field_path
+      order        = fields.value.order
+      array_config = fields.value.array_config
+    }
   }
 }

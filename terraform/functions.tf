@@ -1,43 +1,101 @@
-# One function per entry of FUNCTIONS in shared/src/topology.ts. All five deploy the
-# same archive; entry_point selects the handler registered under that name.
+# The functions of var.registry (FUNCTIONS in shared/src/topology.ts). All of them
+# deploy the same archive; entry_point selects the handler registered under that name.
+# The cloudevent functions differ only by their registry entries and share one
+# resource; the two HTTP functions differ in who may call them and are spelled out.
 
 locals {
-  function_env = {
-    FF_METRICS = "cloud-monitoring"
-    # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
-    GOOGLE_CLOUD_PROJECT = var.project_id
-    LOG_LEVEL            = var.log_level
+  # What every function's build_config and service_config share.
+  function_build = {
+    runtime         = "nodejs22"
+    service_account = var.build_service_account
+    bucket          = google_storage_bucket.source.name
+    object          = google_storage_bucket_object.functions_source.name
+  }
+  function_service = {
+    service_account_email = google_service_account.functions.email
+    available_memory      = "512Mi"
+    environment_variables = {
+      FF_METRICS = "cloud-monitoring"
+      # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      LOG_LEVEL            = var.log_level
+    }
   }
 
-  event_functions = {
-    reconcileWorld = google_cloudfunctions2_function.reconcile_world
-    ingestMetrics  = google_cloudfunctions2_function.ingest_metrics
-    onAgentReport  = google_cloudfunctions2_function.on_agent_report
+  # The push subscription that delivers to each cloudevent function.
+  push_subscription_to = { for s in values(local.push_subscriptions) : s.delivery.function => s }
+
+  # The HTTP functions by name, for the scheduler jobs' targets.
+  http_functions = {
+    (var.registry.functions.api.name)      = google_cloudfunctions2_function.api
+    (var.registry.functions.sentinel.name) = google_cloudfunctions2_function.sentinel
   }
 }
 
-resource "google_cloudfunctions2_function" "api" {
-  name        = "api"
+resource "google_cloudfunctions2_function" "event" {
+  for_each = { for f in values(var.registry.functions) : f.name => f if f.signature == "cloudevent" }
+
+  name        = each.key
   location    = var.region
-  description = "HTTPS API used by ffctl and clients"
+  description = each.value.description
 
   build_config {
-    runtime         = "nodejs22"
-    entry_point     = "api"
-    service_account = var.build_service_account
+    runtime         = local.function_build.runtime
+    entry_point     = each.key
+    service_account = local.function_build.service_account
 
     source {
       storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.functions_source.name
+        bucket = local.function_build.bucket
+        object = local.function_build.object
       }
     }
   }
 
   service_config {
-    service_account_email          = google_service_account.functions.email
-    environment_variables          = local.function_env
-    available_memory               = "512Mi"
+    service_account_email = local.function_service.service_account_email
+    environment_variables = local.function_service.environment_variables
+    available_memory      = local.function_service.available_memory
+    # A delivery is outstanding for the ack deadline; running longer only earns a duplicate.
+    timeout_seconds                = local.push_subscription_to[each.key].ack_deadline_seconds
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+  }
+
+  event_trigger {
+    trigger_region        = var.region
+    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+    pubsub_topic          = google_pubsub_topic.this[local.push_subscription_to[each.key].topic].id
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = google_service_account.invoker.email
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_cloudfunctions2_function" "api" {
+  name        = var.registry.functions.api.name
+  location    = var.region
+  description = var.registry.functions.api.description
+
+  build_config {
+    runtime         = local.function_build.runtime
+    entry_point     = var.registry.functions.api.name
+    service_account = local.function_build.service_account
+
+    source {
+      storage_source {
+        bucket = local.function_build.bucket
+        object = local.function_build.object
+      }
+    }
+  }
+
+  service_config {
+    service_account_email          = local.function_service.service_account_email
+    environment_variables          = local.function_service.environment_variables
+    available_memory               = local.function_service.available_memory
     timeout_seconds                = 60
     max_instance_count             = var.function_max_instances
     ingress_settings               = "ALLOW_ALL"
@@ -47,148 +105,30 @@ resource "google_cloudfunctions2_function" "api" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_cloudfunctions2_function" "reconcile_world" {
-  name        = "reconcileWorld"
-  location    = var.region
-  description = "compares desired and actual cells of one world and converges"
-
-  build_config {
-    runtime         = "nodejs22"
-    entry_point     = "reconcileWorld"
-    service_account = var.build_service_account
-
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.functions_source.name
-      }
-    }
-  }
-
-  service_config {
-    service_account_email = google_service_account.functions.email
-    environment_variables = local.function_env
-    available_memory      = "512Mi"
-    # A delivery is outstanding for the ack deadline; running longer only earns a duplicate.
-    timeout_seconds                = local.push_subscriptions["world-reconcile-push"].ack_deadline_seconds
-    max_instance_count             = var.function_max_instances
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-  }
-
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = local.push_subscriptions["world-reconcile-push"].topic
-    retry_policy          = "RETRY_POLICY_RETRY"
-    service_account_email = google_service_account.invoker.email
-  }
-
-  depends_on = [google_project_service.apis]
-}
-
-resource "google_cloudfunctions2_function" "ingest_metrics" {
-  name        = "ingestMetrics"
-  location    = var.region
-  description = "records cell load windows with bounded writes"
-
-  build_config {
-    runtime         = "nodejs22"
-    entry_point     = "ingestMetrics"
-    service_account = var.build_service_account
-
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.functions_source.name
-      }
-    }
-  }
-
-  service_config {
-    service_account_email          = google_service_account.functions.email
-    environment_variables          = local.function_env
-    available_memory               = "512Mi"
-    timeout_seconds                = local.push_subscriptions["cell-metrics-push"].ack_deadline_seconds
-    max_instance_count             = var.function_max_instances
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-  }
-
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = local.push_subscriptions["cell-metrics-push"].topic
-    retry_policy          = "RETRY_POLICY_RETRY"
-    service_account_email = google_service_account.invoker.email
-  }
-
-  depends_on = [google_project_service.apis]
-}
-
-resource "google_cloudfunctions2_function" "on_agent_report" {
-  name        = "onAgentReport"
-  location    = var.region
-  description = "applies agent observations (started, ready, exited) to cell state"
-
-  build_config {
-    runtime         = "nodejs22"
-    entry_point     = "onAgentReport"
-    service_account = var.build_service_account
-
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.functions_source.name
-      }
-    }
-  }
-
-  service_config {
-    service_account_email          = google_service_account.functions.email
-    environment_variables          = local.function_env
-    available_memory               = "512Mi"
-    timeout_seconds                = local.push_subscriptions["agent-reports-push"].ack_deadline_seconds
-    max_instance_count             = var.function_max_instances
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-  }
-
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = local.push_subscriptions["agent-reports-push"].topic
-    retry_policy          = "RETRY_POLICY_RETRY"
-    service_account_email = google_service_account.invoker.email
-  }
-
-  depends_on = [google_project_service.apis]
-}
-
 # Private through IAM, not ingress: Cloud Scheduler calls its URL with an OIDC token
 # of the invoker service account, the only principal granted run.invoker on it.
 resource "google_cloudfunctions2_function" "sentinel" {
-  name        = "sentinel"
+  name        = var.registry.functions.sentinel.name
   location    = var.region
-  description = "scheduled sweep: re-queues every world for a level-based reconcile"
+  description = var.registry.functions.sentinel.description
 
   build_config {
-    runtime         = "nodejs22"
-    entry_point     = "sentinel"
-    service_account = var.build_service_account
+    runtime         = local.function_build.runtime
+    entry_point     = var.registry.functions.sentinel.name
+    service_account = local.function_build.service_account
 
     source {
       storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.functions_source.name
+        bucket = local.function_build.bucket
+        object = local.function_build.object
       }
     }
   }
 
   service_config {
-    service_account_email = google_service_account.functions.email
-    environment_variables = local.function_env
-    available_memory      = "512Mi"
+    service_account_email = local.function_service.service_account_email
+    environment_variables = local.function_service.environment_variables
+    available_memory      = local.function_service.available_memory
     timeout_seconds       = 60
     # Sweeps are idempotent but pointless in parallel.
     max_instance_count             = 1

@@ -44,13 +44,13 @@ resource "google_project_iam_member" "functions" {
 # onAgentReport), agent commands (reconcileWorld) and poison messages (every
 # Pub/Sub handler). Not the agent's topics.
 resource "google_pubsub_topic_iam_member" "functions_publish" {
-  for_each = {
-    world_reconcile = google_pubsub_topic.world_reconcile.id
-    agent_commands  = google_pubsub_topic.agent_commands.id
-    dead_letter     = google_pubsub_topic.dead_letter.id
-  }
+  for_each = toset([
+    var.registry.topics.worldReconcile,
+    var.registry.topics.agentCommands,
+    var.registry.topics.deadLetter,
+  ])
 
-  topic  = each.value
+  topic  = google_pubsub_topic.this[each.value].id
   role   = "roles/pubsub.publisher"
   member = google_service_account.functions.member
 }
@@ -64,10 +64,11 @@ resource "google_storage_bucket_iam_member" "functions_exports" {
 
 # --- invoking functions ---
 
+# The Pub/Sub-triggered functions and the scheduler jobs' targets, by name.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
   for_each = merge(
-    { for name, fn in local.event_functions : name => fn.service_config[0].service },
-    { sentinel = google_cloudfunctions2_function.sentinel.service_config[0].service },
+    { for name, fn in google_cloudfunctions2_function.event : name => fn.service_config[0].service },
+    { for name in distinct(var.registry.scheduler_jobs[*].target) : name => local.http_functions[name].service_config[0].service },
   )
 
   location = var.region
@@ -99,15 +100,21 @@ resource "google_service_account_iam_member" "pubsub_invoker_tokens" {
 # --- dead-lettering (done by the Pub/Sub service agent, not by us) ---
 
 resource "google_pubsub_topic_iam_member" "pubsub_dead_letter_publish" {
-  topic  = google_pubsub_topic.dead_letter.id
+  topic  = local.dead_letter_topic.id
   role   = "roles/pubsub.publisher"
   member = local.pubsub_service_agent
 }
 
-# To acknowledge what it forwarded. The Eventarc subscriptions get the same grant in
-# the README's post-apply step, as Terraform does not know their names.
+# To acknowledge what it forwarded, on each subscription with a dead-letter policy.
+# The Eventarc subscriptions get the same grant in the README's post-apply step, as
+# Terraform does not know their names.
 resource "google_pubsub_subscription_iam_member" "pubsub_dead_letter_ack" {
-  subscription = google_pubsub_subscription.agent_commands_pull.name
+  for_each = {
+    for s in var.registry.subscriptions : s.name => s
+    if s.delivery.kind == "pull" && s.topic != var.registry.topics.deadLetter
+  }
+
+  subscription = google_pubsub_subscription.pull[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }
@@ -115,18 +122,15 @@ resource "google_pubsub_subscription_iam_member" "pubsub_dead_letter_ack" {
 # --- agent ---
 
 resource "google_pubsub_subscription_iam_member" "agent_commands" {
-  subscription = google_pubsub_subscription.agent_commands_pull.name
+  subscription = google_pubsub_subscription.pull[local.pull_subscription_of.agent].name
   role         = "roles/pubsub.subscriber"
   member       = google_service_account.agent.member
 }
 
 resource "google_pubsub_topic_iam_member" "agent_publish" {
-  for_each = {
-    agent_reports = google_pubsub_topic.agent_reports.id
-    cell_metrics  = google_pubsub_topic.cell_metrics.id
-  }
+  for_each = toset([var.registry.topics.agentReports, var.registry.topics.cellMetrics])
 
-  topic  = each.value
+  topic  = google_pubsub_topic.this[each.value].id
   role   = "roles/pubsub.publisher"
   member = google_service_account.agent.member
 }

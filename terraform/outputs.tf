@@ -4,7 +4,7 @@ output "api_url" {
 }
 
 output "sentinel_url" {
-  description = "URL the sentinel-sweep job calls."
+  description = "URL of the sentinel function, which the scheduler calls."
   value       = google_cloudfunctions2_function.sentinel.service_config[0].uri
 }
 
@@ -25,21 +25,22 @@ output "agent_service_account" {
 
 output "agent_commands_subscription" {
   description = "Subscription agents pull their commands from."
-  value       = google_pubsub_subscription.agent_commands_pull.id
+  value       = google_pubsub_subscription.pull[local.pull_subscription_of.agent].id
 }
 
 output "dead_letter_subscription" {
   description = "Subscription operators drain dead letters from."
-  value       = google_pubsub_subscription.dead_letter_pull.id
+  value       = google_pubsub_subscription.pull[local.pull_subscription_of.operator].id
 }
 
 output "push_triggers" {
   description = "Per registry push subscription: the Eventarc trigger standing in for it and the delivery settings to put on its subscription (README.md)."
   value = {
     for name, sub in local.push_subscriptions : name => {
-      trigger               = local.event_functions[sub.function].event_trigger[0].trigger
+      trigger               = google_cloudfunctions2_function.event[sub.delivery.function].event_trigger[0].trigger
       ack_deadline_seconds  = sub.ack_deadline_seconds
       max_delivery_attempts = sub.max_delivery_attempts
+      dead_letter_topic     = local.dead_letter_topic.name
     }
   }
 }

@@ -1,21 +1,23 @@
-# One job per entry of SCHEDULER_JOBS in shared/src/topology.ts.
+# The jobs of var.registry (SCHEDULER_JOBS in shared/src/topology.ts).
 
-resource "google_cloud_scheduler_job" "sentinel_sweep" {
-  name        = "sentinel-sweep"
-  description = "re-queue every world for reconcile; heals lost messages"
+resource "google_cloud_scheduler_job" "this" {
+  for_each = { for job in var.registry.scheduler_jobs : job.name => job }
+
+  name        = each.key
+  description = each.value.description
   region      = var.region
-  schedule    = "* * * * *"
+  schedule    = each.value.schedule
   time_zone   = "Etc/UTC"
-  # No longer than the sentinel's own timeout; the next tick is the retry.
-  attempt_deadline = "60s"
+  # No longer than the target's own timeout; the next tick is the retry.
+  attempt_deadline = "${local.http_functions[each.value.target].service_config[0].timeout_seconds}s"
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.sentinel.service_config[0].uri
+    uri         = local.http_functions[each.value.target].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.invoker.email
-      audience              = google_cloudfunctions2_function.sentinel.service_config[0].uri
+      audience              = local.http_functions[each.value.target].service_config[0].uri
     }
   }
 

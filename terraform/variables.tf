@@ -78,3 +78,45 @@ variable "log_level" {
     error_message = "log_level must be one of fatal, error, warn, info, debug, trace, silent."
   }
 }
+
+# Set by registry.auto.tfvars.json, which `npm run gen` writes from shared/src/topology.ts
+# and firestore.indexes.json: every topic, subscription, function, scheduler job and
+# index name in this directory comes from here. Keys of topics and functions are the
+# registry's (TOPICS.deadLetter is topics.deadLetter).
+variable "registry" {
+  description = "The FleetForge registry (generated; do not edit registry.auto.tfvars.json by hand)."
+  type = object({
+    topics = map(string)
+    subscriptions = list(object({
+      name  = string
+      topic = string
+      delivery = object({
+        kind     = string           # push (to a function) or pull (by a consumer)
+        function = optional(string) # push only
+        consumer = optional(string) # pull only: agent or operator
+      })
+      ack_deadline_seconds  = number
+      max_delivery_attempts = number
+    }))
+    functions = map(object({
+      name        = string
+      signature   = string # http or cloudevent
+      description = string
+    }))
+    scheduler_jobs = list(object({
+      name        = string
+      schedule    = string
+      target      = string # an http function's name
+      description = string
+    }))
+    firestore_indexes = list(object({
+      collection  = string
+      query_scope = string
+      fields = list(object({
+        field_path   = string
+        order        = optional(string)
+        array_config = optional(string)
+      }))
+    }))
+  })
+}

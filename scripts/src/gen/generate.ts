@@ -1,10 +1,9 @@
-/** `npm run gen`: writes the generated documents under docs/. */
+/** `npm run gen`: writes the generated files (docs/, terraform/). */
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { generatedDocuments } from './documents';
+import { join } from 'node:path';
+import { generatedFiles, repoRoot } from './documents';
 
-const docs = resolve(__dirname, '..', '..', '..', 'docs');
-for (const [name, text] of Object.entries(generatedDocuments())) {
-  writeFileSync(join(docs, name), text);
-  process.stdout.write(`wrote docs/${name}\n`);
+for (const [path, text] of Object.entries(generatedFiles())) {
+  writeFileSync(join(repoRoot, path), text);
+  process.stdout.write(`wrote ${path}\n`);
 }
