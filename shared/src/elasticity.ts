@@ -1,0 +1,44 @@
+import type { Rect } from './geometry';
+import type { CellDoc } from './model';
+import type { OperationDoc } from './operations';
+import type { WorldSpec } from './world';
+
+/**
+ * The elasticity policy, pure: from the effective scaling config, the cells with
+ * their load windows, the operations (active and recent) and the time, decide
+ * which cells to split and which siblings to merge, and which attempts are
+ * blocked and why. Like Agones' fleet autoscaler it returns decisions and
+ * reasons; it executes nothing.
+ */
+
+export type Scaling = WorldSpec['scaling'];
+
+export type BlockReason = 'Cooldown' | 'RateLimitGlobal' | 'RateLimitCell' | 'MinSize' | 'MaxCells';
+
+export type ScalingDecision =
+  | { kind: 'split'; cell: string; children: Rect[]; reason: string }
+  | { kind: 'merge'; cells: string[]; parent: string; boundary: Rect; reason: string }
+  | { kind: 'blocked'; action: 'split' | 'merge'; cells: string[]; why: BlockReason; reason: string };
+
+export interface ScalingInput {
+  scaling: Scaling;
+  /** Per-cell capacity (for the CPU ratio). */
+  capacity: WorldSpec['capacity'];
+  /** Every cell doc of the world, Terminated ones included (merges need the parent's boundary). */
+  cells: readonly CellDoc[];
+  /** Active operations and those finished in the last few minutes. */
+  operations: readonly OperationDoc[];
+  now: Date;
+}
+
+export type SplitCheck =
+  { ok: true; children: Rect[] } | { ok: false; why: BlockReason | 'NotReady' | 'Busy'; reason: string };
+export type MergeCheck =
+  | { ok: true; parent: string; boundary: Rect }
+  | {
+      ok: false;
+      why: 'NotSiblings' | 'NotAdjacent' | 'NotParentRegion' | 'NotReady' | 'Busy' | 'Cooldown';
+      reason: string;
+    };
+
+export { decideScaling, checkSplit, checkMerge, splitChildren } from './elasticity-engine';
