@@ -5,7 +5,6 @@ import {
   parseOrThrow,
   subscriptionFor,
   type AgentCommand,
-  type AgentReport,
   type Bus,
   type CellSample,
   type Driver,
@@ -14,6 +13,12 @@ import {
   type SubscriptionHandle,
 } from '@fleetforge/shared';
 import type { Logger } from '@fleetforge/functions/adapters';
+import type { z } from 'zod';
+
+/** The fields every report repeats from the command or event it answers. */
+function ref(c: { world: string; cell: string; incarnation: number; correlationId: string }) {
+  return { world: c.world, cell: c.cell, incarnation: c.incarnation, correlationId: c.correlationId };
+}
 
 export interface AgentOptions {
   agentId: string;
@@ -72,31 +77,33 @@ export class Agent {
   async execute(c: AgentCommand): Promise<void> {
     const log = this.opts.log.child({ correlationId: c.correlationId, world: c.world, cell: c.cell, kind: c.kind });
     try {
-      if (c.kind === 'start') {
-        await this.opts.driver.start({
-          world: c.world,
-          cell: c.cell,
-          incarnation: c.incarnation,
-          boundary: c.boundary,
-          capacity: c.capacity,
-          correlationId: c.correlationId,
-        });
-      } else {
-        const running = this.opts.driver.list().find((r) => r.world === c.world && r.cell === c.cell);
-        if (running && running.incarnation > c.incarnation) {
-          log.info({ running: running.incarnation, asked: c.incarnation }, 'stale stop ignored');
-        } else if (running) {
-          await this.opts.driver.stop(c.world, c.cell, c.reason);
-        } else {
-          await this.report({
-            kind: 'stopped',
+      switch (c.kind) {
+        case 'start':
+          await this.opts.driver.start({
             world: c.world,
             cell: c.cell,
             incarnation: c.incarnation,
-            reason: c.reason,
+            boundary: c.boundary,
+            capacity: c.capacity,
+            epoch: c.epoch,
+            neverReady: c.neverReady,
             correlationId: c.correlationId,
           });
+          break;
+        case 'stop': {
+          const running = this.running(c.world, c.cell);
+          if (running && running.incarnation > c.incarnation) {
+            log.info({ running: running.incarnation, asked: c.incarnation }, 'stale stop ignored');
+          } else if (running) {
+            await this.opts.driver.stop(c.world, c.cell, c.reason);
+          } else {
+            await this.report({ ...ref(c), kind: 'stopped', reason: c.reason });
+          }
+          break;
         }
+        case 'handoff':
+          await this.handoff(c, log);
+          break;
       }
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'ok' });
       this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, {
@@ -110,6 +117,35 @@ export class Agent {
     }
   }
 
+  private running(world: string, cell: string) {
+    return this.opts.driver.list().find((r) => r.world === world && r.cell === cell);
+  }
+
+  /**
+   * Asks the source cell to hand its sessions to the targets, then reports how many
+   * it has handed over. A source that is gone has nothing left to hand over, which
+   * is reported too, so the operation can move on (its sessions died with it).
+   */
+  private async handoff(c: Extract<AgentCommand, { kind: 'handoff' }>, log: Logger): Promise<void> {
+    const result = await this.opts.driver.handoff(c.world, c.cell, c.incarnation, {
+      epoch: c.epoch,
+      targets: c.targets,
+    });
+    if (!result) {
+      log.warn({ operation: c.operation }, 'hand-off source is not running; reporting nothing to move');
+      await this.report({
+        ...ref(c),
+        kind: 'handedOff',
+        operation: c.operation,
+        moved: 0,
+        reason: 'source not running',
+      });
+      return;
+    }
+    log.info({ operation: c.operation, moved: result.moved, byTarget: result.byTarget }, 'sessions handed off');
+    await this.report({ ...ref(c), kind: 'handedOff', operation: c.operation, moved: result.moved });
+  }
+
   private async onDriverEvent(e: DriverEvent): Promise<void> {
     if (e.kind === 'sample') {
       const list = this.samples.get(e.world) ?? [];
@@ -120,6 +156,7 @@ export class Agent {
         sessions: e.sessions,
         cpuMillis: e.cpuMillis,
         memoryMiB: e.memoryMiB,
+        ...(e.hist ? { hist: e.hist } : {}),
       });
       this.samples.set(e.world, list);
       return;
@@ -133,9 +170,7 @@ export class Agent {
     this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, { driver: this.opts.driver.name });
   }
 
-  private async report(
-    r: Omit<AgentReport, 'agentId' | 'at' | 'endpoint' | 'exitCode' | 'reason'> & Partial<AgentReport>,
-  ): Promise<void> {
+  private async report(r: Omit<z.input<typeof AgentReportSchema>, 'agentId' | 'at'>): Promise<void> {
     const report = AgentReportSchema.parse({ agentId: this.opts.agentId, at: new Date().toISOString(), ...r });
     try {
       await this.opts.bus.publish(TOPICS.agentReports, report, {

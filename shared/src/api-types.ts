@@ -81,5 +81,16 @@ export const ErrorBodySchema = z.object({
     message: z.string(),
     retryable: z.boolean(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    /** Machine-readable specifics, e.g. `{ reason: 'StaleEpoch', epoch: 3 }` from a cell. */
+    details: z.record(z.string(), z.unknown()).optional(),
   }),
 });
+
+/** `GET /v1/worlds/{name}/routing`: which cell owns which region, at which epoch. Clients route by position with it. */
+export const RoutingTableSchema = z.object({
+  world: z.string(),
+  epoch: z.number().int().positive(),
+  bounds: RectSchema,
+  cells: z.array(z.object({ id: z.string(), boundary: RectSchema, endpoint: z.string() })),
+});
+export type RoutingTable = z.infer<typeof RoutingTableSchema>;

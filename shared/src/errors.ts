@@ -51,13 +51,22 @@ export class FleetError extends Error {
   }
 
   /** The JSON body the API answers with; ffctl prints the same fields. */
-  toJSON(): { error: { code: ErrorCode; message: string; retryable: boolean; issues?: FieldIssue[] } } {
+  toJSON(): {
+    error: {
+      code: ErrorCode;
+      message: string;
+      retryable: boolean;
+      issues?: FieldIssue[];
+      details?: Record<string, unknown>;
+    };
+  } {
     return {
       error: {
         code: this.code,
         message: this.message,
         retryable: this.retryable,
         ...(this.issues.length > 0 ? { issues: this.issues } : {}),
+        ...(Object.keys(this.details).length > 0 ? { details: this.details } : {}),
       },
     };
   }

@@ -19,6 +19,8 @@ export const EventTypeSchema = z.enum([
   'CellRecovered',
   'ConfigReload',
   'PoisonMessage',
+  'ScalingBlocked',
+  'OperationStarted',
 ]);
 export type EventType = z.infer<typeof EventTypeSchema>;
 

@@ -18,3 +18,7 @@ export * from './fakes/clock';
 export * from './fakes/fake-driver';
 export * from './api-types';
 export * from './sessions';
+export * from './operations';
+export * from './elasticity';
+export * from './operations-plan';
+export * from './tick';

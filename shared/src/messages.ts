@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RectSchema } from './geometry';
-import { IsoTimeSchema } from './model';
+import { HistogramSchema, IsoTimeSchema } from './model';
+import { HandoffTargetSchema } from './sessions';
 import { NameSchema, CapacitySchema } from './world';
 
 /** Every message carries the correlation id of the operation it belongs to. */
@@ -29,6 +30,17 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     ...CellRef,
     boundary: RectSchema,
     capacity: CapacitySchema,
+    /** Routing epoch the cell starts in. */
+    epoch: z.number().int().positive().default(1),
+    /** Test switch: the cell never reports ready (to exercise rollback). */
+    neverReady: z.boolean().default(false),
+  }),
+  z.strictObject({
+    kind: z.literal('handoff'),
+    ...CellRef,
+    operation: z.string().min(1),
+    epoch: z.number().int().positive(),
+    targets: z.array(HandoffTargetSchema).min(1),
   }),
   z.strictObject({
     kind: z.literal('stop'),
@@ -38,7 +50,7 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
 ]);
 export type AgentCommand = z.infer<typeof AgentCommandSchema>;
 
-export const AgentReportKindSchema = z.enum(['started', 'ready', 'exited', 'stopped']);
+export const AgentReportKindSchema = z.enum(['started', 'ready', 'exited', 'stopped', 'handedOff']);
 export type AgentReportKind = z.infer<typeof AgentReportKindSchema>;
 
 /** `agent-reports`: what the agent observed. Reports for an older incarnation are ignored. */
@@ -52,6 +64,9 @@ export const AgentReportSchema = z.strictObject({
   endpoint: z.string().nullable().default(null),
   exitCode: z.number().int().nullable().default(null),
   reason: z.string().default(''),
+  /** handedOff: the operation and how many sessions the cell has handed over. */
+  operation: z.string().nullable().default(null),
+  moved: z.number().int().nonnegative().nullable().default(null),
   ...Correlated,
 });
 export type AgentReport = z.infer<typeof AgentReportSchema>;
@@ -63,6 +78,7 @@ export const CellSampleSchema = z.strictObject({
   sessions: z.number().int().nonnegative(),
   cpuMillis: z.number().nonnegative(),
   memoryMiB: z.number().nonnegative(),
+  hist: HistogramSchema.optional(),
 });
 export type CellSample = z.infer<typeof CellSampleSchema>;
 

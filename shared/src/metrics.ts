@@ -48,6 +48,38 @@ export const METRICS = {
     labels: [],
     buckets: DURATION_BUCKETS,
   },
+  fleetforge_split_duration_seconds: {
+    type: 'histogram',
+    help: 'Time from a split decision to its parent drained (children serving).',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
+  fleetforge_merge_duration_seconds: {
+    type: 'histogram',
+    help: 'Time from a merge decision to its siblings drained (merged cell serving).',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
+  fleetforge_splits_total: { type: 'counter', help: 'Completed splits.', labels: ['world'] },
+  fleetforge_merges_total: { type: 'counter', help: 'Completed merges.', labels: ['world'] },
+  fleetforge_split_rollbacks_total: { type: 'counter', help: 'Splits and merges rolled back.', labels: ['world'] },
+  fleetforge_sessions_reassigned_total: {
+    type: 'counter',
+    help: 'Sessions handed over from one cell to another by splits and merges.',
+    labels: ['world'],
+  },
+  fleetforge_split_cooldown_blocks_total: {
+    type: 'counter',
+    help: 'Split attempts not executed because of the cool-down.',
+    labels: ['world'],
+  },
+  fleetforge_split_rate_limit_hits_total: {
+    type: 'counter',
+    help: 'Split attempts not executed because of a rate limit.',
+    labels: ['world'],
+  },
+  fleetforge_recoveries_total: { type: 'counter', help: 'Failed cells restarted.', labels: ['world'] },
+  fleetforge_routing_epoch: { type: 'gauge', help: 'Current routing epoch of a world.', labels: ['world'] },
   fleetforge_agent_commands_total: {
     type: 'counter',
     help: 'Commands the agent executed, by kind and outcome.',

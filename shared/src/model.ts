@@ -17,6 +17,19 @@ export const ConditionSchema = z.strictObject({
 });
 export type Condition = z.infer<typeof ConditionSchema>;
 
+/** Zeroed world counters. */
+export function emptyStats() {
+  return {
+    splits: 0,
+    merges: 0,
+    rollbacks: 0,
+    recoveries: 0,
+    sessionsReassigned: 0,
+    splitCooldownBlocks: 0,
+    splitRateLimitHits: 0,
+  };
+}
+
 export const WorldStatusSchema = z.strictObject({
   phase: WorldPhaseSchema,
   ready: z.boolean(),
@@ -27,6 +40,18 @@ export const WorldStatusSchema = z.strictObject({
   observedGeneration: z.number().int().nonnegative(),
   /** Set once, when every initial cell first reported ready (WorldInitialized). */
   initializedAt: IsoTimeSchema.optional(),
+  /** Cumulative counters, kept in the world so any function instance reports the same totals. */
+  stats: z
+    .strictObject({
+      splits: z.number().int().nonnegative(),
+      merges: z.number().int().nonnegative(),
+      rollbacks: z.number().int().nonnegative(),
+      recoveries: z.number().int().nonnegative(),
+      sessionsReassigned: z.number().int().nonnegative(),
+      splitCooldownBlocks: z.number().int().nonnegative(),
+      splitRateLimitHits: z.number().int().nonnegative(),
+    })
+    .default(emptyStats()),
 });
 export type WorldStatus = z.infer<typeof WorldStatusSchema>;
 
@@ -55,6 +80,12 @@ export const LoadSampleSchema = z.strictObject({
   cpuMillis: z.number().nonnegative(),
   memoryMiB: z.number().nonnegative(),
 });
+
+/** Sessions per equal-width bin along each axis of the cell (what a load-aware cut balances). */
+export const HistogramSchema = z.strictObject({
+  x: z.array(z.number().int().nonnegative()).max(64),
+  y: z.array(z.number().int().nonnegative()).max(64),
+});
 export type LoadSample = z.infer<typeof LoadSampleSchema>;
 
 /** How many samples a cell doc keeps: bounded so a hot cell never grows its document. */
@@ -82,8 +113,16 @@ export const CellDocSchema = z.strictObject({
     cpuMillis: z.number().nonnegative(),
     memoryMiB: z.number().nonnegative(),
     window: z.array(LoadSampleSchema).max(LOAD_WINDOW_SIZE),
+    /** Position histogram of the latest sample. */
+    hist: HistogramSchema.nullable().default(null),
   }),
+  /** The last blocked scaling attempt, so a blocked cell is counted and announced once per reason. */
+  blocked: z.strictObject({ why: z.string(), at: IsoTimeSchema }).nullable().default(null),
   exitReason: z.string().nullable().default(null),
+  /** In the routing table: owns its region now. */
+  routable: z.boolean().default(false),
+  /** A split child or merge target: Ready does not make it routable; the hand-off does. */
+  holdRouting: z.boolean().default(false),
   createdAt: IsoTimeSchema,
   updatedAt: IsoTimeSchema,
   correlationId: z.string(),
@@ -96,5 +135,5 @@ export function isLiveCell(c: Pick<CellDoc, 'state'>): boolean {
 }
 
 export function emptyLoad(): CellDoc['load'] {
-  return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [] };
+  return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null };
 }

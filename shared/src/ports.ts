@@ -1,5 +1,6 @@
 import type { Rect } from './geometry';
 import type { MetricName } from './metrics';
+import type { HandoffRequest, HandoffResult } from './sessions';
 import type { TopicName } from './topology';
 import type { WorldSpec } from './world';
 
@@ -128,6 +129,8 @@ export interface CellRunSpec {
   incarnation: number;
   boundary: Rect;
   capacity: WorldSpec['capacity'];
+  epoch: number;
+  neverReady: boolean;
   correlationId: string;
 }
 
@@ -154,6 +157,7 @@ export type DriverEvent =
       sessions: number;
       cpuMillis: number;
       memoryMiB: number;
+      hist?: { x: number[]; y: number[] };
     };
 
 export interface CellRuntimeStatus {
@@ -173,6 +177,16 @@ export interface Driver {
   start(spec: CellRunSpec): Promise<void>;
   stop(world: string, cell: string, reason: string): Promise<void>;
   list(): CellRuntimeStatus[];
+  /**
+   * Asks a running cell to hand its sessions to the targets. Undefined when that
+   * incarnation does not run (its sessions are gone with it).
+   */
+  handoff(
+    world: string,
+    cell: string,
+    incarnation: number,
+    request: HandoffRequest,
+  ): Promise<HandoffResult | undefined>;
   onEvent(listener: (event: DriverEvent) => void): void;
   /** Stops every cell this driver started. */
   close(): Promise<void>;

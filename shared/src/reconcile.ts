@@ -29,6 +29,8 @@ export interface StartCommand {
   cell: string;
   incarnation: number;
   boundary: Rect;
+  /** Test switch for rollback drills. */
+  neverReady?: boolean;
 }
 
 export interface StopCommand {
@@ -109,6 +111,9 @@ export function planWorld(
         lastReportAt: null,
         load: emptyLoad(),
         exitReason: null,
+        routable: false,
+        holdRouting: false,
+        blocked: null,
         createdAt: iso,
         updatedAt: iso,
         correlationId: world.correlationId,
@@ -127,7 +132,11 @@ export function planWorld(
   }
 
   for (const c of cells) {
-    if (c.state === 'Pending' && due(c.startRequestedAt, now, opts.resendAfterMs)) {
+    if (c.state === 'Draining' && c.stopRequestedAt !== null && due(c.stopRequestedAt, now, opts.resendAfterMs)) {
+      // A stop that was not acknowledged (lost command or report) is sent again.
+      plan.stop.push({ cell: c.id, incarnation: c.incarnation, reason: 'Drained' });
+      plan.writeCells.push({ ...c, stopRequestedAt: iso, updatedAt: iso });
+    } else if (c.state === 'Pending' && due(c.startRequestedAt, now, opts.resendAfterMs)) {
       plan.start.push({ cell: c.id, incarnation: c.incarnation, boundary: c.boundary });
       plan.writeCells.push({ ...c, startRequestedAt: iso, updatedAt: iso });
     } else if (c.state === 'Failed') {
@@ -148,30 +157,15 @@ export function planWorld(
   }
 
   const all = [...byId.values()];
-  const live = all.filter(isLiveCell).filter((c) => c.state !== 'Draining');
-  const allReady = live.length > 0 && live.every((c) => c.state === 'Ready');
+  const restarts = plan.start.filter((st) => cells.find((c) => c.id === st.cell && c.state === 'Failed')).length;
+  const base =
+    restarts > 0
+      ? { ...world.status, stats: { ...world.status.stats, recoveries: world.status.stats.recoveries + restarts } }
+      : world.status;
+  const status = computeStatus(base, all, now);
   const initializing = !world.status.initializedAt;
-  const readyNow = allReady ? 'True' : 'False';
-  const previous = world.status.conditions.find((k) => k.type === 'Ready');
-  const status: WorldStatus = {
-    ...world.status,
-    phase: allReady ? 'Ready' : initializing ? 'Initializing' : 'Degraded',
-    ready: allReady,
-    cellsActive: live.length,
-    observedGeneration: world.status.generation,
-    conditions: [
-      {
-        type: 'Ready',
-        status: readyNow,
-        reason: allReady ? 'AllCellsReady' : initializing ? 'CellsStarting' : 'CellsNotReady',
-        // No running count here: a message that changes with every ready cell would make every
-        // reconcile during start-up a write. `cellsActive` and the cells list carry the numbers.
-        message: allReady ? 'every live cell is Ready' : 'waiting for cells to become Ready',
-        // The transition time moves only when the status flips.
-        lastTransitionTime: previous?.status === readyNow ? previous.lastTransitionTime : iso,
-      },
-    ],
-  };
+  const live = all.filter(isLiveCell).filter((c) => c.state !== 'Draining');
+  const allReady = status.ready;
   if (allReady && initializing) {
     status.initializedAt = iso;
     plan.events.push({
@@ -184,6 +178,37 @@ export function planWorld(
   }
   if (!statusEquals(status, world.status)) plan.status = status;
   return plan;
+}
+
+/** Phase, readiness, cell count and the Ready condition, from the cells as they are now. */
+export function computeStatus(current: WorldStatus, cells: readonly CellDoc[], now: Date): WorldStatus {
+  const live = cells.filter(isLiveCell).filter((c) => c.state !== 'Draining');
+  // Cells still coming up inside a split or merge do not make the world unready: their region is served.
+  const serving = live.filter((c) => !c.holdRouting);
+  const allReady =
+    serving.length > 0 && serving.every((c) => c.state === 'Ready' || c.state === 'Splitting' || c.state === 'Merging');
+  const initializing = !current.initializedAt && !allReady;
+  const readyNow = allReady ? 'True' : 'False';
+  const previous = current.conditions.find((k) => k.type === 'Ready');
+  return {
+    ...current,
+    phase: current.phase === 'Deleting' ? 'Deleting' : allReady ? 'Ready' : initializing ? 'Initializing' : 'Degraded',
+    ready: allReady,
+    cellsActive: live.length,
+    observedGeneration: current.generation,
+    conditions: [
+      {
+        type: 'Ready',
+        status: readyNow,
+        reason: allReady ? 'AllCellsReady' : initializing ? 'CellsStarting' : 'CellsNotReady',
+        // No running count here: a message that changes with every ready cell would make every
+        // reconcile during start-up a write. `cellsActive` and the cells list carry the numbers.
+        message: allReady ? 'every live cell is Ready' : 'waiting for cells to become Ready',
+        // The transition time moves only when the status flips.
+        lastTransitionTime: previous?.status === readyNow ? previous.lastTransitionTime : now.toISOString(),
+      },
+    ],
+  };
 }
 
 export interface ReportOutcome {
@@ -221,7 +246,15 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
         });
       }
       return {
-        cell: { ...cell, state: 'Ready', endpoint: report.endpoint, readyAt: iso, lastReportAt: iso, updatedAt: iso },
+        cell: {
+          ...cell,
+          state: 'Ready',
+          endpoint: report.endpoint,
+          routable: !cell.holdRouting,
+          readyAt: iso,
+          lastReportAt: iso,
+          updatedAt: iso,
+        },
         events,
         stale: false,
       };
@@ -229,7 +262,14 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
     case 'stopped':
       if (cell.state === 'Terminated') return { cell: undefined, events: [], stale: true };
       return {
-        cell: { ...cell, state: 'Terminated', endpoint: null, exitReason: report.reason || 'stopped', updatedAt: iso },
+        cell: {
+          ...cell,
+          state: 'Terminated',
+          endpoint: null,
+          routable: false,
+          exitReason: report.reason || 'stopped',
+          updatedAt: iso,
+        },
         events: [
           { type: 'CellTerminated', cells: [cell.id], reason: report.reason || 'Stopped', message: 'cell stopped' },
         ],
@@ -240,13 +280,20 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
       // A cell we asked to stop that exits is simply done.
       if (cell.state === 'Draining') {
         return {
-          cell: { ...cell, state: 'Terminated', endpoint: null, exitReason: report.reason, updatedAt: iso },
+          cell: {
+            ...cell,
+            state: 'Terminated',
+            endpoint: null,
+            routable: false,
+            exitReason: report.reason,
+            updatedAt: iso,
+          },
           events: [{ type: 'CellTerminated', cells: [cell.id], reason: 'Stopped', message: report.reason }],
           stale: false,
         };
       }
       return {
-        cell: { ...cell, state: 'Failed', endpoint: null, exitReason: report.reason, updatedAt: iso },
+        cell: { ...cell, state: 'Failed', endpoint: null, routable: false, exitReason: report.reason, updatedAt: iso },
         events: [
           {
             type: 'CellExited',
@@ -258,5 +305,8 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
         ],
         stale: false,
       };
+    case 'handedOff':
+      // Hand-offs advance operations, not the cell itself.
+      return { cell: undefined, events: [], stale: true };
   }
 }

@@ -145,6 +145,9 @@ export const paths = {
   token: (hash: string) => `${COLLECTIONS.tokens}/${hash}`,
   audit: (id: string) => `${COLLECTIONS.audit}/${id}`,
   auditHead: () => `${COLLECTIONS.auditHead}/chain`,
+  operations: (world: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.operations}`,
+  operation: (world: string, op: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.operations}/${op}`,
+  config: (name: string) => `${COLLECTIONS.config}/${name}`,
 } as const;
 
 export function pushSubscriptions(): Array<SubscriptionDef & { delivery: { kind: 'push'; function: FunctionName } }> {

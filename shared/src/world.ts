@@ -49,6 +49,19 @@ export const ScalingSchema = z.strictObject({
   readinessTimeoutSeconds: z.number().int().positive().max(600).default(10),
 });
 
+/** The same keys, all optional and with no defaults (`.partial()` would fill every default in). */
+function overridesOf<T extends Record<string, z.ZodDefault<z.ZodType>>>(shape: T) {
+  return z.strictObject(
+    Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.unwrap().optional()])) as {
+      [K in keyof T]: z.ZodOptional<ReturnType<T[K]['unwrap']>>;
+    },
+  );
+}
+
+/** Live overrides of scaling keys (`config/scaling`): any subset, the same rules per key. */
+export const ScalingOverridesSchema = overridesOf(ScalingSchema.shape);
+export type ScalingOverrides = z.infer<typeof ScalingOverridesSchema>;
+
 export const PersistenceSchema = z.strictObject({
   /** Where cells keep session state; only the in-memory store exists today (GH-023). */
   sessionStore: z.enum(['memory']).default('memory'),

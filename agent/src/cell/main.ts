@@ -29,11 +29,20 @@ const CellEnvSchema = z.object({
   FF_CAPACITY: json(CapacitySchema),
   FF_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   FF_SAMPLE_MS: z.coerce.number().int().positive().default(1000),
+  FF_EPOCH: z.coerce.number().int().positive().default(1),
+  FF_NEVER_READY: z.enum(['0', '1']).default('0'),
 });
 
 export type CellIpcMessage =
   | { type: 'listening'; endpoint: string }
-  | { type: 'sample'; at: string; sessions: number; cpuMillis: number; memoryMiB: number };
+  | {
+      type: 'sample';
+      at: string;
+      sessions: number;
+      cpuMillis: number;
+      memoryMiB: number;
+      hist: { x: number[]; y: number[] };
+    };
 
 async function main(): Promise<void> {
   const env = parseOrThrow(CellEnvSchema, process.env, 'cell environment');
@@ -44,6 +53,8 @@ async function main(): Promise<void> {
     boundary: env.FF_BOUNDARY,
     capacitySessions: env.FF_CAPACITY.sessions,
     port: env.FF_PORT,
+    epoch: env.FF_EPOCH,
+    neverReady: env.FF_NEVER_READY === '1',
   });
   const endpoint = await cell.listen();
   const tell = (m: CellIpcMessage): void => {

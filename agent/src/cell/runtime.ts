@@ -3,14 +3,20 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import {
   FleetError,
+  HandoffRequestSchema,
+  ImportRequestSchema,
   JoinRequestSchema,
+  ROUTING_EPOCH_HEADER,
   MemorySessionStore,
   MoveRequestSchema,
   containsPoint,
   formatRect,
   parseOrThrow,
   toFleetError,
+  type HandoffResult,
+  type HandoffTarget,
   type Rect,
+  type Session,
   type SessionStore,
 } from '@fleetforge/shared';
 
@@ -20,19 +26,27 @@ export interface CellRuntimeOptions {
   incarnation: number;
   boundary: Rect;
   capacitySessions: number;
+  /** Routing epoch the cell starts in; requests routed with an older one are refused. */
+  epoch?: number;
+  /** Test switch: never report ready (exercises split rollback). */
+  neverReady?: boolean;
   host?: string;
   port?: number;
   store?: SessionStore;
 }
+
+/** Bins per axis of the position histogram in load samples. */
+export const HIST_BINS = 8;
 
 export interface LoadSampleOut {
   at: string;
   sessions: number;
   cpuMillis: number;
   memoryMiB: number;
+  hist: { x: number[]; y: number[] };
 }
 
-const MAX_BODY = 64 * 1024;
+const MAX_BODY = 8 * 1024 * 1024;
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -72,9 +86,14 @@ export class CellRuntime {
   private lastCpu = process.cpuUsage();
   private lastCpuAt = performance.now();
   private seq = 0;
+  private epoch: number;
+  private handedOff = 0;
+  /** Where handed-off sessions went, so a client that asks the old cell is told where to go. */
+  private readonly movedTo = new Map<string, { cell: string; endpoint: string }>();
 
   constructor(readonly opts: CellRuntimeOptions) {
     this.store = opts.store ?? new MemorySessionStore();
+    this.epoch = opts.epoch ?? 1;
     const labels = { world: opts.world, cell: opts.cell };
     this.registry.setDefaultLabels(labels);
     this.sessionsGauge = new Gauge({
@@ -127,7 +146,7 @@ export class CellRuntime {
     const method = req.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
     if (method === 'GET' && url.pathname === '/readyz') {
-      return this.ready && !this.draining
+      return this.ready && !this.draining && !this.opts.neverReady
         ? send(res, 200, { ok: true })
         : send(res, 503, { ok: false, draining: this.draining });
     }
@@ -142,20 +161,24 @@ export class CellRuntime {
         incarnation: this.opts.incarnation,
         boundary: this.opts.boundary,
         sessions: await this.store.count(),
+        epoch: this.epoch,
+        draining: this.draining,
+        handedOff: this.handedOff,
         pid: process.pid,
       });
     }
+    if (method === 'POST' && url.pathname === '/v1/handoff') return this.handoff(req, res);
+    if (method === 'POST' && url.pathname === '/v1/sessions:import') return this.import(req, res);
     if (parts[0] === 'v1' && parts[1] === 'sessions') {
+      this.checkEpoch(req);
       if (parts.length === 2 && method === 'GET') return send(res, 200, { items: await this.store.list() });
       if (parts.length === 2 && method === 'POST') return this.join(req, res);
       const id = decodeURIComponent(parts[2] ?? '');
-      if (parts.length === 3 && method === 'GET') {
-        const s = await this.store.get(id);
-        return s ? send(res, 200, s) : send(res, 404, new FleetError('NOT_FOUND', `no session ${id}`).toJSON());
-      }
+      if (parts.length === 3 && method === 'GET') return send(res, 200, await this.mustGet(id));
       if (parts.length === 3 && method === 'DELETE') {
-        const gone = await this.store.delete(id);
-        return gone ? send(res, 204, '') : send(res, 404, new FleetError('NOT_FOUND', `no session ${id}`).toJSON());
+        await this.mustGet(id);
+        await this.store.delete(id);
+        return send(res, 204, '');
       }
       if (parts.length === 4 && parts[3] === 'move' && method === 'POST') return this.move(id, req, res);
     }
@@ -173,7 +196,11 @@ export class CellRuntime {
   }
 
   private async join(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.draining) throw new FleetError('UNAVAILABLE', 'cell is draining');
+    if (this.draining) {
+      throw new FleetError('UNAVAILABLE', 'cell is draining; refresh the routing table', {
+        details: { reason: 'Draining', epoch: this.epoch },
+      });
+    }
     const body = parseOrThrow(JoinRequestSchema, await readJson(req), 'join request');
     if (!containsPoint(this.opts.boundary, body.x, body.y)) {
       this.rejects.inc({ reason: 'outside' });
@@ -190,8 +217,7 @@ export class CellRuntime {
 
   private async move(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = parseOrThrow(MoveRequestSchema, await readJson(req), 'move request');
-    const s = await this.store.get(id);
-    if (!s) throw new FleetError('NOT_FOUND', `no session ${id}`);
+    const s = await this.mustGet(id);
     if (!containsPoint(this.opts.boundary, body.x, body.y)) {
       this.rejects.inc({ reason: 'outside' });
       throw this.outside(body.x, body.y);
@@ -199,6 +225,100 @@ export class CellRuntime {
     const moved = { ...s, x: body.x, y: body.y };
     await this.store.put(moved);
     send(res, 200, moved);
+  }
+
+  /** Refuses a request routed with an older epoch; a newer one means this cell is behind, so it catches up. */
+  private checkEpoch(req: IncomingMessage): void {
+    const header = req.headers[ROUTING_EPOCH_HEADER];
+    if (header === undefined) return;
+    const epoch = Number(header);
+    if (!Number.isInteger(epoch))
+      throw new FleetError('INVALID_ARGUMENT', `${ROUTING_EPOCH_HEADER} must be an integer`);
+    if (epoch < this.epoch) {
+      throw new FleetError(
+        'CONFLICT',
+        `routing epoch ${epoch} is stale (cell is at ${this.epoch}); refresh the routing table`,
+        {
+          details: { reason: 'StaleEpoch', epoch: this.epoch },
+        },
+      );
+    }
+    this.epoch = epoch;
+  }
+
+  private async mustGet(id: string): Promise<Session> {
+    const s = await this.store.get(id);
+    if (s) return s;
+    const moved = this.movedTo.get(id);
+    if (moved) {
+      throw new FleetError('CONFLICT', `session ${id} moved to cell ${moved.cell}`, {
+        details: { reason: 'Moved', movedTo: moved.cell, endpoint: moved.endpoint, epoch: this.epoch },
+      });
+    }
+    throw new FleetError('NOT_FOUND', `no session ${id}`);
+  }
+
+  /**
+   * Hands every session to the target that owns its position, in one batch per
+   * target, then forgets it here. Idempotent: a retry moves what is left.
+   * From the first call the cell is draining: it takes no new sessions.
+   */
+  private async handoff(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseOrThrow(HandoffRequestSchema, await readJson(req), 'hand-off request');
+    this.draining = true;
+    this.epoch = Math.max(this.epoch, body.epoch);
+    const sessions = await this.store.list();
+    const byTarget = new Map<HandoffTarget, Session[]>();
+    for (const s of sessions) {
+      const target = body.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
+      if (!target) throw new FleetError('FAILED_PRECONDITION', `no target owns session ${s.id} at ${s.x},${s.y}`);
+      byTarget.set(target, [...(byTarget.get(target) ?? []), s]);
+    }
+    const counts: Record<string, number> = {};
+    await Promise.all(
+      [...byTarget].map(async ([target, batch]) => {
+        const r = await fetch(`${target.endpoint}/v1/sessions:import`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ epoch: this.epoch, sessions: batch }),
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (!r.ok)
+          throw new FleetError('UNAVAILABLE', `import into ${target.cell} failed: HTTP ${r.status} ${await r.text()}`);
+        // Only after the target holds them: a failed import loses nothing.
+        for (const s of batch) {
+          await this.store.delete(s.id);
+          this.movedTo.set(s.id, { cell: target.cell, endpoint: target.endpoint });
+        }
+        this.handedOff += batch.length;
+        counts[target.cell] = batch.length;
+      }),
+    );
+    const result: HandoffResult = { moved: this.handedOff, remaining: await this.store.count(), byTarget: counts };
+    send(res, 200, result);
+  }
+
+  private async import(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseOrThrow(ImportRequestSchema, await readJson(req), 'import request');
+    const outside = body.sessions.find((s) => !containsPoint(this.opts.boundary, s.x, s.y));
+    if (outside) throw this.outside(outside.x, outside.y);
+    this.epoch = Math.max(this.epoch, body.epoch);
+    for (const s of body.sessions) {
+      await this.store.put(s);
+      this.movedTo.delete(s.id);
+    }
+    send(res, 200, { imported: body.sessions.length });
+  }
+
+  private async histogram(): Promise<{ x: number[]; y: number[] }> {
+    const b = this.opts.boundary;
+    const x = new Array<number>(HIST_BINS).fill(0);
+    const y = new Array<number>(HIST_BINS).fill(0);
+    for (const s of await this.store.list()) {
+      x[Math.min(HIST_BINS - 1, Math.floor(((s.x - b.x) * HIST_BINS) / b.width))]!++;
+      y[Math.min(HIST_BINS - 1, Math.floor(((s.y - b.y) * HIST_BINS) / b.height))]!++;
+    }
+    return { x, y };
   }
 
   /** CPU as millicores used since the last sample, memory as RSS. */
@@ -213,6 +333,7 @@ export class CellRuntime {
       sessions: await this.store.count(),
       cpuMillis: Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 1000),
       memoryMiB: Math.round((process.memoryUsage.rss() / 1024 / 1024) * 10) / 10,
+      hist: await this.histogram(),
     };
   }
 

@@ -1,6 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { CellRunSpec, CellRuntimeStatus, Driver, DriverEvent } from '@fleetforge/shared';
+import {
+  HandoffResultSchema,
+  type CellRunSpec,
+  type CellRuntimeStatus,
+  type Driver,
+  type DriverEvent,
+  type HandoffRequest,
+  type HandoffResult,
+} from '@fleetforge/shared';
 import type { CellIpcMessage } from '../cell/main';
 
 interface Running {
@@ -85,6 +93,8 @@ export class ProcessDriver implements Driver {
         FF_INCARNATION: String(spec.incarnation),
         FF_BOUNDARY: JSON.stringify(spec.boundary),
         FF_CAPACITY: JSON.stringify(spec.capacity),
+        FF_EPOCH: String(spec.epoch),
+        FF_NEVER_READY: spec.neverReady ? '1' : '0',
         FF_SAMPLE_MS: String(this.opts.sampleMs ?? 1000),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -148,6 +158,24 @@ export class ProcessDriver implements Driver {
       await new Promise((r) => setTimeout(r, 20 * Math.min(i + 1, 10)));
     }
     return false;
+  }
+
+  async handoff(
+    world: string,
+    cell: string,
+    incarnation: number,
+    request: HandoffRequest,
+  ): Promise<HandoffResult | undefined> {
+    const r = this.cells.get(key(world, cell));
+    if (!r?.endpoint || r.spec.incarnation !== incarnation) return undefined;
+    const res = await fetch(`${r.endpoint}/v1/handoff`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) throw new Error(`hand-off by ${cell} failed: HTTP ${res.status} ${await res.text()}`);
+    return HandoffResultSchema.parse(await res.json());
   }
 
   private async stopRunning(r: Running, reason: string): Promise<void> {

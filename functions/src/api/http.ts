@@ -29,7 +29,7 @@ export interface RouteContext {
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
   /** OpenAPI-style template: `/v1/worlds/{name}`. */
   path: string;
   /** null: public (health, metrics, the OpenAPI document). */

@@ -1,6 +1,6 @@
 import { COLLECTIONS, isLiveCell } from '@fleetforge/shared';
 import { PromMetricsSink } from '../adapters/prom-metrics';
-import { parseWorld, readCells } from '../handlers/world-state';
+import { parseWorld, readCells, readOperations } from '../handlers/world-state';
 import type { ApiResponse, RouteContext } from './http';
 
 /**
@@ -24,6 +24,28 @@ export async function metricsText(ctx: RouteContext, processSink?: PromMetricsSi
       { world: w.name },
     );
     for (const c of live) sink.set('fleetforge_cell_sessions', c.load.sessions, { world: w.name, cell: c.id });
+    sink.set('fleetforge_routing_epoch', w.status.routingEpoch, { world: w.name });
+    // Counters live in the world document, so every instance reports the same totals.
+    const s = w.status.stats;
+    const totals = [
+      ['fleetforge_splits_total', s.splits],
+      ['fleetforge_merges_total', s.merges],
+      ['fleetforge_split_rollbacks_total', s.rollbacks],
+      ['fleetforge_recoveries_total', s.recoveries],
+      ['fleetforge_sessions_reassigned_total', s.sessionsReassigned],
+      ['fleetforge_split_cooldown_blocks_total', s.splitCooldownBlocks],
+      ['fleetforge_split_rate_limit_hits_total', s.splitRateLimitHits],
+    ] as const;
+    for (const [name, value] of totals) sink.inc(name, { world: w.name }, value);
+    // Durations from the stored operations (the most recent 200 per world).
+    for (const op of await readOperations(ctx.deps.store, w.name)) {
+      if (op.state !== 'Completed' || !op.completedAt) continue;
+      const seconds = (Date.parse(op.completedAt) - Date.parse(op.createdAt)) / 1000;
+      sink.observe(
+        op.kind === 'split' ? 'fleetforge_split_duration_seconds' : 'fleetforge_merge_duration_seconds',
+        seconds,
+      );
+    }
   }
   const text = (await sink.text()) + (processSink ? await processSink.text() : '');
   return { status: 200, body: text, contentType: 'text/plain; version=0.0.4' };

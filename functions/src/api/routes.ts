@@ -3,12 +3,26 @@ import {
   CellListSchema,
   DeleteResultSchema,
   EventListSchema,
+  OperationDocSchema,
+  RoutingTableSchema,
   TokenCreateRequestSchema,
   TokenCreateResponseSchema,
   WorldListSchema,
   WorldManifestSchema,
   WorldViewSchema,
 } from '@fleetforge/shared';
+import { z } from 'zod';
+import {
+  ConfigPatchSchema,
+  MergeRequestSchema,
+  SplitRequestSchema,
+  getConfig,
+  getRouting,
+  listOperations,
+  mergeCells,
+  patchConfig,
+  splitCell,
+} from './elasticity';
 import { listEvents } from './events';
 import { json, type Route } from './http';
 import { metricsText } from './metrics';
@@ -89,6 +103,55 @@ export const ROUTES: Route[] = [
     summary: 'List the cells of a world',
     responseSchema: CellListSchema,
     handler: listCells,
+  },
+  {
+    method: 'GET',
+    path: '/v1/worlds/{name}/routing',
+    permission: 'worlds:read',
+    summary: 'The routing table: which cell owns which region, at which routing epoch',
+    responseSchema: RoutingTableSchema,
+    handler: getRouting,
+  },
+  {
+    method: 'GET',
+    path: '/v1/worlds/{name}/operations',
+    permission: 'worlds:read',
+    summary: 'Split and merge operations of a world, newest first',
+    responseSchema: z.object({ items: z.array(OperationDocSchema) }),
+    handler: listOperations,
+  },
+  {
+    method: 'POST',
+    path: '/v1/worlds/{name}/cells/{cell}:split',
+    permission: 'cells:override',
+    summary: 'Split a cell now (ManualOverride): 409 with the reason when it is not safe',
+    requestSchema: SplitRequestSchema,
+    responseSchema: z.object({ operation: OperationDocSchema }),
+    handler: splitCell,
+  },
+  {
+    method: 'POST',
+    path: '/v1/worlds/{name}/cells:merge',
+    permission: 'cells:override',
+    summary: 'Merge sibling cells back into their parent (ManualOverride): 409 for an unsafe set',
+    requestSchema: MergeRequestSchema,
+    responseSchema: z.object({ operation: OperationDocSchema }),
+    handler: mergeCells,
+  },
+  {
+    method: 'GET',
+    path: '/v1/config/scaling',
+    permission: 'worlds:read',
+    summary: 'Live scaling overrides (applied over every world spec)',
+    handler: getConfig,
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/config/scaling',
+    permission: 'cells:override',
+    summary: 'Set or unset live scaling keys; applies without a restart (ConfigReload event)',
+    requestSchema: ConfigPatchSchema,
+    handler: patchConfig,
   },
   {
     method: 'GET',

@@ -3,6 +3,7 @@ import {
   COLLECTIONS,
   FleetError,
   TOPICS,
+  emptyStats,
   WorldManifestSchema,
   paths,
   parseOrThrow,
@@ -127,6 +128,7 @@ export async function applyWorld(ctx: RouteContext): Promise<ApiResponse> {
               routingEpoch: 1,
               generation,
               observedGeneration: 0,
+              stats: emptyStats(),
             },
           };
       tx.set(paths.world(name), world);

@@ -1,6 +1,14 @@
-import { LOAD_WINDOW_SIZE, paths, type CellMetricsMessage, type LoadSample, type WriteOp } from '@fleetforge/shared';
+import {
+  LOAD_WINDOW_SIZE,
+  paths,
+  type CellMetricsMessage,
+  type CellSample,
+  type LoadSample,
+  type WriteOp,
+} from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
+import { reconcileWorld } from './reconcile-world';
 import { parseCell } from './world-state';
 
 /**
@@ -15,14 +23,11 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
       return [c.id, c] as const;
     }),
   );
-  const byCell = new Map<string, LoadSample[]>();
+  const byCell = new Map<string, CellSample[]>();
   for (const s of msg.samples) {
     const cell = cells.get(s.cell);
     if (!cell || cell.incarnation !== s.incarnation) continue;
-    byCell.set(s.cell, [
-      ...(byCell.get(s.cell) ?? []),
-      { at: s.at, sessions: s.sessions, cpuMillis: s.cpuMillis, memoryMiB: s.memoryMiB },
-    ]);
+    byCell.set(s.cell, [...(byCell.get(s.cell) ?? []), s]);
   }
   const ops: WriteOp[] = [];
   for (const [id, samples] of byCell) {
@@ -31,12 +36,21 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
     const fresh = samples.filter((s) => s.at > last).sort((a, b) => (a.at < b.at ? -1 : 1));
     const latest = fresh.at(-1);
     if (!latest) continue;
-    const window = [...cell.load.window, ...fresh].slice(-LOAD_WINDOW_SIZE);
+    const window: LoadSample[] = [
+      ...cell.load.window,
+      ...fresh.map(({ at, sessions, cpuMillis, memoryMiB }) => ({ at, sessions, cpuMillis, memoryMiB })),
+    ].slice(-LOAD_WINDOW_SIZE);
     ops.push({
       op: 'update',
       path: paths.cell(msg.world, id),
       patch: {
-        load: { sessions: latest.sessions, cpuMillis: latest.cpuMillis, memoryMiB: latest.memoryMiB, window },
+        load: {
+          sessions: latest.sessions,
+          cpuMillis: latest.cpuMillis,
+          memoryMiB: latest.memoryMiB,
+          window,
+          hist: latest.hist ?? null,
+        },
         lastReportAt: latest.at,
       },
     });
@@ -47,5 +61,7 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
     return 'stale';
   }
   await deps.store.batch(ops);
+  // Scaling decisions follow the load: look at the world now rather than at the next sweep.
+  await reconcileWorld(deps, { world: msg.world, reason: 'metrics', correlationId: `metrics-${msg.world}` }, log);
   return 'ok';
 }

@@ -1,4 +1,13 @@
-import { TOPICS, applyReport, paths, type AgentReport } from '@fleetforge/shared';
+import {
+  OperationDocSchema,
+  TOPICS,
+  applyReport,
+  parseOrThrow,
+  paths,
+  recordHandoff,
+  type AgentReport,
+  type Transaction,
+} from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
@@ -8,6 +17,7 @@ import { parseCell, writeCell } from './world-state';
 /** Applies one agent observation to its cell, then reconciles the world. */
 export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['log']): Promise<Outcome> {
   const changed = await deps.store.runTransaction(async (tx) => {
+    if (report.kind === 'handedOff') return applyHandoff(tx, report, deps.clock.now());
     const path = paths.cell(report.world, report.cell);
     const data = await tx.get(path);
     if (!data) return false;
@@ -49,4 +59,17 @@ export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['
     await deps.bus.publish(TOPICS.worldReconcile, again);
   }
   return 'ok';
+}
+
+/** A hand-off report is recorded on its operation; the reconcile that follows moves the operation on. */
+async function applyHandoff(tx: Transaction, report: AgentReport, now: Date): Promise<boolean> {
+  if (!report.operation) return false;
+  const path = paths.operation(report.world, report.operation);
+  const data = await tx.get(path);
+  if (!data) return false;
+  const op = parseOrThrow(OperationDocSchema, data, `document ${path}`);
+  const next = recordHandoff(op, report.cell, report.moved ?? 0, now);
+  if (!next) return false;
+  tx.set(path, next);
+  return true;
 }

@@ -1,114 +1,94 @@
 import {
   AgentCommandSchema,
   TOPICS,
+  isEmptyTick,
   paths,
-  planWorld,
+  planTick,
   type AgentCommand,
-  type WorldPlan,
+  type TickPlan,
+  type Transaction,
+  type OperationDoc,
+  type WorldDoc,
   type WorldReconcileMessage,
+  type WorldState,
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
-import { readCells, readWorld, writeCell } from './world-state';
+import { readWorldState, writeCell } from './world-state';
 
 const PRINCIPAL = 'system:reconcileWorld';
 
+/** How long a hand-off or drain may take before its command is sent again. */
+const STEP_TIMEOUT_MS = 10_000;
+
 /**
- * Load the world and its cells, ask the pure planner what to do, and persist the
- * plan in one transaction; then publish the agent commands. Commands go out after
- * the commit, so a crash in between leaves a doc saying "start requested" and the
- * next reconcile re-sends it once `resendAfterMs` has passed.
+ * Load the world, its cells, operations and live config; ask the pure planner
+ * (`planTick`) what to do; persist the plan in one transaction; then publish the
+ * agent commands. Commands go out after the commit, so a crash in between leaves
+ * docs saying what was requested, and a later reconcile re-sends it.
  *
- * Most reconciles find nothing to do (a burst of reports re-queues the world many
- * times). Those are answered from a plain read: a transaction over every cell of
- * the world would hold those documents and stall the report handlers writing them.
+ * Most reconciles find nothing to do (metrics arrive every second, reports come in
+ * bursts). Those are answered from a plain read: a transaction over every cell of
+ * the world would hold those documents and stall the handlers writing them.
  */
 export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
   const started = performance.now();
-  const peek = await readWorld(deps.store, msg.world);
+  const opts = {
+    resendAfterMs: deps.resendAfterMs,
+    stepTimeoutMs: STEP_TIMEOUT_MS,
+    newId: (prefix: string) => deps.ids.next(prefix),
+  };
+  const peek = await readWorldState(deps.store, msg.world);
   if (!peek) {
     log.debug({ world: msg.world }, 'world gone; nothing to reconcile');
     return 'stale';
   }
-  const peekPlan = planWorld(peek, await readCells(deps.store, msg.world), deps.clock.now(), {
-    resendAfterMs: deps.resendAfterMs,
-  });
-  if (isEmptyPlan(peekPlan)) {
+  if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
     deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
     return 'ok';
   }
   const result = await deps.store.runTransaction(async (tx) => {
-    const world = await readWorld(tx, msg.world);
-    if (!world) return undefined;
-    const cells = await readCells(tx, msg.world);
+    const state = await readWorldState(tx, msg.world);
+    if (!state) return undefined;
     const now = deps.clock.now();
-    const plan = planWorld(world, cells, now, { resendAfterMs: deps.resendAfterMs });
-    const existing = new Set(cells.map((c) => c.id));
-    if (plan.finalizeDelete) {
-      for (const c of cells) tx.delete(paths.cell(world.name, c.id));
-      tx.delete(paths.world(world.name));
-    } else {
-      for (const c of plan.writeCells) writeCell(tx, existing.has(c.id), c);
-      if (plan.status) tx.update(paths.world(world.name), { status: plan.status, updatedAt: now.toISOString() });
-    }
-    writeEvents(tx, plan.events, {
-      world: world.name,
-      correlationId: world.correlationId,
-      principal: PRINCIPAL,
-      time: now,
-      ids: deps.ids,
-    });
-    return { world, plan };
+    const plan = planTick(state, now, opts);
+    persist(tx, state, plan, now, deps);
+    return { state, plan };
   });
-  if (!result) {
-    log.debug({ world: msg.world }, 'world gone; nothing to reconcile');
-    return 'stale';
-  }
-  const { world, plan } = result;
-  const commands: AgentCommand[] = [
-    ...plan.start.map((s) =>
-      AgentCommandSchema.parse({
-        kind: 'start',
-        commandId: deps.ids.next('cmd'),
-        world: world.name,
-        cell: s.cell,
-        incarnation: s.incarnation,
-        boundary: s.boundary,
-        capacity: world.spec.capacity,
-        correlationId: world.correlationId,
-      }),
-    ),
-    ...plan.stop.map((s) =>
-      AgentCommandSchema.parse({
-        kind: 'stop',
-        commandId: deps.ids.next('cmd'),
-        world: world.name,
-        cell: s.cell,
-        incarnation: s.incarnation,
-        reason: s.reason,
-        correlationId: world.correlationId,
-      }),
-    ),
-  ];
-  await Promise.all(
-    commands.map((c) => deps.bus.publish(TOPICS.agentCommands, c, { world: c.world, correlationId: c.correlationId })),
+  if (!result) return 'stale';
+  const { state, plan } = result;
+  await publishCommands(
+    deps,
+    state.world,
+    [...plan.operations, ...state.operations],
+    plan,
+    (plan.status ?? state.world.status).routingEpoch,
   );
   for (const e of plan.events) {
-    if (e.type === 'WorldInitialized') {
+    if (e.type === 'WorldInitialized')
       deps.metrics.observe('fleetforge_world_ready_seconds', Number(e.data?.seconds ?? 0));
-    }
   }
-  const status = plan.status ?? world.status;
-  deps.metrics.set('fleetforge_worlds_ready', status.ready ? 1 : 0, { world: world.name });
+  for (const d of plan.durations) {
+    deps.metrics.observe(
+      d.kind === 'split' ? 'fleetforge_split_duration_seconds' : 'fleetforge_merge_duration_seconds',
+      d.seconds,
+    );
+  }
+  const status = plan.status ?? state.world.status;
+  deps.metrics.set('fleetforge_worlds_ready', status.ready ? 1 : 0, { world: state.world.name });
   deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
   log.info(
     {
-      world: world.name,
+      world: state.world.name,
       phase: status.phase,
+      epoch: status.routingEpoch,
       started: plan.start.map((s) => s.cell),
       stopped: plan.stop.map((s) => s.cell),
+      handoffs: plan.handoff.map((h) => h.cell),
+      operations: plan.operations.map((o) => `${o.kind}:${o.id}:${o.state}`),
+      decisions: plan.decisions.map((d) => (d.kind === 'blocked' ? `blocked:${d.why}:${d.cells.join('+')}` : d.kind)),
       events: plan.events.map((e) => e.type),
       finalized: plan.finalizeDelete,
     },
@@ -117,14 +97,78 @@ export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log
   return 'ok';
 }
 
-/** A plan that writes, sends and records nothing. */
-export function isEmptyPlan(plan: WorldPlan): boolean {
-  return (
-    plan.writeCells.length === 0 &&
-    plan.start.length === 0 &&
-    plan.stop.length === 0 &&
-    plan.events.length === 0 &&
-    plan.status === undefined &&
-    !plan.finalizeDelete
+function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, deps: Deps): void {
+  const name = state.world.name;
+  if (plan.finalizeDelete) {
+    for (const c of state.cells) tx.delete(paths.cell(name, c.id));
+    for (const o of state.operations) tx.delete(paths.operation(name, o.id));
+    tx.delete(paths.world(name));
+  } else {
+    for (const c of plan.createCells) writeCell(tx, false, c);
+    for (const c of plan.updateCells) writeCell(tx, true, c);
+    for (const o of plan.operations) tx.set(paths.operation(name, o.id), o);
+    if (plan.status) tx.update(paths.world(name), { status: plan.status, updatedAt: now.toISOString() });
+  }
+  // Events of an operation carry its correlation id; world-level ones the world's.
+  const byOp = new Map(plan.operations.map((o) => [o.id, o.correlationId]));
+  for (const e of plan.events) {
+    const opId = typeof e.data?.operation === 'string' ? e.data.operation : undefined;
+    writeEvents(tx, [e], {
+      world: name,
+      correlationId: (opId && byOp.get(opId)) || state.world.correlationId,
+      principal: PRINCIPAL,
+      time: now,
+      ids: deps.ids,
+    });
+  }
+}
+
+/**
+ * Publishes start, stop and hand-off commands. Each carries the correlation id of
+ * the operation its cell takes part in (the first listed wins), else the world's.
+ */
+export async function publishCommands(
+  deps: Deps,
+  world: WorldDoc,
+  operations: readonly OperationDoc[],
+  plan: Pick<TickPlan, 'start' | 'stop' | 'handoff'>,
+  epoch: number,
+): Promise<void> {
+  const corr = (cell: string) =>
+    operations.find((o) => o.sources.includes(cell) || o.targets.some((t) => t.id === cell))?.correlationId ??
+    world.correlationId;
+  const base = (cell: string, incarnation: number) => ({
+    commandId: deps.ids.next('cmd'),
+    world: world.name,
+    cell,
+    incarnation,
+    correlationId: corr(cell),
+  });
+  const commands: AgentCommand[] = [
+    ...plan.start.map((s) =>
+      AgentCommandSchema.parse({
+        kind: 'start',
+        ...base(s.cell, s.incarnation),
+        boundary: s.boundary,
+        capacity: world.spec.capacity,
+        epoch,
+        neverReady: s.neverReady ?? false,
+      }),
+    ),
+    ...plan.stop.map((s) =>
+      AgentCommandSchema.parse({ kind: 'stop', ...base(s.cell, s.incarnation), reason: s.reason }),
+    ),
+    ...plan.handoff.map((h) =>
+      AgentCommandSchema.parse({
+        kind: 'handoff',
+        ...base(h.cell, h.incarnation),
+        operation: h.operation,
+        epoch: h.epoch,
+        targets: h.targets,
+      }),
+    ),
+  ];
+  await Promise.all(
+    commands.map((c) => deps.bus.publish(TOPICS.agentCommands, c, { world: c.world, correlationId: c.correlationId })),
   );
 }

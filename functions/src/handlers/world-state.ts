@@ -1,10 +1,14 @@
 import {
   CellDocSchema,
+  OperationDocSchema,
+  ScalingOverridesSchema,
   WorldDocSchema,
   paths,
   parseOrThrow,
   type CellDoc,
   type DocData,
+  type OperationDoc,
+  type WorldState,
   type Transaction,
   type WorldDoc,
 } from '@fleetforge/shared';
@@ -39,4 +43,36 @@ export function writeCell(tx: Transaction, existing: boolean, cell: CellDoc): vo
   }
   const { load: _load, ...control } = cell;
   tx.update(path, control);
+}
+
+/** Operations a reconcile looks at: the most recent ones (active ones are always among them). */
+const OPERATIONS_LOOKBACK = 200;
+
+export async function readOperations(tx: Pick<Transaction, 'get' | 'list'>, world: string): Promise<OperationDoc[]> {
+  const docs = await tx.list(paths.operations(world), {
+    orderBy: { field: 'createdAt', direction: 'desc' },
+    limit: OPERATIONS_LOOKBACK,
+  });
+  return docs.map((d) => parseOrThrow(OperationDocSchema, d.data, `document ${d.path}`));
+}
+
+/** The live scaling overrides (`config/scaling`), validated like every read. */
+export async function readOverrides(tx: Pick<Transaction, 'get' | 'list'>): Promise<WorldState['overrides']> {
+  const data = await tx.get(paths.config('scaling'));
+  if (!data) return {};
+  return parseOrThrow(ScalingOverridesSchema, data.overrides ?? {}, `document ${paths.config('scaling')}`);
+}
+
+export async function readWorldState(
+  tx: Pick<Transaction, 'get' | 'list'>,
+  name: string,
+): Promise<WorldState | undefined> {
+  const world = await readWorld(tx, name);
+  if (!world) return undefined;
+  const [cells, operations, overrides] = [
+    await readCells(tx, name),
+    await readOperations(tx, name),
+    await readOverrides(tx),
+  ];
+  return { world, cells, operations, overrides };
 }

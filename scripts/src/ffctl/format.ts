@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import YAML from 'yaml';
-import { formatRect, type CellView, type LifecycleEvent, type WorldView } from '@fleetforge/shared';
+import { formatRect, type CellView, type LifecycleEvent, type OperationDoc, type WorldView } from '@fleetforge/shared';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -14,9 +14,11 @@ export function emit(format: OutputFormat, value: unknown, table: () => string):
 function phaseColor(phase: string): string {
   switch (phase) {
     case 'Ready':
+    case 'Completed':
       return pc.green(phase);
     case 'Degraded':
     case 'Failed':
+    case 'RolledBack':
       return pc.red(phase);
     case 'Deleting':
     case 'Terminated':
@@ -118,4 +120,35 @@ export function parseDuration(text: string, flag: string): number {
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
   return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+}
+
+export function operationLine(op: OperationDoc): string {
+  const took = op.completedAt
+    ? ` in ${((Date.parse(op.completedAt) - Date.parse(op.createdAt)) / 1000).toFixed(2)}s`
+    : '';
+  const moved = op.sessionsMoved !== null ? `, ${op.sessionsMoved} sessions handed over` : '';
+  return `${op.kind} ${op.id} ${phaseColor(op.state)}: ${op.sources.join('+')} → ${op.targets.map((t) => t.id).join('+')}${took}${moved}${op.error ? ` (${op.error})` : ''}`;
+}
+
+export function operationsTable(ops: OperationDoc[]): string {
+  const t = new Table({
+    style: { head: [], border: [] },
+    head: ['OPERATION', 'KIND', 'STATE', 'CAUSE', 'FROM', 'TO', 'MOVED', 'SECONDS', 'CORRELATION'].map((h) =>
+      pc.bold(h),
+    ),
+  });
+  for (const op of ops) {
+    t.push([
+      op.id,
+      op.kind,
+      phaseColor(op.state),
+      op.cause,
+      op.sources.join(','),
+      op.targets.map((x) => x.id).join(','),
+      op.sessionsMoved === null ? '-' : String(op.sessionsMoved),
+      op.completedAt ? ((Date.parse(op.completedAt) - Date.parse(op.createdAt)) / 1000).toFixed(2) : '-',
+      op.correlationId,
+    ]);
+  }
+  return t.toString();
 }

@@ -11,6 +11,10 @@ import {
   TokenCreateResponseSchema,
   WorldListSchema,
   WorldViewSchema,
+  OperationDocSchema,
+  RoutingTableSchema,
+  formatRect,
+  type OperationDoc,
   type LifecycleEvent,
   type WorldView,
 } from '@fleetforge/shared';
@@ -20,6 +24,8 @@ import {
   emit,
   eventLine,
   eventsTable,
+  operationLine,
+  operationsTable,
   parseDuration,
   worldDetail,
   worldsTable,
@@ -231,6 +237,137 @@ export function buildProgram(io: Io): Command {
       },
     );
 
+  const cell = program.command('cell').description('Manual overrides (operator role)');
+  cell
+    .command('split <world> <cell>')
+    .description('Split a cell now (reason ManualOverride)')
+    .option('--reason <text>', 'why (goes into the event and the audit log)', 'manual split')
+    .option('--test-never-ready', 'test switch: the children never become ready, so the split rolls back')
+    .option('--wait', 'wait until the operation completes or rolls back')
+    .option('--timeout <duration>', 'how long --wait waits', duration('--timeout'), 60_000)
+    .action(
+      async (
+        world: string,
+        id: string,
+        o: { reason: string; testNeverReady?: boolean; wait?: boolean; timeout: number },
+      ) => {
+        const c = client();
+        const r = await c.request(
+          'POST',
+          `/v1/worlds/${encodeURIComponent(world)}/cells/${encodeURIComponent(id)}:split`,
+          OperationResponseSchema,
+          {
+            reason: o.reason,
+            ...(o.testNeverReady ? { testChildrenNeverReady: true } : {}),
+          },
+        );
+        const op = o.wait ? await waitOperation(c, world, r.operation.id, o.timeout) : r.operation;
+        io.out(emit(format(), op, () => operationLine(op)));
+        if (o.wait && op.state !== 'Completed')
+          throw new CliError(`operation ${op.id} ended ${op.state}: ${op.error ?? ''}`);
+      },
+    );
+  cell
+    .command('merge <world> <cells...>')
+    .description('Merge sibling cells back into their parent (reason ManualOverride)')
+    .option('--reason <text>', 'why', 'manual merge')
+    .option('--wait', 'wait until the operation completes or rolls back')
+    .option('--timeout <duration>', 'how long --wait waits', duration('--timeout'), 60_000)
+    .action(async (world: string, cells: string[], o: { reason: string; wait?: boolean; timeout: number }) => {
+      const c = client();
+      const r = await c.request(
+        'POST',
+        `/v1/worlds/${encodeURIComponent(world)}/cells:merge`,
+        OperationResponseSchema,
+        {
+          cells,
+          reason: o.reason,
+        },
+      );
+      const op = o.wait ? await waitOperation(c, world, r.operation.id, o.timeout) : r.operation;
+      io.out(emit(format(), op, () => operationLine(op)));
+      if (o.wait && op.state !== 'Completed')
+        throw new CliError(`operation ${op.id} ended ${op.state}: ${op.error ?? ''}`);
+    });
+
+  program
+    .command('ops <world>')
+    .description('Split and merge operations of a world, newest first')
+    .action(async (world: string) => {
+      const r = await client().request(
+        'GET',
+        `/v1/worlds/${encodeURIComponent(world)}/operations`,
+        OperationListSchema,
+      );
+      io.out(emit(format(), r.items, () => (r.items.length === 0 ? 'no operations' : operationsTable(r.items))));
+    });
+
+  program
+    .command('routing <world>')
+    .description('The routing table: which cell owns which region, at which epoch')
+    .action(async (world: string) => {
+      const r = await client().request('GET', `/v1/worlds/${encodeURIComponent(world)}/routing`, RoutingTableSchema);
+      io.out(
+        emit(
+          format(),
+          r,
+          () =>
+            `epoch ${r.epoch}\n${r.cells.map((x) => `  ${x.id.padEnd(14)} ${formatRect(x.boundary).padEnd(20)} ${x.endpoint}`).join('\n')}`,
+        ),
+      );
+    });
+
+  const config = program.command('config').description('Live scaling configuration (no restart)');
+  config
+    .command('get')
+    .description('Show the live overrides and the defaults')
+    .action(async () => {
+      const r = await client().request('GET', '/v1/config/scaling', ConfigViewSchema);
+      io.out(
+        emit(format(), r, () =>
+          [
+            `version ${r.version}${r.updatedBy ? ` (by ${r.updatedBy} at ${r.updatedAt})` : ''}`,
+            ...Object.entries(r.overrides).map(([k, v]) => `  scaling.${k}=${JSON.stringify(v)}`),
+            ...(Object.keys(r.overrides).length === 0 ? ['  (no overrides: every world uses its spec)'] : []),
+          ].join('\n'),
+        ),
+      );
+    });
+  config
+    .command('set <assignments...>')
+    .description('Set keys: ffctl config set scaling.splitSessions=600 scaling.cooldownSeconds=10')
+    .action(async (assignments: string[]) => {
+      const set: Record<string, unknown> = {};
+      for (const a of assignments) {
+        const m = /^scaling\.([A-Za-z]+)=(.+)$/.exec(a);
+        if (!m) throw new CliError(`"${a}": expected scaling.<key>=<value>, e.g. scaling.splitSessions=600`);
+        const raw = m[2]!;
+        set[m[1]!] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+      }
+      const r = await client().request('PATCH', '/v1/config/scaling', ConfigPatchResultSchema, { set });
+      io.out(
+        emit(format(), r, () =>
+          r.changedKeys.length ? `changed ${r.changedKeys.join(', ')} (version ${r.version})` : 'no change',
+        ),
+      );
+    });
+  config
+    .command('unset <keys...>')
+    .description('Drop overrides: ffctl config unset scaling.splitSessions')
+    .action(async (keys: string[]) => {
+      const unset = keys.map((k) => {
+        const m = /^scaling\.([A-Za-z]+)$/.exec(k);
+        if (!m) throw new CliError(`"${k}": expected scaling.<key>`);
+        return m[1]!;
+      });
+      const r = await client().request('PATCH', '/v1/config/scaling', ConfigPatchResultSchema, { unset });
+      io.out(
+        emit(format(), r, () =>
+          r.changedKeys.length ? `unset ${r.changedKeys.join(', ')} (version ${r.version})` : 'no change',
+        ),
+      );
+    });
+
   const token = program.command('token').description('API tokens (admin)');
   token
     .command('create <name>')
@@ -259,6 +396,29 @@ export function buildProgram(io: Io): Command {
     });
 
   return program;
+}
+
+const OperationResponseSchema = z.object({ operation: OperationDocSchema });
+const OperationListSchema = z.object({ items: z.array(OperationDocSchema) });
+const ConfigViewSchema = z.object({
+  overrides: z.record(z.string(), z.unknown()),
+  version: z.number(),
+  updatedAt: z.string().nullable(),
+  updatedBy: z.string().nullable(),
+});
+const ConfigPatchResultSchema = z.object({ version: z.number(), changedKeys: z.array(z.string()) });
+
+/** Polls an operation until it completes or rolls back. */
+async function waitOperation(c: ApiClient, world: string, id: string, timeoutMs: number): Promise<OperationDoc> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await c.request('GET', `/v1/worlds/${encodeURIComponent(world)}/operations`, OperationListSchema);
+    const op = r.items.find((o) => o.id === id);
+    if (!op) throw new CliError(`operation ${id} not found in world ${world}`);
+    if (op.state === 'Completed' || op.state === 'RolledBack') return op;
+    if (Date.now() > deadline) throw new CliError(`operation ${id} still ${op.state} after ${timeoutMs / 1000}s`);
+    await sleep(200);
+  }
 }
 
 /** Runs ffctl; resolves to the exit code. */

@@ -1,4 +1,6 @@
+import { containsPoint } from '../geometry';
 import type { CellRunSpec, CellRuntimeStatus, Driver, DriverEvent } from '../ports';
+import type { HandoffRequest, HandoffResult } from '../sessions';
 
 /** A Driver that runs nothing: cells become ready on the next tick, and tests can crash them. */
 export class FakeDriver implements Driver {
@@ -6,6 +8,9 @@ export class FakeDriver implements Driver {
   private readonly cells = new Map<string, CellRuntimeStatus & { spec: CellRunSpec }>();
   private readonly listeners: Array<(e: DriverEvent) => void> = [];
   readonly starts: CellRunSpec[] = [];
+  /** Session positions each fake cell holds; tests put sessions here and hand-offs move them. */
+  readonly sessions = new Map<string, Array<{ x: number; y: number }>>();
+  private readonly handedOff = new Map<string, number>();
 
   private emit(e: DriverEvent): void {
     for (const l of this.listeners) l(e);
@@ -22,6 +27,7 @@ export class FakeDriver implements Driver {
     }
     this.cells.set(key, { ...this.ref(spec), phase: 'starting', endpoint: null, spec });
     this.emit({ ...this.ref(spec), kind: 'started' });
+    if (spec.neverReady) return;
     setTimeout(() => {
       const c = this.cells.get(key);
       if (!c || c.incarnation !== spec.incarnation) return;
@@ -48,6 +54,29 @@ export class FakeDriver implements Driver {
     if (!c) return;
     this.cells.delete(`${world}/${cell}`);
     this.emit({ ...this.ref(c.spec), kind: 'exited', exitCode: 137, requested: false, reason: 'killed' });
+  }
+
+  async handoff(
+    world: string,
+    cell: string,
+    incarnation: number,
+    request: HandoffRequest,
+  ): Promise<HandoffResult | undefined> {
+    const key = `${world}/${cell}`;
+    const c = this.cells.get(key);
+    if (!c || c.incarnation !== incarnation) return undefined;
+    const byTarget: Record<string, number> = {};
+    for (const s of this.sessions.get(key) ?? []) {
+      const t = request.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
+      if (!t) throw new Error(`no target owns ${s.x},${s.y}`);
+      const tk = `${world}/${t.cell}`;
+      this.sessions.set(tk, [...(this.sessions.get(tk) ?? []), s]);
+      byTarget[t.cell] = (byTarget[t.cell] ?? 0) + 1;
+    }
+    const moved = (this.handedOff.get(key) ?? 0) + (this.sessions.get(key)?.length ?? 0);
+    this.handedOff.set(key, moved);
+    this.sessions.set(key, []);
+    return { moved, remaining: 0, byTarget };
   }
 
   list(): CellRuntimeStatus[] {

@@ -1,0 +1,189 @@
+import { decideScaling, type Scaling, type ScalingDecision } from './elasticity';
+import type { CellDoc, WorldDoc, WorldStatus } from './model';
+import { advanceOperation, beginMerge, beginSplit, newOpContext, type HandoffCommand } from './operations-plan';
+import { isActiveOperation, type OperationDoc } from './operations';
+import { computeStatus, planWorld, type PlannedEvent, type StartCommand, type StopCommand } from './reconcile';
+
+/** Everything one reconcile of a world looks at. */
+export interface WorldState {
+  world: WorldDoc;
+  cells: CellDoc[];
+  /** Active operations and those finished recently (rate limits and cool-downs look back). */
+  operations: OperationDoc[];
+  /** Live config: scaling keys overriding the world spec (`ffctl config set`). */
+  overrides: Partial<Scaling>;
+}
+
+export interface TickOptions {
+  resendAfterMs: number;
+  stepTimeoutMs: number;
+  newId: (prefix: string) => string;
+}
+
+/** What one reconcile changes; the caller writes it in one transaction, then sends the commands. */
+export interface TickPlan {
+  /** Cell docs to create. */
+  createCells: CellDoc[];
+  /** Cell docs to update (control fields). */
+  updateCells: CellDoc[];
+  operations: OperationDoc[];
+  status: WorldStatus | undefined;
+  events: PlannedEvent[];
+  start: StartCommand[];
+  stop: StopCommand[];
+  handoff: HandoffCommand[];
+  finalizeDelete: boolean;
+  durations: Array<{ kind: 'split' | 'merge'; seconds: number }>;
+  decisions: ScalingDecision[];
+}
+
+/** The scaling config in force: the world's spec with the live overrides on top. */
+export function effectiveScaling(world: WorldDoc, overrides: Partial<Scaling>): Scaling {
+  return { ...world.spec.scaling, ...overrides };
+}
+
+/** Announce (and count) a blocked attempt again only after this long. */
+const BLOCK_REPEAT_MS = 30_000;
+
+/**
+ * One level-based pass over a world: the world-level plan (initial cells, resends,
+ * recovery, deletion), then every active operation, then new split/merge decisions.
+ * Pure: time and ids come in; the result says what to write and send.
+ */
+export function planTick(state: WorldState, now: Date, opts: TickOptions): TickPlan {
+  const base = planWorld(state.world, state.cells, now, { resendAfterMs: opts.resendAfterMs });
+  const empty: TickPlan = {
+    createCells: [],
+    updateCells: [],
+    operations: [],
+    status: base.status,
+    events: base.events,
+    start: base.start,
+    stop: base.stop,
+    handoff: [],
+    finalizeDelete: base.finalizeDelete,
+    durations: [],
+    decisions: [],
+  };
+  const existing = new Set(state.cells.map((c) => c.id));
+  if (state.world.deletionRequestedAt) {
+    for (const c of base.writeCells) (existing.has(c.id) ? empty.updateCells : empty.createCells).push(c);
+    return empty;
+  }
+
+  const merged = new Map(state.cells.map((c) => [c.id, c]));
+  for (const c of base.writeCells) merged.set(c.id, c);
+  const world: WorldDoc = { ...state.world, status: base.status ?? state.world.status };
+  const ctx = newOpContext(world, [...merged.values()], now, opts.stepTimeoutMs);
+  for (const c of base.writeCells) ctx.changed.add(c.id);
+  ctx.start.push(...base.start);
+  ctx.stop.push(...base.stop);
+  ctx.events.push(...base.events);
+
+  const ops = new Map(state.operations.map((o) => [o.id, o]));
+  const changedOps = new Set<string>();
+  for (const op of state.operations.filter(isActiveOperation)) {
+    const next = advanceOperation(ctx, op);
+    if (next !== op) {
+      ops.set(op.id, next);
+      changedOps.add(op.id);
+    }
+  }
+
+  let decisions: ScalingDecision[] = [];
+  if (ctx.world.status.initializedAt) {
+    const scaling = effectiveScaling(state.world, state.overrides);
+    decisions = decideScaling({
+      scaling,
+      capacity: state.world.spec.capacity,
+      cells: [...ctx.cells.values()],
+      operations: [...ops.values()],
+      now,
+    });
+    for (const d of decisions) {
+      const common = {
+        id: opts.newId('op'),
+        cause: 'Threshold' as const,
+        reason: d.reason,
+        principal: 'system:reconcileWorld',
+        correlationId: opts.newId('corr'),
+        readinessTimeoutSeconds: scaling.readinessTimeoutSeconds,
+      };
+      if (d.kind === 'split') {
+        const op = beginSplit(ctx, d.cell, d.children, common);
+        ops.set(op.id, op);
+        changedOps.add(op.id);
+      } else if (d.kind === 'merge') {
+        const op = beginMerge(ctx, d.cells, d.parent, common);
+        ops.set(op.id, op);
+        changedOps.add(op.id);
+      } else {
+        recordBlocked(ctx, d, now);
+      }
+    }
+  }
+
+  const status = computeStatus(ctx.world.status, [...ctx.cells.values()], now);
+  const plan: TickPlan = {
+    ...empty,
+    operations: [...changedOps].map((id) => ops.get(id)!),
+    status: JSON.stringify(status) === JSON.stringify(state.world.status) ? undefined : status,
+    events: ctx.events,
+    start: ctx.start,
+    stop: ctx.stop,
+    handoff: ctx.handoff,
+    durations: ctx.durations,
+    decisions,
+  };
+  for (const id of ctx.changed) {
+    const c = ctx.cells.get(id)!;
+    (existing.has(id) ? plan.updateCells : plan.createCells).push(c);
+  }
+  return plan;
+}
+
+function recordBlocked(
+  ctx: ReturnType<typeof newOpContext>,
+  d: Extract<ScalingDecision, { kind: 'blocked' }>,
+  now: Date,
+): void {
+  const first = ctx.cells.get(d.cells[0]!);
+  if (!first) return;
+  const last = first.blocked;
+  if (last && last.why === d.why && now.getTime() - new Date(last.at).getTime() < BLOCK_REPEAT_MS) return;
+  ctx.cells.set(first.id, { ...first, blocked: { why: d.why, at: now.toISOString() }, updatedAt: now.toISOString() });
+  ctx.changed.add(first.id);
+  const stats = ctx.world.status.stats;
+  const split = d.action === 'split';
+  ctx.world.status = {
+    ...ctx.world.status,
+    stats: {
+      ...stats,
+      splitCooldownBlocks: stats.splitCooldownBlocks + (split && d.why === 'Cooldown' ? 1 : 0),
+      splitRateLimitHits: stats.splitRateLimitHits + (split && d.why.startsWith('RateLimit') ? 1 : 0),
+    },
+  };
+  ctx.events.push({
+    type: 'ScalingBlocked',
+    severity: 'Warning',
+    cells: d.cells,
+    reason: d.why,
+    message: `${d.action} of ${d.cells.join('+')} not executed: ${d.reason}`,
+    data: { action: d.action, why: d.why },
+  });
+}
+
+/** A plan that writes, sends and records nothing. */
+export function isEmptyTick(p: TickPlan): boolean {
+  return (
+    p.createCells.length === 0 &&
+    p.updateCells.length === 0 &&
+    p.operations.length === 0 &&
+    p.status === undefined &&
+    p.events.length === 0 &&
+    p.start.length === 0 &&
+    p.stop.length === 0 &&
+    p.handoff.length === 0 &&
+    !p.finalizeDelete
+  );
+}
