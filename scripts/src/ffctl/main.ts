@@ -18,6 +18,8 @@ import {
   type LifecycleEvent,
   type WorldView,
 } from '@fleetforge/shared';
+import { formatSummary } from '../load/format';
+import { runLoad, summaryOk, type Hotspot } from '../load/generator';
 import { ApiClient, CliError, resolveEndpoint } from './client';
 import {
   cellsTable,
@@ -237,6 +239,44 @@ export function buildProgram(io: Io): Command {
       },
     );
 
+  program
+    .command('load <world>')
+    .description('Hold N real sessions in the cells of a world, routed by position; deterministic for a seed')
+    .requiredOption(
+      '--sessions <n>',
+      'how many sessions the world should hold at the end (0 removes them)',
+      integer('--sessions', 0, 100_000),
+    )
+    .option('--hotspot <x,y,r>', 'crowd sessions around a point (normal, sigma r/2)', parseHotspot)
+    .option('--ramp <duration>', 'reach the target linearly over this long', duration('--ramp'), 0)
+    .option('--seed <n>', 'seed for positions and moves', integer('--seed', 0, 2 ** 31), 1)
+    .option('--move-fraction <f>', 'share of sessions that move each tick', fraction, 0.05)
+    .action(
+      async (
+        world: string,
+        o: { sessions: number; hotspot?: Hotspot; ramp: number; seed: number; moveFraction: number },
+      ) => {
+        const c = client();
+        const summary = await runLoad(
+          {
+            world,
+            sessions: o.sessions,
+            rampMs: o.ramp,
+            seed: o.seed,
+            moveFraction: o.moveFraction,
+            ...(o.hotspot ? { hotspot: o.hotspot } : {}),
+          },
+          { routing: () => c.request('GET', `/v1/worlds/${encodeURIComponent(world)}/routing`, RoutingTableSchema) },
+        );
+        io.out(emit(format(), summary, () => formatSummary(summary)));
+        if (!summaryOk(summary)) {
+          throw new CliError(
+            `world ${world} holds ${summary.present} of ${summary.target} sessions (${summary.duplicates} duplicated, ${summary.failures} failures)`,
+          );
+        }
+      },
+    );
+
   const cell = program.command('cell').description('Manual overrides (operator role)');
   cell
     .command('split <world> <cell>')
@@ -396,6 +436,29 @@ export function buildProgram(io: Io): Command {
     });
 
   return program;
+}
+
+function integer(flag: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('--move-fraction must be a number from 0 to 1');
+  return n;
+}
+
+function parseHotspot(v: string): Hotspot {
+  const parts = v.split(',').map(Number);
+  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p)) || parts[2]! <= 0) {
+    throw new InvalidArgumentError('--hotspot must be x,y,r with integers and r > 0 (e.g. 100,100,50)');
+  }
+  return { x: parts[0]!, y: parts[1]!, r: parts[2]! };
 }
 
 const OperationResponseSchema = z.object({ operation: OperationDocSchema });
