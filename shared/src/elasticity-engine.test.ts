@@ -188,8 +188,15 @@ describe('checkSplit', () => {
     ['MinSize', [a({ boundary: rect(0, 0, 20, 20) })], [], {}, 'MinSize', /20x20.*minCellSize 16/],
     ['MaxCells', [a(), cell('b')], [], { maxCells: 2 }, 'MaxCells', /2 live.*make 3, maxCells 2/],
     ['MaxCells ignores dead cells', [a(), ...dead], [], { maxCells: 2 }, 'ok'],
-    ['Cooldown: ready 12s ago', [a({ readyAt: ago(12) })], [], {}, 'Cooldown', /ready 12s ago, cooldownSeconds 30/],
-    ['Cooldown: no readyAt, created 10s ago', [a({ readyAt: null, createdAt: ago(10) })], [], {}, 'Cooldown'],
+    [
+      'Cooldown: created by a split 12s ago',
+      [a()],
+      [op('p', ['p'], { completedAt: ago(12), targets: ['a'] })],
+      {},
+      'Cooldown',
+      /created 12s ago, cooldownSeconds 30/,
+    ],
+    ['no cool-down for a cell no operation made, however new', [a({ readyAt: ago(1) })], [], {}, 'ok'],
     ['no Cooldown: ready 30s ago', [a({ readyAt: ago(30) })], [], {}, 'ok'],
     ['Cooldown: own split rolled back 10s ago', [a()], [rolledBack(10)], {}, 'Cooldown', /rolled back 10s ago/],
     ['no Cooldown: rolled back 40s ago', [a()], [rolledBack(40)], {}, 'ok'],
@@ -289,7 +296,14 @@ describe('checkMerge', () => {
       [op('s', ['B'], { state: 'Draining' })],
       'Busy',
     ],
-    ['Cooldown', 'A B', [P, A(), B({ readyAt: ago(5) })], [], 'Cooldown', /B ready 5s ago/],
+    [
+      'Cooldown',
+      'A B',
+      [P, A(), B()],
+      [op('s', ['P'], { completedAt: ago(5), targets: ['A', 'B'] })],
+      'Cooldown',
+      /A created 5s ago/,
+    ],
   ])('%s', (...row) => {
     const [, ids, cells, ops, expected, reason] = row;
     const inp = input(cells, ops);
@@ -342,7 +356,13 @@ describe('decideScaling: splits', () => {
     ],
     ['not Ready → nothing', [hot('a', { state: 'Pending' })], [], {}, []],
     ['Busy → nothing', [hot('a')], [op('m', ['a', 'b'], { kind: 'merge', state: 'Planned' })], {}, []],
-    ['cool-down → blocked', [hot('a', { readyAt: ago(10) })], [], {}, ['blocked split a Cooldown']],
+    [
+      'cool-down → blocked',
+      [hot('a')],
+      [op('p', ['p'], { completedAt: ago(10), targets: ['a'] })],
+      {},
+      ['blocked split a Cooldown'],
+    ],
     ['MinSize → blocked', [hot('a', { boundary: rect(0, 0, 20, 20) })], [], {}, ['blocked split a MinSize']],
     [
       'global rate limit',
@@ -412,10 +432,14 @@ describe('decideScaling: merges', () => {
     ],
     ['not the parent region → nothing', pair({}, { boundary: rect(128, 0, 64, 128) }), {}, []],
     ['parent doc gone → nothing', pair().slice(1), {}, []],
-    ['cool-down → blocked merge', pair({ readyAt: ago(45) }), { cooldownSeconds: 60 }, ['blocked merge A+B Cooldown']],
     ['a sibling hot by CPU splits, no merge', pair({ window: samples(20, 40, { cpuMillis: 900 }) }), {}, ['split A']],
   ])('%s', (_name, cells, over, expected) => {
     expect(summary(decideScaling(input(cells, [], over)))).toEqual(expected);
+  });
+
+  it('cool-down → blocked merge: the siblings were created by a split 45 s ago', () => {
+    const ops = [op('s', ['P'], { completedAt: ago(45), targets: ['A', 'B'] })];
+    expect(summary(decideScaling(input(pair(), ops, { cooldownSeconds: 60 })))).toEqual(['blocked merge A+B Cooldown']);
   });
 
   it('returns the parent and its boundary', () => {

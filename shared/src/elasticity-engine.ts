@@ -43,16 +43,27 @@ function busyWith(ids: readonly string[], ops: readonly OperationDoc[]): Operati
   return ops.find((op) => isActiveOperation(op) && involves(op, set));
 }
 
-/** When the cell (this incarnation) became Ready; cool-downs run from here. */
-function readySince(cell: CellDoc): number {
-  return ms(cell.readyAt ?? cell.createdAt);
+/**
+ * When the cell was last created by a split or merge: cool-downs run from there.
+ * A cell no operation made (an initial grid cell) has no cool-down, so a world
+ * that is hot from the start can split at once.
+ */
+function bornAt(cell: CellDoc, ops: readonly OperationDoc[]): number | undefined {
+  let born: number | undefined;
+  for (const op of ops) {
+    if (!op.targets.some((t) => t.id === cell.id)) continue;
+    const t = ms(op.completedAt ?? op.updatedAt);
+    if (born === undefined || t > born) born = t;
+  }
+  return born;
 }
 
-function cooldownProblem(cell: CellDoc, scaling: Scaling, now: number): string | undefined {
-  const limit = scaling.cooldownSeconds * 1000;
-  const age = now - readySince(cell);
-  if (age < limit) {
-    return `cool-down: ${cell.id} ready ${secs(age)} ago, cooldownSeconds ${scaling.cooldownSeconds}`;
+function cooldownProblem(cell: CellDoc, ops: readonly OperationDoc[], scaling: Scaling, now: number): string | undefined {
+  const born = bornAt(cell, ops);
+  if (born === undefined) return undefined;
+  const age = now - born;
+  if (age < scaling.cooldownSeconds * 1000) {
+    return `cool-down: ${cell.id} created ${secs(age)} ago, cooldownSeconds ${scaling.cooldownSeconds}`;
   }
   return undefined;
 }
@@ -167,7 +178,7 @@ function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick
   }
 
   if (!manual) {
-    const cooling = cooldownProblem(cell, scaling, now);
+    const cooling = cooldownProblem(cell, input.operations, scaling, now);
     if (cooling) return { ok: false, why: 'Cooldown', reason: cooling };
     const cooldownMs = scaling.cooldownSeconds * 1000;
     const rolledBack = input.operations.find(
@@ -306,7 +317,7 @@ export function checkMerge(cellIds: readonly string[], input: ScalingInput, opts
   if (!opts.manual) {
     const now = input.now.getTime();
     for (const c of cells) {
-      const cooling = cooldownProblem(c, input.scaling, now);
+      const cooling = cooldownProblem(c, input.operations, input.scaling, now);
       if (cooling) return { ok: false, why: 'Cooldown', reason: cooling };
     }
   }
