@@ -19,8 +19,10 @@ export interface Deps {
   log: Logger;
   /** Start/stop commands not acknowledged after this long are re-sent. */
   resendAfterMs: number;
+  /** A serving cell silent for this long is restarted (0 disables). */
+  staleAfterMs: number;
 }
 
 export function testDeps(partial: Pick<Deps, 'store' | 'bus' | 'metrics' | 'log'> & Partial<Deps>): Deps {
-  return { clock: systemClock, ids: randomIds, resendAfterMs: 5000, ...partial };
+  return { clock: systemClock, ids: randomIds, resendAfterMs: 5000, staleAfterMs: 15_000, ...partial };
 }

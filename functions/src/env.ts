@@ -11,6 +11,8 @@ export const FunctionsEnvSchema = z.object({
   FF_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Start/stop commands not acknowledged after this long are re-sent. */
   FF_RESEND_AFTER_MS: z.coerce.number().int().positive().default(5000),
+  /** A serving cell with no load sample or report for this long is restarted (0 disables). */
+  FF_STALE_AFTER_MS: z.coerce.number().int().nonnegative().default(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;

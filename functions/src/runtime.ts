@@ -34,6 +34,7 @@ export function productionDeps(component: string): Deps {
     ids: randomIds,
     log,
     resendAfterMs: env.FF_RESEND_AFTER_MS,
+    staleAfterMs: env.FF_STALE_AFTER_MS,
   };
   return deps;
 }

@@ -386,3 +386,28 @@ describe('planWorld: start-up is quiet', () => {
     expect(oneReady.events).toEqual([]);
   });
 });
+
+describe('planWorld: heartbeat', () => {
+  const opts = { resendAfterMs: 5000, staleAfterMs: 15_000 };
+  const at = (msAgo: number) => new Date(NOW.getTime() - msAgo).toISOString();
+
+  it.each([
+    ['reported 5 s ago', at(5000), false],
+    ['reported 16 s ago', at(16_000), true],
+  ])('a Ready cell that %s is restarted: %p', (_label, lastReportAt, restarted) => {
+    const p = planWorld(
+      initializedWorld(),
+      [readyCell('r0c0', { lastReportAt }), readyCell('r0c1', { lastReportAt: at(1000) })],
+      NOW,
+      opts,
+    );
+    expect(p.start.map((s) => [s.cell, s.incarnation])).toEqual(restarted ? [['r0c0', 2]] : []);
+    expect(p.events.map((e) => [e.type, e.reason])).toEqual(restarted ? [['CellExited', 'HeartbeatLost']] : []);
+    if (restarted) expect(p.status?.stats.recoveries).toBe(1);
+  });
+
+  it('is off unless asked for', () => {
+    const p = planWorld(initializedWorld(), [readyCell('r0c0', { lastReportAt: at(60_000) }), readyCell('r0c1')], NOW);
+    expect(p.start).toEqual([]);
+  });
+});

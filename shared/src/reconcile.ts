@@ -12,9 +12,18 @@ import { initialCells } from './world';
 export interface ReconcileOptions {
   /** A start or stop not acknowledged after this long is sent again. */
   resendAfterMs: number;
+  /** A serving cell with no report (load sample or agent report) for this long is presumed dead. 0 disables. */
+  staleAfterMs?: number;
 }
 
 export const DEFAULT_RECONCILE_OPTIONS: ReconcileOptions = { resendAfterMs: 5000 };
+
+/** A serving cell whose last sign of life is older than `staleAfterMs`. */
+function heartbeatLost(c: CellDoc, now: Date, staleAfterMs: number | undefined): boolean {
+  if (!staleAfterMs || (c.state !== 'Ready' && c.state !== 'Splitting' && c.state !== 'Merging')) return false;
+  const last = c.lastReportAt ?? c.readyAt;
+  return last !== null && now.getTime() - new Date(last).getTime() > staleAfterMs;
+}
 
 export interface PlannedEvent {
   type: EventType;
@@ -139,8 +148,18 @@ export function planWorld(
     } else if (c.state === 'Pending' && due(c.startRequestedAt, now, opts.resendAfterMs)) {
       plan.start.push({ cell: c.id, incarnation: c.incarnation, boundary: c.boundary });
       plan.writeCells.push({ ...c, startRequestedAt: iso, updatedAt: iso });
-    } else if (c.state === 'Failed') {
-      // Level-based self-healing: the region must be served, so run it again.
+    } else if (c.state === 'Failed' || heartbeatLost(c, now, opts.staleAfterMs)) {
+      // Level-based self-healing: the region must be served, so run it again. A cell that went
+      // silent (its agent died, say) is replaced the same way; the new incarnation supersedes it.
+      if (c.state !== 'Failed') {
+        plan.events.push({
+          type: 'CellExited',
+          cells: [c.id],
+          severity: 'Warning',
+          reason: 'HeartbeatLost',
+          message: `no report since ${c.lastReportAt ?? c.readyAt}; restarting`,
+        });
+      }
       const next: CellDoc = {
         ...c,
         state: 'Pending',
@@ -148,6 +167,7 @@ export function planWorld(
         endpoint: null,
         startRequestedAt: iso,
         readyAt: null,
+        routable: false,
         updatedAt: iso,
       };
       byId.set(c.id, next);
@@ -157,7 +177,9 @@ export function planWorld(
   }
 
   const all = [...byId.values()];
-  const restarts = plan.start.filter((st) => cells.find((c) => c.id === st.cell && c.state === 'Failed')).length;
+  const restarts = plan.start.filter((st) =>
+    cells.find((c) => c.id === st.cell && c.incarnation < st.incarnation),
+  ).length;
   const base =
     restarts > 0
       ? { ...world.status, stats: { ...world.status.stats, recoveries: world.status.stats.recoveries + restarts } }

@@ -16,6 +16,7 @@ export interface WorldState {
 
 export interface TickOptions {
   resendAfterMs: number;
+  staleAfterMs?: number;
   stepTimeoutMs: number;
   newId: (prefix: string) => string;
 }
@@ -51,7 +52,10 @@ const BLOCK_REPEAT_MS = 30_000;
  * Pure: time and ids come in; the result says what to write and send.
  */
 export function planTick(state: WorldState, now: Date, opts: TickOptions): TickPlan {
-  const base = planWorld(state.world, state.cells, now, { resendAfterMs: opts.resendAfterMs });
+  const base = planWorld(state.world, state.cells, now, {
+    resendAfterMs: opts.resendAfterMs,
+    ...(opts.staleAfterMs !== undefined ? { staleAfterMs: opts.staleAfterMs } : {}),
+  });
   const empty: TickPlan = {
     createCells: [],
     updateCells: [],

@@ -36,7 +36,7 @@ export interface CellRuntimeOptions {
 }
 
 /** Bins per axis of the position histogram in load samples. */
-export const HIST_BINS = 8;
+export const HIST_BINS = 32;
 
 export interface LoadSampleOut {
   at: string;
@@ -205,6 +205,13 @@ export class CellRuntime {
     if (!containsPoint(this.opts.boundary, body.x, body.y)) {
       this.rejects.inc({ reason: 'outside' });
       throw this.outside(body.x, body.y);
+    }
+    // Checked again after the body arrived: a hand-off may have started meanwhile, and a
+    // session stored now would be left behind in a cell that no longer serves its region.
+    if (this.draining) {
+      throw new FleetError('UNAVAILABLE', 'cell is draining; refresh the routing table', {
+        details: { reason: 'Draining', epoch: this.epoch },
+      });
     }
     const id = body.id ?? `${this.opts.cell}-${process.pid}-${++this.seq}`;
     const existing = await this.store.get(id);
