@@ -134,6 +134,23 @@ export function isLiveCell(c: Pick<CellDoc, 'state'>): boolean {
   return c.state !== 'Terminated' && c.state !== 'Failed';
 }
 
+/**
+ * `worlds/{world}/loads/{cell}`: the load window, kept apart from the cell's control
+ * document so that samples written every second never contend with the
+ * transactions that change cell state.
+ */
+export const LoadDocSchema = z.strictObject({
+  cell: z.string().min(1),
+  incarnation: z.number().int().positive(),
+  sessions: z.number().int().nonnegative(),
+  cpuMillis: z.number().nonnegative(),
+  memoryMiB: z.number().nonnegative(),
+  window: z.array(LoadSampleSchema).max(LOAD_WINDOW_SIZE),
+  hist: HistogramSchema.nullable().default(null),
+  lastReportAt: IsoTimeSchema,
+});
+export type LoadDoc = z.infer<typeof LoadDocSchema>;
+
 export function emptyLoad(): CellDoc['load'] {
   return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null };
 }

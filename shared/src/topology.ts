@@ -127,6 +127,7 @@ export const COLLECTIONS = {
   worlds: 'worlds',
   cells: 'cells',
   operations: 'operations',
+  loads: 'loads',
   events: 'events',
   tokens: 'tokens',
   audit: 'audit',
@@ -148,6 +149,8 @@ export const paths = {
   operations: (world: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.operations}`,
   operation: (world: string, op: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.operations}/${op}`,
   config: (name: string) => `${COLLECTIONS.config}/${name}`,
+  loads: (world: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}`,
+  load: (world: string, cell: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}/${cell}`,
 } as const;
 
 export function pushSubscriptions(): Array<SubscriptionDef & { delivery: { kind: 'push'; function: FunctionName } }> {

@@ -62,7 +62,7 @@ export async function listOperations(ctx: RouteContext): Promise<ApiResponse> {
 }
 
 async function mustState(ctx: RouteContext, tx: Pick<Transaction, 'get' | 'list'>): Promise<WorldState> {
-  const state = await readWorldState(tx, ctx.params.name!);
+  const state = await readWorldState(tx, ctx.params.name!, ctx.deps.store);
   if (!state) throw new FleetError('NOT_FOUND', `world ${ctx.params.name} not found`);
   if (state.world.deletionRequestedAt) throw new FleetError('CONFLICT', `world ${state.world.name} is being deleted`);
   return state;

@@ -1,6 +1,6 @@
 import { COLLECTIONS, isLiveCell } from '@fleetforge/shared';
 import { PromMetricsSink } from '../adapters/prom-metrics';
-import { parseWorld, readCells, readOperations } from '../handlers/world-state';
+import { parseWorld, readCellsWithLoads, readOperations } from '../handlers/world-state';
 import type { ApiResponse, RouteContext } from './http';
 
 /**
@@ -13,7 +13,7 @@ export async function metricsText(ctx: RouteContext, processSink?: PromMetricsSi
   const worlds = await ctx.deps.store.list(COLLECTIONS.worlds);
   for (const d of worlds) {
     const w = parseWorld(d.data, d.id);
-    const live = (await readCells(ctx.deps.store, w.name)).filter(isLiveCell);
+    const live = (await readCellsWithLoads(ctx.deps.store, w.name)).filter(isLiveCell);
     const sessions = live.reduce((n, c) => n + c.load.sessions, 0);
     sink.set('fleetforge_cells_active', live.length, { world: w.name });
     sink.set('fleetforge_sessions_active', sessions, { world: w.name });

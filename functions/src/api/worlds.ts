@@ -14,7 +14,7 @@ import {
 } from '@fleetforge/shared';
 import { canonicalJson, sha256Hex } from '../canonical';
 import { auditedTransaction, writeEvents } from '../records';
-import { parseWorld, readCells, readWorld } from '../handlers/world-state';
+import { parseWorld, readCellsWithLoads, readWorld } from '../handlers/world-state';
 import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
 
 export function worldView(w: WorldDoc): WorldView {
@@ -191,7 +191,7 @@ export async function listWorlds(ctx: RouteContext): Promise<ApiResponse> {
 export async function listCells(ctx: RouteContext): Promise<ApiResponse> {
   requirePermission(ctx.principal, 'worlds:read');
   const world = await mustReadWorld(ctx);
-  const cells = await readCells(ctx.deps.store, world.name);
+  const cells = await readCellsWithLoads(ctx.deps.store, world.name);
   return json(200, { items: cells.map(cellView) });
 }
 

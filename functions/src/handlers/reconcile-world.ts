@@ -36,10 +36,11 @@ export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log
   const started = performance.now();
   const opts = {
     resendAfterMs: deps.resendAfterMs,
+    staleAfterMs: deps.staleAfterMs,
     stepTimeoutMs: STEP_TIMEOUT_MS,
     newId: (prefix: string) => deps.ids.next(prefix),
   };
-  const peek = await readWorldState(deps.store, msg.world);
+  const peek = await readWorldState(deps.store, msg.world, deps.store);
   if (!peek) {
     log.debug({ world: msg.world }, 'world gone; nothing to reconcile');
     return 'stale';
@@ -50,7 +51,7 @@ export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log
     return 'ok';
   }
   const result = await deps.store.runTransaction(async (tx) => {
-    const state = await readWorldState(tx, msg.world);
+    const state = await readWorldState(tx, msg.world, deps.store);
     if (!state) return undefined;
     const now = deps.clock.now();
     const plan = planTick(state, now, opts);
@@ -102,6 +103,7 @@ function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, 
   if (plan.finalizeDelete) {
     for (const c of state.cells) tx.delete(paths.cell(name, c.id));
     for (const o of state.operations) tx.delete(paths.operation(name, o.id));
+    for (const c of state.cells) tx.delete(paths.load(name, c.id));
     tx.delete(paths.world(name));
   } else {
     for (const c of plan.createCells) writeCell(tx, false, c);

@@ -6,7 +6,9 @@ import {
   paths,
   parseOrThrow,
   type CellDoc,
+  LoadDocSchema,
   type DocData,
+  type StateStore,
   type OperationDoc,
   type WorldState,
   type Transaction,
@@ -63,9 +65,39 @@ export async function readOverrides(tx: Pick<Transaction, 'get' | 'list'>): Prom
   return parseOrThrow(ScalingOverridesSchema, data.overrides ?? {}, `document ${paths.config('scaling')}`);
 }
 
+/**
+ * Puts each cell's load (from `loads/`) into its doc. Loads are read outside any
+ * transaction on purpose: they are advisory input to decisions, and locking them
+ * would make every metrics write contend with state changes.
+ */
+export async function withLoads(store: Pick<StateStore, 'list'>, world: string, cells: CellDoc[]): Promise<CellDoc[]> {
+  const loads = new Map(
+    (await store.list(paths.loads(world))).map((d) => {
+      const l = parseOrThrow(LoadDocSchema, d.data, `document ${d.path}`);
+      return [l.cell, l] as const;
+    }),
+  );
+  return cells.map((c) => {
+    const l = loads.get(c.id);
+    if (!l || l.incarnation !== c.incarnation) return c;
+    return {
+      ...c,
+      load: { sessions: l.sessions, cpuMillis: l.cpuMillis, memoryMiB: l.memoryMiB, window: l.window, hist: l.hist },
+      lastReportAt: l.lastReportAt > (c.lastReportAt ?? '') ? l.lastReportAt : c.lastReportAt,
+    };
+  });
+}
+
+/** Cells with their loads, for reads outside a transaction. */
+export async function readCellsWithLoads(store: StateStore, world: string): Promise<CellDoc[]> {
+  return withLoads(store, world, await readCells(store, world));
+}
+
+/** World, cells (with loads), operations and live config: what one reconcile looks at. */
 export async function readWorldState(
   tx: Pick<Transaction, 'get' | 'list'>,
   name: string,
+  store: Pick<StateStore, 'list'>,
 ): Promise<WorldState | undefined> {
   const world = await readWorld(tx, name);
   if (!world) return undefined;
@@ -74,5 +106,5 @@ export async function readWorldState(
     await readOperations(tx, name),
     await readOverrides(tx),
   ];
-  return { world, cells, operations, overrides };
+  return { world, cells: await withLoads(store, name, cells), operations, overrides };
 }
