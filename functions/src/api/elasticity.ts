@@ -220,11 +220,13 @@ export async function patchConfig(ctx: RouteContext): Promise<ApiResponse> {
           );
         }
       }
-      const changed = Object.keys({ ...current, ...overrides }).filter(
-        (k) =>
-          JSON.stringify((current as Record<string, unknown>)[k]) !==
-          JSON.stringify((overrides as Record<string, unknown>)[k]),
-      );
+      const changed = Object.keys({ ...current, ...overrides })
+        .filter(
+          (k) =>
+            JSON.stringify((current as Record<string, unknown>)[k]) !==
+            JSON.stringify((overrides as Record<string, unknown>)[k]),
+        )
+        .sort();
       const old = (await tx.get(paths.config('scaling'))) ?? {};
       const now = deps.clock.now();
       const version = (typeof old.version === 'number' ? old.version : 0) + (changed.length > 0 ? 1 : 0);
