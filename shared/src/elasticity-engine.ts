@@ -58,7 +58,12 @@ function bornAt(cell: CellDoc, ops: readonly OperationDoc[]): number | undefined
   return born;
 }
 
-function cooldownProblem(cell: CellDoc, ops: readonly OperationDoc[], scaling: Scaling, now: number): string | undefined {
+function cooldownProblem(
+  cell: CellDoc,
+  ops: readonly OperationDoc[],
+  scaling: Scaling,
+  now: number,
+): string | undefined {
   const born = bornAt(cell, ops);
   if (born === undefined) return undefined;
   const age = now - born;

@@ -123,6 +123,11 @@ export const CellDocSchema = z.strictObject({
   routable: z.boolean().default(false),
   /** A split child or merge target: Ready does not make it routable; the hand-off does. */
   holdRouting: z.boolean().default(false),
+  /**
+   * The hand-off this cell reported, as a source of an operation. Kept on the cell,
+   * not the operation, so the siblings of a merge report without contending on one document.
+   */
+  handoff: z.strictObject({ operation: z.string(), moved: z.number().int().nonnegative() }).nullable().default(null),
   createdAt: IsoTimeSchema,
   updatedAt: IsoTimeSchema,
   correlationId: z.string(),

@@ -99,6 +99,7 @@ function startHeldCell(
     exitReason: null,
     routable: false,
     holdRouting: true,
+    handoff: null,
     blocked: null,
     createdAt: existing?.createdAt ?? iso_,
     updatedAt: iso_,
@@ -255,10 +256,21 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
       return enter(ctx, { ...op, routingEpoch: epoch, stepDeadline: deadline(ctx) }, 'HandingOff');
     }
     case 'HandingOff': {
-      if (op.sources.every((s) => op.handoffs[s] !== undefined)) {
-        const moved = op.sources.reduce((n, s) => n + (op.handoffs[s] ?? 0), 0);
+      // A source's report is on its cell (or, recorded directly, on the operation).
+      const reported = (s: string): number | undefined => {
+        const c = cell(ctx, s);
+        const h = c?.handoff;
+        if (op.handoffs[s] !== undefined) return op.handoffs[s];
+        if (h?.operation === op.id) return h.moved;
+        // A source that died before handing off has nothing left to hand over (its sessions died with it).
+        if (!c || c.state === 'Failed' || c.state === 'Terminated') return 0;
+        return undefined;
+      };
+      if (op.sources.every((s) => reported(s) !== undefined)) {
+        const handoffs = Object.fromEntries(op.sources.map((s) => [s, reported(s)!]));
+        const moved = op.sources.reduce((n, s) => n + handoffs[s]!, 0);
         for (const s of op.sources) stopCell(ctx, s, `${op.kind} ${op.id} drained`);
-        return enter(ctx, { ...op, sessionsMoved: moved, stepDeadline: deadline(ctx) }, 'Draining');
+        return enter(ctx, { ...op, handoffs, sessionsMoved: moved, stepDeadline: deadline(ctx) }, 'Draining');
       }
       if (op.stepDeadline && ctx.now.toISOString() > op.stepDeadline) {
         // Hand-off is idempotent: ask the sources that have not answered again.
@@ -267,7 +279,7 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
           boundary: t.boundary,
           endpoint: cell(ctx, t.id)?.endpoint ?? '',
         }));
-        for (const s of op.sources.filter((s) => op.handoffs[s] === undefined)) {
+        for (const s of op.sources.filter((s) => reported(s) === undefined)) {
           const c = cell(ctx, s);
           if (c)
             ctx.handoff.push({
@@ -288,6 +300,12 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
         return !c || c.state === 'Terminated' || c.state === 'Failed';
       });
       if (!gone) return op;
+      // A source that crashed is done too: its region belongs to the targets now, so it
+      // must end Terminated, never Failed (which the reconciler would restart).
+      for (const s of op.sources) {
+        const c = cell(ctx, s);
+        if (c?.state === 'Failed') put(ctx, { ...c, state: 'Terminated', routable: false });
+      }
       const seconds = (ctx.now.getTime() - new Date(op.createdAt).getTime()) / 1000;
       ctx.durations.push({ kind: op.kind, seconds });
       const stats = ctx.world.status.stats;
@@ -345,6 +363,11 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
         if (c && (c.state === 'Splitting' || c.state === 'Merging')) put(ctx, { ...c, state: 'Ready', routable: true });
       }
       if (!stopped) return op;
+      // Targets that crashed are done as well: they must not be restarted over the sources' region.
+      for (const t of op.targets) {
+        const c = cell(ctx, t.id);
+        if (c?.state === 'Failed') put(ctx, { ...c, state: 'Terminated', routable: false });
+      }
       const stats = ctx.world.status.stats;
       ctx.world.status = { ...ctx.world.status, stats: { ...stats, rollbacks: stats.rollbacks + 1 } };
       ctx.events.push({

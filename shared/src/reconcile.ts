@@ -14,6 +14,8 @@ export interface ReconcileOptions {
   resendAfterMs: number;
   /** A serving cell with no report (load sample or agent report) for this long is presumed dead. 0 disables. */
   staleAfterMs?: number;
+  /** Cells whose region already belongs to others (sources of an operation past its routing switch): never restarted. */
+  retired?: ReadonlySet<string>;
 }
 
 export const DEFAULT_RECONCILE_OPTIONS: ReconcileOptions = { resendAfterMs: 5000 };
@@ -122,6 +124,7 @@ export function planWorld(
         exitReason: null,
         routable: false,
         holdRouting: false,
+        handoff: null,
         blocked: null,
         createdAt: iso,
         updatedAt: iso,
@@ -148,7 +151,7 @@ export function planWorld(
     } else if (c.state === 'Pending' && due(c.startRequestedAt, now, opts.resendAfterMs)) {
       plan.start.push({ cell: c.id, incarnation: c.incarnation, boundary: c.boundary });
       plan.writeCells.push({ ...c, startRequestedAt: iso, updatedAt: iso });
-    } else if (c.state === 'Failed' || heartbeatLost(c, now, opts.staleAfterMs)) {
+    } else if (!opts.retired?.has(c.id) && (c.state === 'Failed' || heartbeatLost(c, now, opts.staleAfterMs))) {
       // Level-based self-healing: the region must be served, so run it again. A cell that went
       // silent (its agent died, say) is replaced the same way; the new incarnation supersedes it.
       if (c.state !== 'Failed') {
@@ -168,6 +171,7 @@ export function planWorld(
         startRequestedAt: iso,
         readyAt: null,
         routable: false,
+        handoff: null,
         updatedAt: iso,
       };
       byId.set(c.id, next);

@@ -52,8 +52,20 @@ const BLOCK_REPEAT_MS = 30_000;
  * Pure: time and ids come in; the result says what to write and send.
  */
 export function planTick(state: WorldState, now: Date, opts: TickOptions): TickPlan {
+  // Cells an operation is retiring must not be restarted: sources past the routing
+  // switch (their region is the targets' now) and targets being rolled back.
+  const retired = new Set(
+    state.operations.flatMap((o) =>
+      o.state === 'HandingOff' || o.state === 'Draining'
+        ? o.sources
+        : o.state === 'RollingBack'
+          ? o.targets.map((t) => t.id)
+          : [],
+    ),
+  );
   const base = planWorld(state.world, state.cells, now, {
     resendAfterMs: opts.resendAfterMs,
+    retired,
     ...(opts.staleAfterMs !== undefined ? { staleAfterMs: opts.staleAfterMs } : {}),
   });
   const empty: TickPlan = {
@@ -133,7 +145,8 @@ export function planTick(state: WorldState, now: Date, opts: TickOptions): TickP
     operations: [...changedOps].map((id) => ops.get(id)!),
     status: JSON.stringify(status) === JSON.stringify(state.world.status) ? undefined : status,
     events: ctx.events,
-    start: ctx.start,
+    // A cell stopped in this pass (a rollback, say) must not also be (re)started by it.
+    start: ctx.start.filter((s) => !ctx.stop.some((t) => t.cell === s.cell)),
     stop: ctx.stop,
     handoff: ctx.handoff,
     durations: ctx.durations,

@@ -1,13 +1,4 @@
-import {
-  OperationDocSchema,
-  TOPICS,
-  applyReport,
-  parseOrThrow,
-  paths,
-  recordHandoff,
-  type AgentReport,
-  type Transaction,
-} from '@fleetforge/shared';
+import { TOPICS, applyReport, paths, type AgentReport, type Transaction } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
@@ -17,7 +8,7 @@ import { parseCell, writeCell } from './world-state';
 /** Applies one agent observation to its cell, then reconciles the world. */
 export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['log']): Promise<Outcome> {
   const changed = await deps.store.runTransaction(async (tx) => {
-    if (report.kind === 'handedOff') return applyHandoff(tx, report, deps.clock.now());
+    if (report.kind === 'handedOff') return applyHandoff(tx, report);
     const path = paths.cell(report.world, report.cell);
     const data = await tx.get(path);
     if (!data) return false;
@@ -61,15 +52,17 @@ export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['
   return 'ok';
 }
 
-/** A hand-off report is recorded on its operation; the reconcile that follows moves the operation on. */
-async function applyHandoff(tx: Transaction, report: AgentReport, now: Date): Promise<boolean> {
+/**
+ * A hand-off report is recorded on its source cell; the reconcile that follows
+ * moves the operation on. Duplicates and reports for another incarnation change nothing.
+ */
+async function applyHandoff(tx: Transaction, report: AgentReport): Promise<boolean> {
   if (!report.operation) return false;
-  const path = paths.operation(report.world, report.operation);
+  const path = paths.cell(report.world, report.cell);
   const data = await tx.get(path);
   if (!data) return false;
-  const op = parseOrThrow(OperationDocSchema, data, `document ${path}`);
-  const next = recordHandoff(op, report.cell, report.moved ?? 0, now);
-  if (!next) return false;
-  tx.set(path, next);
+  const cell = parseCell(data, path);
+  if (cell.incarnation !== report.incarnation || cell.handoff?.operation === report.operation) return false;
+  tx.update(path, { handoff: { operation: report.operation, moved: report.moved ?? 0 } });
   return true;
 }
