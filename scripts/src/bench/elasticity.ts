@@ -1,0 +1,229 @@
+/**
+ * `npm run bench:elasticity`: split and merge durations, reaction time from a
+ * sustained breach to the decision, the hand-off disconnect window seen by
+ * clients, MTTR after a killed cell, and sessions lost, on a private local stack.
+ * Scenarios: 5,000 sessions over up to 16 cells, and (with --large) 20,000
+ * sessions over up to 64 cells. JSON with p50/p95 and the machine in bench-results/.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  CellListSchema,
+  LifecycleEventSchema,
+  OperationDocSchema,
+  RoutingTableSchema,
+  WorldViewSchema,
+  type OperationDoc,
+} from '@fleetforge/shared';
+import { createLogger } from '@fleetforge/functions/adapters';
+import { freePort } from '@fleetforge/emulators';
+import { ApiClient } from '../ffctl/client';
+import { runLoad, type LoadSummary } from '../load/generator';
+import { startStack } from '../stack/stack';
+import { machine, summarize } from './machine';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const Ops = z.object({ items: z.array(OperationDocSchema) });
+const Events = z.object({ items: z.array(LifecycleEventSchema) });
+
+interface Scenario {
+  name: string;
+  sessions: number;
+  maxCells: number;
+  side: number;
+  splitSessions: number;
+}
+
+function manifest(s: Scenario): string {
+  return JSON.stringify({
+    apiVersion: 'fleetforge.dev/v1',
+    kind: 'World',
+    metadata: { name: `bench-${s.name}` },
+    spec: {
+      topology: { bounds: { x: 0, y: 0, width: s.side, height: s.side }, grid: { cols: 2, rows: 2 } },
+      capacity: { sessions: s.splitSessions * 2 },
+      scaling: {
+        splitSessions: s.splitSessions,
+        mergeSessions: Math.floor(s.splitSessions / 8),
+        splitSustainSeconds: 1,
+        mergeSustainSeconds: 2,
+        cooldownSeconds: 2,
+        splitsPerMinuteGlobal: 120,
+        splitsPerMinutePerCell: 10,
+        maxCells: s.maxCells,
+        minCellSize: 16,
+        strategy: 'quads',
+        readinessTimeoutSeconds: 20,
+      },
+    },
+  });
+}
+
+const seconds = (ops: OperationDoc[], kind: string) =>
+  ops
+    .filter((o) => o.kind === kind && o.state === 'Completed' && o.completedAt)
+    .map((o) => Date.parse(o.completedAt!) - Date.parse(o.createdAt));
+
+async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unknown>> {
+  const world = `bench-${s.name}`;
+  const log = (l: string) => process.stderr.write(`[${s.name}] ${l}\n`);
+  await api.request('POST', '/v1/worlds', z.unknown(), { text: manifest(s), contentType: 'application/json' });
+  for (;;) {
+    if ((await api.request('GET', `/v1/worlds/${world}`, WorldViewSchema)).status.ready) break;
+    await sleep(200);
+  }
+  const routing = () => api.request('GET', `/v1/worlds/${world}/routing`, RoutingTableSchema);
+  const ops = async () => (await api.request('GET', `/v1/worlds/${world}/operations?limit=1000`, Ops)).items;
+  const live = async () =>
+    (await api.request('GET', `/v1/worlds/${world}/cells`, CellListSchema)).items.filter(
+      (c) => c.state !== 'Terminated' && c.state !== 'Failed',
+    );
+  const loads: LoadSummary[] = [];
+
+  // Reaction: a step over the threshold in one cell, then the time to the split decision.
+  const stepAt = Date.now();
+  loads.push(
+    await runLoad(
+      {
+        world,
+        sessions: s.splitSessions + 50,
+        rampMs: 0,
+        seed: 1,
+        hotspot: { x: s.side / 4, y: s.side / 4, r: s.side / 40 },
+        moveFraction: 0,
+      },
+      { routing },
+    ),
+  );
+  const stepDone = Date.now();
+  let first: OperationDoc | undefined;
+  while (!first) {
+    first = (await ops()).find((o) => o.kind === 'split');
+    if (!first) await sleep(50);
+  }
+  const reactionMs = Date.parse(first.createdAt) - stepDone - 1000; // minus the 1 s sustain window
+  log(`reaction ${reactionMs} ms (step ${stepDone - stepAt} ms)`);
+
+  // Scale out: uniform load splits cells until none is over the threshold; clients keep moving.
+  loads.push(await runLoad({ world, sessions: s.sessions, rampMs: 5_000, seed: 2, moveFraction: 0.02 }, { routing }));
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    // A gentle stream of moves keeps clients active through the hand-offs without starving 2 cores.
+    const hold = await runLoad(
+      { world, sessions: s.sessions, rampMs: 3_000, seed: 2, moveFraction: 0.005, settleMs: 1000 },
+      { routing },
+    );
+    loads.push(hold);
+    const active = (await ops()).filter((o) => o.state !== 'Completed' && o.state !== 'RolledBack');
+    const cells = await live();
+    const hot = cells.filter((c) => c.sessions > s.splitSessions);
+    log(`${cells.length} cells, ${active.length} active ops, ${hot.length} hot`);
+    if (active.length === 0 && (hot.length === 0 || cells.length >= s.maxCells)) break;
+    if (Date.now() > deadline) throw new Error('scale-out did not settle within 240 s');
+  }
+  const cellsPeak = (await live()).length;
+  for (const o of await ops()) {
+    const t0 = Date.parse(o.createdAt);
+    log(
+      `${o.kind} ${o.state} moved=${o.sessionsMoved} ${Object.entries(o.steps)
+        .map(([k, v]) => `${k}+${Date.parse(v) - t0}`)
+        .join(' ')}`,
+    );
+  }
+
+  // MTTR: kill three cells, one at a time.
+  const mttr: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const victim = (await live())[i]!;
+    const pid = z.object({ pid: z.number() }).parse(await (await fetch(`${victim.endpoint}/v1/info`)).json()).pid;
+    const t0 = Date.now();
+    process.kill(pid, 'SIGKILL');
+    for (;;) {
+      const ev = (
+        await api.request('GET', `/v1/events?world=${world}&type=CellRecovered&limit=1000`, Events)
+      ).items.find((e) => e.cells.includes(victim.id) && Date.parse(e.time) >= t0 - 500);
+      if (ev) {
+        mttr.push(Date.parse(ev.time) - t0);
+        break;
+      }
+      await sleep(50);
+    }
+  }
+  // Clients re-join what the crashes lost.
+  loads.push(await runLoad({ world, sessions: s.sessions, rampMs: 1_000, seed: 2, moveFraction: 0 }, { routing }));
+
+  // Scale in: all sessions leave; siblings merge back.
+  loads.push(await runLoad({ world, sessions: 0, rampMs: 3_000, seed: 2, moveFraction: 0 }, { routing }));
+  const mergeDeadline = Date.now() + 180_000;
+  while ((await live()).length > 4 && Date.now() < mergeDeadline) await sleep(1000);
+
+  const all = await ops();
+  const disconnects = loads.flatMap((l) => (l.disconnectMs.count > 0 ? [l.disconnectMs] : []));
+  const final = loads.at(-2)!; // the re-join after the crashes: every session present again
+  return {
+    sessions: s.sessions,
+    maxCells: s.maxCells,
+    cellsPeak,
+    cellsAfterScaleIn: (await live()).length,
+    splitDurationMs: summarize(seconds(all, 'split')),
+    mergeDurationMs: summarize(seconds(all, 'merge')),
+    reactionMs,
+    mttrMs: summarize(mttr),
+    disconnectWindowMs: {
+      requestsRerouted: disconnects.reduce((n, d) => n + d.count, 0),
+      p50Max: Math.max(0, ...disconnects.map((d) => d.p50)),
+      p95Max: Math.max(0, ...disconnects.map((d) => d.p95)),
+      max: Math.max(0, ...disconnects.map((d) => d.max)),
+    },
+    sessionsLostInHandoffs: loads.reduce((n, l) => n + l.failures, 0),
+    sessionsPresentAfterRecovery: `${final.present}/${final.target}`,
+    rolledBack: all.filter((o) => o.state === 'RolledBack').length,
+  };
+}
+
+async function main(): Promise<void> {
+  const large = process.argv.includes('--large');
+  const base = Math.floor((await freePort()) / 100) * 100;
+  const stack = await startStack({
+    stateDir: mkdtempSync(join(tmpdir(), 'ff-bench-el-')),
+    portBase: base < 20000 ? 32000 : base,
+    project: 'ff-bench',
+    root: ROOT,
+    log: createLogger('bench', 'warn'),
+    schedulerIntervalSeconds: 5,
+  });
+  const api = new ApiClient({ api: stack.file.api, token: stack.token, source: 'bench' });
+  const scenarios: Scenario[] = [{ name: '5k-16', sessions: 5000, maxCells: 16, side: 2048, splitSessions: 400 }];
+  if (large) scenarios.push({ name: '20k-64', sessions: 20_000, maxCells: 64, side: 4096, splitSessions: 400 });
+  const results: Record<string, unknown> = {};
+  try {
+    for (const s of scenarios) results[s.name] = await scenario(api, s);
+  } finally {
+    await stack.stop();
+  }
+  const out = {
+    benchmark: 'elasticity',
+    targets: {
+      splitDuration: 'PRD p95 < 10 s; aim < 1 s',
+      mergeDuration: 'PRD p95 < 8 s; aim < 1 s',
+      reaction: 'aim < 1 s after the sustain window (HPA syncs every 15 s, Agones every 30 s)',
+      disconnectWindow: 'PRD p95 < 1 s; aim < 100 ms',
+      mttr: 'PRD < 20 s; aim < 2 s',
+      sessionsLost: 'must be 0',
+    },
+    at: new Date().toISOString(),
+    machine: machine(),
+    results,
+  };
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench-results', 'elasticity.json'), `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
