@@ -41,6 +41,12 @@ export class Agent {
   private readonly samples = new Map<string, CellSample[]>();
   private relayTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Set<Promise<unknown>>();
+  /**
+   * Incarnations this agent stopped (or answered "stopped" for), so a start delivered
+   * late for one of them does not launch a cell nothing will ever stop again.
+   */
+  private readonly tombstones = new Set<string>();
+  private static readonly MAX_TOMBSTONES = 10_000;
 
   constructor(private readonly opts: AgentOptions) {
     opts.driver.onEvent((e) => this.track(this.onDriverEvent(e)));
@@ -79,6 +85,11 @@ export class Agent {
     try {
       switch (c.kind) {
         case 'start':
+          if (this.tombstones.has(`${c.world}/${c.cell}#${c.incarnation}`)) {
+            log.info({ incarnation: c.incarnation }, 'start for a stopped incarnation ignored');
+            await this.report({ ...ref(c), kind: 'stopped', reason: 'already stopped' });
+            break;
+          }
           await this.opts.driver.start({
             world: c.world,
             cell: c.cell,
@@ -91,6 +102,7 @@ export class Agent {
           });
           break;
         case 'stop': {
+          this.tombstone(c.world, c.cell, c.incarnation);
           const running = this.running(c.world, c.cell);
           if (running && running.incarnation > c.incarnation) {
             log.info({ running: running.incarnation, asked: c.incarnation }, 'stale stop ignored');
@@ -115,6 +127,11 @@ export class Agent {
       log.error({ err: String(err) }, 'command failed; it will be delivered again');
       throw err;
     }
+  }
+
+  private tombstone(world: string, cell: string, incarnation: number): void {
+    if (this.tombstones.size >= Agent.MAX_TOMBSTONES) this.tombstones.clear();
+    this.tombstones.add(`${world}/${cell}#${incarnation}`);
   }
 
   private running(world: string, cell: string) {

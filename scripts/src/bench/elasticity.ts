@@ -110,6 +110,7 @@ async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unk
   // Scale out: uniform load splits cells until none is over the threshold; clients keep moving.
   loads.push(await runLoad({ world, sessions: s.sessions, rampMs: 5_000, seed: 2, moveFraction: 0.02 }, { routing }));
   const deadline = Date.now() + 240_000;
+  let opsSeen = -1;
   for (;;) {
     // A gentle stream of moves keeps clients active through the hand-offs without starving 2 cores.
     const hold = await runLoad(
@@ -121,7 +122,11 @@ async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unk
     const cells = await live();
     const hot = cells.filter((c) => c.sessions > s.splitSessions);
     log(`${cells.length} cells, ${active.length} active ops, ${hot.length} hot`);
-    if (active.length === 0 && (hot.length === 0 || cells.length >= s.maxCells)) break;
+    // Settled: nothing running and nothing new started since the last round (a cell hovering
+    // at the threshold with moving sessions is not sustained, so it rightly does not split).
+    const total = (await ops()).length;
+    if (active.length === 0 && (hot.length === 0 || cells.length >= s.maxCells || total === opsSeen)) break;
+    opsSeen = total;
     if (Date.now() > deadline) throw new Error('scale-out did not settle within 240 s');
   }
   const cellsPeak = (await live()).length;
