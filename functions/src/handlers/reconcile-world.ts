@@ -32,7 +32,52 @@ const STEP_TIMEOUT_MS = 10_000;
  * bursts). Those are answered from a plain read: a transaction over every cell of
  * the world would hold those documents and stall the handlers writing them.
  */
-export async function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
+export function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
+  return singleFlight(deps, msg.world, () => reconcileOnce(deps, msg, log));
+}
+
+interface Flight {
+  /** The pass that will see everything asked so far. */
+  next: Promise<Outcome>;
+  queued: boolean;
+}
+
+const flights = new WeakMap<Deps, Map<string, Flight>>();
+
+/**
+ * One reconcile per world at a time in this instance; requests arriving while one
+ * runs share a single follow-up pass. A burst of reports (16 cells becoming ready)
+ * becomes two passes instead of sixteen transactions aborting each other. Level-based
+ * reconciling makes this safe: the follow-up reads the state as it is then.
+ */
+function singleFlight(deps: Deps, world: string, run: () => Promise<Outcome>): Promise<Outcome> {
+  let perDeps = flights.get(deps);
+  if (!perDeps) flights.set(deps, (perDeps = new Map()));
+  const current = perDeps.get(world);
+  if (current?.queued) return current.next;
+  const start = (after: Promise<unknown>): Flight => {
+    const flight: Flight = { next: undefined as unknown as Promise<Outcome>, queued: true };
+    flight.next = after.then(
+      () => {
+        flight.queued = false;
+        return run();
+      },
+      () => {
+        flight.queued = false;
+        return run();
+      },
+    );
+    void flight.next.then(
+      () => perDeps.get(world) === flight && perDeps.delete(world),
+      () => perDeps.get(world) === flight && perDeps.delete(world),
+    );
+    perDeps.set(world, flight);
+    return flight;
+  };
+  return start(current ? current.next : Promise.resolve()).next;
+}
+
+async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
   const started = performance.now();
   const opts = {
     resendAfterMs: deps.resendAfterMs,
