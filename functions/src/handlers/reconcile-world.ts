@@ -52,7 +52,7 @@ const flights = new WeakMap<Deps, Map<string, Flight>>();
  */
 function singleFlight(deps: Deps, world: string, run: () => Promise<Outcome>): Promise<Outcome> {
   let perDeps = flights.get(deps);
-  if (!perDeps) flights.set(deps, (perDeps = new Map()));
+  if (!perDeps) flights.set(deps, (perDeps = new Map<string, Flight>()));
   const current = perDeps.get(world);
   if (current?.queued) return current.next;
   const start = (after: Promise<unknown>): Flight => {
