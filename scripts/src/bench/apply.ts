@@ -7,8 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { freePort } from '@fleetforge/emulators';
-import { startStack } from '../stack/stack';
+import { startPrivateStack } from '../stack/stack';
 import { machine, summarize } from './machine';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -27,10 +26,8 @@ function manifest(name: string, cols: number, rows: number): string {
 }
 
 async function main(): Promise<void> {
-  const base = Math.floor((await freePort()) / 100) * 100;
-  const stack = await startStack({
+  const stack = await startPrivateStack({
     stateDir: mkdtempSync(join(tmpdir(), 'ff-bench-')),
-    portBase: base < 20000 ? 30000 : base,
     project: 'ff-bench',
     root: ROOT,
     log: createLogger('bench', 'warn'),

@@ -18,10 +18,9 @@ import {
   type OperationDoc,
 } from '@fleetforge/shared';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { freePort } from '@fleetforge/emulators';
 import { ApiClient } from '../ffctl/client';
 import { runLoad, type LoadSummary } from '../load/generator';
-import { startStack } from '../stack/stack';
+import { startPrivateStack } from '../stack/stack';
 import { machine, summarize } from './machine';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -191,10 +190,8 @@ async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unk
 
 async function main(): Promise<void> {
   const large = process.argv.includes('--large');
-  const base = Math.floor((await freePort()) / 100) * 100;
-  const stack = await startStack({
+  const stack = await startPrivateStack({
     stateDir: mkdtempSync(join(tmpdir(), 'ff-bench-el-')),
-    portBase: base < 20000 ? 32000 : base,
     project: 'ff-bench',
     root: ROOT,
     log: createLogger('bench', 'warn'),

@@ -11,9 +11,8 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { z } from 'zod';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { freePort } from '@fleetforge/emulators';
 import { ApiClient, CliError, resolveEndpoint } from '../ffctl/client';
-import { readRunningStack, startStack, type RunningStack } from '../stack/stack';
+import { readRunningStack, startPrivateStack, type RunningStack } from '../stack/stack';
 import { runDemo, type DemoReport } from './demo';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -60,10 +59,8 @@ async function main(): Promise<void> {
   const running = readRunningStack(join(ROOT, '.fleetforge'));
   if (!running && !process.env.FLEETFORGE_API) {
     process.stdout.write(pc.dim('no running stack: starting a private one for the demo…\n'));
-    const base = Math.floor((await freePort()) / 100) * 100;
-    own = await startStack({
+    own = await startPrivateStack({
       stateDir: mkdtempSync(join(tmpdir(), 'ff-demo-')),
-      portBase: base < 20000 ? 31000 : base,
       project: 'ff-demo',
       root: ROOT,
       log: createLogger('demo', 'warn'),

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { freePort } from '@fleetforge/emulators';
-import { startStack, type RunningStack } from '../stack/stack';
+import { startPrivateStack, type RunningStack } from '../stack/stack';
 
 const run = promisify(execFile);
 export const ROOT = resolve(__dirname, '..', '..', '..');
@@ -17,21 +16,11 @@ export interface Harness {
   ffctl(args: string[], opts?: { token?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-/** A free block of ports for a private stack (the default block may be in use by `npm start`). */
-async function freeBase(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    const base = Math.floor(p / 100) * 100;
-    if (base >= 20000 && base < 60000) return base;
-  }
-}
-
 /** Starts a private stack from the built packages (run `npm run build` first; `npm test` does). */
 export async function startHarness(): Promise<Harness> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ff-e2e-'));
-  const stack = await startStack({
+  const stack = await startPrivateStack({
     stateDir,
-    portBase: await freeBase(),
     project: 'ff-e2e',
     root: ROOT,
     log: createLogger('e2e', 'warn'),

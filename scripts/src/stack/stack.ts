@@ -43,6 +43,42 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+function stackPortList(base: number): number[] {
+  const ports = stackPorts(base);
+  return [
+    ports.firestore,
+    ports.pubsub,
+    ...Object.values(ports.functions),
+    ...Object.values(ports.functionMetrics),
+    ports.agentMetrics,
+  ];
+}
+
+/**
+ * A free port block for a private stack (tests, demo, benchmarks). Blocks are
+ * chosen below Linux's ephemeral range (32768+), where cells and clients bind,
+ * and every port of the block is checked.
+ */
+export async function freePortBase(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + 100 * Math.floor(Math.random() * 120);
+    const busy = await Promise.all(stackPortList(base).map((p) => portInUse(p)));
+    if (!busy.some(Boolean)) return base;
+  }
+  throw new AlreadyRunningError('no free port block between 20000 and 32000');
+}
+
+/** Starts a private stack on a free block, trying another block if one is taken meanwhile. */
+export async function startPrivateStack(opts: Omit<StackOptions, 'portBase'>): Promise<RunningStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStack({ ...opts, portBase: await freePortBase() });
+    } catch (err) {
+      if (!(err instanceof AlreadyRunningError) || attempt >= 5) throw err;
+    }
+  }
+}
+
 /** The stack.json of a running stack in `stateDir`, or undefined. */
 export function readRunningStack(stateDir: string): StackFile | undefined {
   const f = join(stateDir, 'stack.json');
@@ -69,7 +105,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     );
   }
   const ports = stackPorts(opts.portBase);
-  const allPorts = [ports.firestore, ports.pubsub, ...Object.values(ports.functions), ports.agentMetrics];
+  const allPorts = stackPortList(opts.portBase);
   const busy = [];
   for (const p of allPorts) if (await portInUse(p)) busy.push(p);
   if (busy.length > 0) {
