@@ -15,7 +15,9 @@ import {
   parseOrThrow,
   paths,
   type OperationDoc,
+  type BeginOptions,
   type RoutingTable,
+  type ScalingInput,
   type Transaction,
   type WorldState,
 } from '@fleetforge/shared';
@@ -75,7 +77,12 @@ async function mustState(ctx: RouteContext, tx: Pick<Transaction, 'get' | 'list'
 async function startManual(
   ctx: RouteContext,
   action: string,
-  begin: (state: WorldState, c: ReturnType<typeof newOpContext>) => OperationDoc,
+  begin: (
+    state: WorldState,
+    c: ReturnType<typeof newOpContext>,
+    input: ScalingInput,
+    base: Omit<BeginOptions, 'reason'>,
+  ) => OperationDoc,
 ): Promise<ApiResponse> {
   const principal = requirePermission(ctx.principal, 'cells:override');
   const { deps } = ctx;
@@ -86,7 +93,19 @@ async function startManual(
       const state = await mustState(ctx, tx);
       const now = deps.clock.now();
       const c = newOpContext(state.world, state.cells, now);
-      const created = begin(state, c);
+      const scaling = effectiveScaling(state.world, state.overrides);
+      const created = begin(
+        state,
+        c,
+        { scaling, capacity: state.world.spec.capacity, cells: state.cells, operations: state.operations, now: c.now },
+        {
+          id: deps.ids.next('op'),
+          cause: 'ManualOverride',
+          principal: principal.id,
+          correlationId: ctx.correlationId,
+          readinessTimeoutSeconds: scaling.readinessTimeoutSeconds,
+        },
+      );
       const existing = new Set(state.cells.map((x) => x.id));
       for (const id of c.changed) writeCell(tx, existing.has(id), c.cells.get(id)!);
       tx.set(paths.operation(state.world.name, created.id), created);
@@ -123,24 +142,16 @@ async function startManual(
 
 export async function splitCell(ctx: RouteContext): Promise<ApiResponse> {
   const body = parseOrThrow(SplitRequestSchema, ctx.req.body ?? {}, 'request body');
-  return startManual(ctx, 'cell.split', (state, c) => {
+  return startManual(ctx, 'cell.split', (state, c, input, base) => {
     const cell = state.cells.find((x) => x.id === ctx.params.cell);
     if (!cell) throw new FleetError('NOT_FOUND', `cell ${ctx.params.cell} not found in world ${state.world.name}`);
-    const scaling = effectiveScaling(state.world, state.overrides);
-    const check = checkSplit(
-      cell,
-      { scaling, capacity: state.world.spec.capacity, cells: state.cells, operations: state.operations, now: c.now },
-      { manual: true },
-    );
-    if (!check.ok)
+    const check = checkSplit(cell, input, { manual: true });
+    if (!check.ok) {
       throw new FleetError('CONFLICT', `cannot split ${cell.id}: ${check.reason}`, { details: { why: check.why } });
+    }
     return beginSplit(c, cell.id, check.children, {
-      id: ctx.deps.ids.next('op'),
-      cause: 'ManualOverride',
+      ...base,
       reason: body.reason,
-      principal: ctx.principal!.id,
-      correlationId: ctx.correlationId,
-      readinessTimeoutSeconds: scaling.readinessTimeoutSeconds,
       testNeverReady: body.testChildrenNeverReady,
     });
   });
@@ -148,26 +159,14 @@ export async function splitCell(ctx: RouteContext): Promise<ApiResponse> {
 
 export async function mergeCells(ctx: RouteContext): Promise<ApiResponse> {
   const body = parseOrThrow(MergeRequestSchema, ctx.req.body ?? {}, 'request body');
-  return startManual(ctx, 'cell.merge', (state, c) => {
-    const scaling = effectiveScaling(state.world, state.overrides);
-    const check = checkMerge(
-      body.cells,
-      { scaling, capacity: state.world.spec.capacity, cells: state.cells, operations: state.operations, now: c.now },
-      { manual: true },
-    );
+  return startManual(ctx, 'cell.merge', (_state, c, input, base) => {
+    const check = checkMerge(body.cells, input, { manual: true });
     if (!check.ok) {
       throw new FleetError('CONFLICT', `cannot merge ${body.cells.join(', ')}: ${check.reason}`, {
         details: { why: check.why },
       });
     }
-    return beginMerge(c, body.cells, check.parent, {
-      id: ctx.deps.ids.next('op'),
-      cause: 'ManualOverride',
-      reason: body.reason,
-      principal: ctx.principal!.id,
-      correlationId: ctx.correlationId,
-      readinessTimeoutSeconds: scaling.readinessTimeoutSeconds,
-    });
+    return beginMerge(c, body.cells, check.parent, { ...base, reason: body.reason });
   });
 }
 
