@@ -5,7 +5,23 @@
  */
 const ts = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
+  // @kubernetes/client-node 2.x and a few of its dependencies ship only ES modules; Node 22
+  // require()s them, Jest 29's module system cannot, so they are transpiled to CommonJS here.
+  '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'es2022' }, diagnostics: false }],
 };
+const ESM_ONLY = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  'jsonpath-plus',
+  'rfc4648',
+  'socks-proxy-agent',
+  'agent-base',
+  'jsep',
+  '@jsep-plugin',
+];
+const transformIgnorePatterns = [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`];
 const moduleNameMapper = {
   '^@fleetforge/functions/adapters$': '<rootDir>/functions/src/adapters/index.ts',
   '^@fleetforge/shared/testing$': '<rootDir>/shared/src/testing/index.ts',
@@ -18,7 +34,7 @@ const roots = [
   '<rootDir>/emulators/src',
   '<rootDir>/scripts/src',
 ];
-const base = { transform: ts, moduleNameMapper, roots, testEnvironment: 'node' };
+const base = { transform: ts, transformIgnorePatterns, moduleNameMapper, roots, testEnvironment: 'node' };
 
 module.exports = {
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],

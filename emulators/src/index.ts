@@ -1,3 +1,4 @@
 export * from './process-group';
 export * from './google-emulators';
 export * from './ports';
+export * from './kube';
