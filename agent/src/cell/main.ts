@@ -1,8 +1,9 @@
 /**
  * Entry point of a cell process (local process driver; the same binary runs in a
- * Pod). Configuration comes from the environment, validated; the parent agent
- * hears `listening` and load samples over IPC. If the agent goes away the cell
- * exits too: a dead agent must not leave orphan cells behind.
+ * Pod). Configuration comes from the environment, validated; a parent process
+ * hears `listening` and load samples over IPC, and a pod's driver asks
+ * `GET /v1/sample` instead. If the parent goes away the cell exits too: a dead
+ * agent must not leave orphan cells behind.
  */
 import { z } from 'zod';
 import { CapacitySchema, RectSchema, parseOrThrow } from '@fleetforge/shared';
@@ -28,6 +29,8 @@ const CellEnvSchema = z.object({
   FF_BOUNDARY: json(RectSchema),
   FF_CAPACITY: json(CapacitySchema),
   FF_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Loopback for local processes; the container image sets 0.0.0.0 so the pod's IP reaches it. */
+  FF_HOST: z.string().min(1).default('127.0.0.1'),
   FF_SAMPLE_MS: z.coerce.number().int().positive().default(1000),
   FF_EPOCH: z.coerce.number().int().positive().default(1),
   FF_NEVER_READY: z.enum(['0', '1']).default('0'),
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     boundary: env.FF_BOUNDARY,
     capacitySessions: env.FF_CAPACITY.sessions,
     port: env.FF_PORT,
+    host: env.FF_HOST,
     epoch: env.FF_EPOCH,
     neverReady: env.FF_NEVER_READY === '1',
   });
@@ -61,9 +65,12 @@ async function main(): Promise<void> {
     if (process.connected) process.send?.(m);
   };
   tell({ type: 'listening', endpoint });
-  const timer = setInterval(() => {
-    void cell.sample().then((s) => tell({ type: 'sample', ...s }));
-  }, env.FF_SAMPLE_MS);
+  // Only with an IPC parent: a sample also restarts the CPU window, which a pod's driver owns over HTTP.
+  const timer = process.send
+    ? setInterval(() => {
+        void cell.sample().then((s) => tell({ type: 'sample', ...s }));
+      }, env.FF_SAMPLE_MS)
+    : undefined;
   const stop = (code: number) => {
     clearInterval(timer);
     void cell.close().finally(() => process.exit(code));

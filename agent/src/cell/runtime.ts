@@ -167,6 +167,8 @@ export class CellRuntime {
         pid: process.pid,
       });
     }
+    // The load sample the process driver gets over IPC, for drivers that can only reach the cell over HTTP (pods).
+    if (method === 'GET' && url.pathname === '/v1/sample') return send(res, 200, await this.sample());
     if (method === 'POST' && url.pathname === '/v1/handoff') return this.handoff(req, res);
     if (method === 'POST' && url.pathname === '/v1/sessions:import') return this.import(req, res);
     if (parts[0] === 'v1' && parts[1] === 'sessions') {
