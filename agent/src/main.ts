@@ -3,28 +3,85 @@ import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseOrThrow } from '@fleetforge/shared';
-import { PromMetricsSink, PubSubBus, createLogger } from '@fleetforge/functions/adapters';
+import { PromMetricsSink, PubSubBus, createLogger, type Logger } from '@fleetforge/functions/adapters';
 import { Agent } from './agent';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Driver } from '@fleetforge/shared';
+import { KubernetesDriver } from './drivers/kubernetes-driver';
 import { ProcessDriver } from './drivers/process-driver';
+import { KubeTenantExecutor } from './tenancy/kube-tenants';
+import { NoClusterExecutor, TenantAgent } from './tenancy/tenant-agent';
+
+function tenantKubeConfig(env: { FF_KUBECONFIG?: string | undefined }): KubeConfig {
+  const kc = new KubeConfig();
+  if (env.FF_KUBECONFIG) kc.loadFromFile(env.FF_KUBECONFIG);
+  else kc.loadFromCluster();
+  return kc;
+}
 
 const AgentEnvSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().min(1).default('fleetforge-local'),
   PUBSUB_EMULATOR_HOST: z.string().optional(),
   FF_AGENT_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
-  FF_DRIVER: z.enum(['process']).default('process'),
+  FF_DRIVER: z.enum(['process', 'kubernetes']).default('process'),
+  /** Kubernetes driver: a kubeconfig file; absent, the pod's in-cluster service account. */
+  FF_KUBECONFIG: z.string().min(1).optional(),
+  FF_CELL_NAMESPACE: z.string().min(1).default('fleetforge-cells'),
+  FF_CELL_IMAGE: z.string().min(1).default('fleetforge/cell:dev'),
+  /** `annotation` where something annotates ready pods with their endpoint (the local tier); `pod-ip` in a cluster. */
+  FF_CELL_ENDPOINT: z.enum(['annotation', 'pod-ip']).default('annotation'),
+  /** How often dedicated pools and tenant usage are sampled. */
+  FF_TENANT_SAMPLE_MS: z.coerce.number().int().positive().default(5000),
   FF_AGENT_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** 0.0.0.0 in a pod, so the kubelet's probes and a Prometheus scrape reach it. */
+  FF_AGENT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   FF_SAMPLE_MS: z.coerce.number().int().positive().default(1000),
   LOG_LEVEL: z.string().default('info'),
 });
+
+type AgentEnv = z.infer<typeof AgentEnvSchema>;
+
+async function makeDriver(env: AgentEnv, log: Logger): Promise<Driver> {
+  if (env.FF_DRIVER === 'process') return new ProcessDriver({ sampleMs: env.FF_SAMPLE_MS });
+  const kubeConfig = new KubeConfig();
+  if (env.FF_KUBECONFIG) kubeConfig.loadFromFile(env.FF_KUBECONFIG);
+  else kubeConfig.loadFromCluster();
+  const driver = new KubernetesDriver({
+    kubeConfig,
+    namespace: env.FF_CELL_NAMESPACE,
+    image: env.FF_CELL_IMAGE,
+    sampleMs: env.FF_SAMPLE_MS,
+    endpointFrom: env.FF_CELL_ENDPOINT === 'pod-ip' ? 'podIP' : 'annotation',
+    log: (msg, data) => log.warn(data ?? {}, msg),
+  });
+  // Fail at start-up, not at the first command, when the cluster is unreachable or RBAC is missing.
+  await driver.connect();
+  log.info(
+    { server: kubeConfig.getCurrentCluster()?.server, namespace: driver.namespace },
+    'kubernetes driver connected',
+  );
+  return driver;
+}
 
 async function main(): Promise<void> {
   const env = parseOrThrow(AgentEnvSchema, process.env, 'agent environment');
   const log = createLogger('agent', env.LOG_LEVEL);
   const metrics = new PromMetricsSink(undefined, { defaultMetrics: true });
   const bus = new PubSubBus(env.GOOGLE_CLOUD_PROJECT);
-  const driver = new ProcessDriver({ sampleMs: env.FF_SAMPLE_MS });
+  const driver = await makeDriver(env, log);
   const agent = new Agent({ agentId: env.FF_AGENT_ID, bus, driver, log, metrics, relayMs: env.FF_SAMPLE_MS });
   agent.start();
+  // Tenancy needs a cluster: on the process driver every tenant command is answered Unavailable, with how to get one.
+  const tenantExecutor =
+    env.FF_DRIVER === 'kubernetes'
+      ? new KubeTenantExecutor({
+          kubeconfig: tenantKubeConfig(env),
+          sampleMs: env.FF_TENANT_SAMPLE_MS,
+          log: (msg, data) => log.warn(data ?? {}, msg),
+        })
+      : new NoClusterExecutor();
+  const tenants = new TenantAgent({ agentId: env.FF_AGENT_ID, bus, executor: tenantExecutor, log, metrics });
+  tenants.start();
 
   if (env.FF_AGENT_METRICS_PORT !== undefined) {
     const server = createServer((req, res) => {
@@ -34,7 +91,7 @@ async function main(): Promise<void> {
       }
       void metrics.text().then((t) => res.writeHead(200, { 'content-type': 'text/plain' }).end(t));
     });
-    server.listen(env.FF_AGENT_METRICS_PORT, '127.0.0.1');
+    server.listen(env.FF_AGENT_METRICS_PORT, env.FF_AGENT_METRICS_HOST);
     server.unref();
   }
 
@@ -43,8 +100,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'agent stopping; stopping its cells');
-    void agent
-      .stop()
+    void Promise.all([agent.stop(), tenants.stop()])
       .then(() => bus.close())
       .finally(() => process.exit(0));
   };
