@@ -285,6 +285,9 @@ export function apiserverArgs(o: {
     '--allow-privileged=true',
     // PodNodeSelector and PodTolerationRestriction pin a dedicated tenant's namespace to its pool.
     `--enable-admission-plugins=${o.admission ?? 'NamespaceLifecycle,LimitRanger,ServiceAccount,ResourceQuota,PodNodeSelector,PodTolerationRestriction,DefaultTolerationSeconds'}`,
+    // It taints every new node not-ready until the node lifecycle controller sees a kubelet; here the node shim
+    // is the kubelet and that controller is off, so the taint would never go and nothing would schedule.
+    '--disable-admission-plugins=TaintNodesByCondition',
     '--v=1',
   ];
 }
