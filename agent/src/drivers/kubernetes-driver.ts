@@ -297,7 +297,7 @@ export class KubernetesDriver implements Driver {
       reason:
         p.stopRequested ??
         (terminated
-          ? `pod ${pod?.status?.phase}: ${terminated.reason ?? `exit code ${terminated.exitCode}`}`
+          ? `pod ${pod?.status?.phase}: ${terminated.message ?? terminated.reason ?? `exit code ${terminated.exitCode}`}`
           : 'pod deleted'),
     });
   }
