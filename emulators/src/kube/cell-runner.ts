@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { constants } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
 import { freePort } from '../ports';
 import type { PodHandle, PodRunner } from './node-shim';
@@ -28,7 +29,8 @@ export class CellRunner implements PodRunner {
       serialization: 'json',
     });
     const exited = new Promise<number | null>((resolve) => {
-      child.once('exit', (code) => resolve(code));
+      // As a container runtime reports it: a signal is 128 + its number (SIGKILL → 137).
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : null)));
       child.once('error', () => resolve(null));
     });
     const endpoint = `http://127.0.0.1:${port}`;

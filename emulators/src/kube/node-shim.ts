@@ -152,6 +152,13 @@ export class NodeShim {
   async start(): Promise<void> {
     await this.refreshNodes();
     const list = await this.core.listPodForAllNamespaces({});
+    // A pod deleted while no watch ran sends no DELETED: stop what still runs for it.
+    const present = new Set(list.items.map((p) => `${podKey(p)}#${p.metadata?.uid}`));
+    for (const [key, t] of this.pods) {
+      if (present.has(`${key}#${t.uid}`)) continue;
+      this.pods.delete(key);
+      void t.handle?.stop();
+    }
     for (const p of list.items) this.onPod('ADDED', p);
     await this.watch(list.metadata?.resourceVersion);
   }
@@ -172,7 +179,8 @@ export class NodeShim {
       },
       (err: unknown) => {
         if (this.closed) return;
-        if (err) this.log('pod watch ended; relisting', { err: String(err) });
+        if (err)
+          this.log('pod watch ended; relisting', { err: err instanceof Error ? err.message : JSON.stringify(err) });
         // A watch ends (timeouts, compaction): relist to resync, then watch again.
         setTimeout(() => void this.start().catch((e: unknown) => this.log('relist failed', { err: String(e) })), 200);
       },
@@ -244,7 +252,7 @@ export class NodeShim {
         }
         void tracked.handle.exited.then((code) => {
           if (this.pods.get(key) !== tracked || tracked.stopping) return;
-          void this.setStatus(pod, code === 0 ? 'Succeeded' : 'Failed', `exited with code ${code}`);
+          void this.setStatus(pod, code === 0 ? 'Succeeded' : 'Failed', `exited with code ${code}`, code);
         });
         await tracked.handle.ready;
         const annotations = tracked.handle.annotations?.();
@@ -301,7 +309,12 @@ export class NodeShim {
     }
   }
 
-  private async setStatus(pod: V1Pod, phase: 'Running' | 'Failed' | 'Succeeded', message: string): Promise<void> {
+  private async setStatus(
+    pod: V1Pod,
+    phase: 'Running' | 'Failed' | 'Succeeded',
+    message: string,
+    exitCode: number | null = null,
+  ): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       let cur: V1Pod;
       try {
@@ -336,7 +349,14 @@ export class NodeShim {
           state:
             phase === 'Running'
               ? { running: { startedAt: now } }
-              : { terminated: { exitCode: phase === 'Succeeded' ? 0 : 1, reason: message, finishedAt: now } },
+              : {
+                  terminated: {
+                    exitCode: exitCode ?? (phase === 'Succeeded' ? 0 : 1),
+                    reason: phase === 'Succeeded' ? 'Completed' : 'Error',
+                    message,
+                    finishedAt: now,
+                  },
+                },
         })),
       };
       try {
@@ -356,7 +376,7 @@ export class NodeShim {
   async close(): Promise<void> {
     this.closed = true;
     this.abort?.abort();
-    await Promise.all([...this.pods.values()].map((t) => t.handle?.stop()));
+    await Promise.all([...this.pods.values()].map((t) => t.handle?.stop() ?? Promise.resolve()));
     this.pods.clear();
   }
 }
