@@ -12,8 +12,12 @@ export const StackFileSchema = z.object({
   metrics: z.record(z.string(), z.url()),
   logDir: z.string(),
   blobDir: z.string(),
-  driver: z.string(),
+  /** How the agent runs cells: local processes, or Pods on the local Kubernetes tier (`npm run kube:up`). */
+  driver: z.enum(['process', 'kubernetes']),
+  /** With the Kubernetes driver: the tier's API server and the admin kubeconfig (for kubectl). */
+  kube: z.object({ server: z.string(), kubeconfig: z.string(), namespace: z.string() }).optional(),
 });
+export type DriverName = StackFile['driver'];
 export type StackFile = z.infer<typeof StackFileSchema>;
 
 /** Fixed ports from a base, so `npm start` is predictable and firebase.json can name them. */

@@ -5,7 +5,8 @@ import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared
 import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
 import { newToken, storeToken } from '@fleetforge/functions';
 import { portInUse, spawnManaged, startEmulators, waitForHttp, type ManagedProcess } from '@fleetforge/emulators';
-import { stackPorts, StackFileSchema, type StackFile } from './config';
+import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
+import { prepareKubeAgent, requireKube } from './kube';
 
 export interface StackOptions {
   /** Where stack.json, the token, logs and blobs live (default `.fleetforge`). */
@@ -20,6 +21,10 @@ export interface StackOptions {
   resendAfterMs?: number;
   /** Runs the scheduler jobs this much faster than their local interval (tests). */
   schedulerIntervalSeconds?: number;
+  /** How the agent runs cells (default `process`). */
+  driver?: DriverName;
+  /** With the `kubernetes` driver: the state folder of the running Kubernetes tier (default `.fleetforge/kube`). */
+  kubeDir?: string;
 }
 
 export interface RunningStack {
@@ -113,6 +118,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       `ports ${busy.join(', ')} are in use; another FleetForge stack or program holds them. Stop it, or pick other ports with --port-base.`,
     );
   }
+  const driver = opts.driver ?? 'process';
+  const kubeDir = resolve(opts.kubeDir ?? join('.fleetforge', 'kube'));
+  // Before anything starts: without the tier there is nothing to run cells on.
+  const kube = driver === 'kubernetes' ? requireKube(kubeDir) : undefined;
   const logDir = join(stateDir, 'logs');
   const blobDir = join(stateDir, 'blobs');
   mkdirSync(logDir, { recursive: true });
@@ -216,11 +225,14 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       );
     }
 
+    // The Kubernetes driver runs under the agent's own identity, so its RBAC is applied first.
+    const driverEnv = kube ? await prepareKubeAgent(opts.root, kubeDir) : { FF_DRIVER: 'process' };
+    opts.log.info({ driver, ...(kube ? { apiserver: kube.server } : {}) }, 'starting the agent');
     const agent = spawnManaged({
       name: 'agent',
       command: process.execPath,
       args: [join(opts.root, 'agent', 'dist', 'main.js')],
-      env: { ...env, FF_AGENT_ID: 'local-agent', FF_AGENT_METRICS_PORT: String(ports.agentMetrics) },
+      env: { ...env, ...driverEnv, FF_AGENT_ID: 'local-agent', FF_AGENT_METRICS_PORT: String(ports.agentMetrics) },
       logFile: join(logDir, 'agent.log'),
     });
     processes.push(agent);
@@ -238,7 +250,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       metrics,
       logDir,
       blobDir,
-      driver: 'process',
+      driver,
+      ...(kube ? { kube: { server: kube.server, kubeconfig: kube.kubeconfig, namespace: 'fleetforge-cells' } } : {}),
     };
     writeFileSync(join(stateDir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`);
     const failed = Promise.race(

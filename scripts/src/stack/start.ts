@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { PrerequisiteError } from '@fleetforge/emulators';
-import { DEFAULT_PORT_BASE } from './config';
+import { KubePrerequisiteError, PrerequisiteError } from '@fleetforge/emulators';
+import { DEFAULT_PORT_BASE, StackFileSchema } from './config';
 import { AlreadyRunningError, startStack } from './stack';
 
 async function main(): Promise<void> {
@@ -12,8 +12,16 @@ async function main(): Promise<void> {
     .option('--port-base <n>', 'first port of the block the stack uses', String(DEFAULT_PORT_BASE))
     .option('--state-dir <dir>', 'where stack.json, the admin token and logs go', '.fleetforge')
     .option('--project <id>', 'emulator project id', 'fleetforge-local')
+    .option(
+      '--driver <name>',
+      'how the agent runs cells: process, or kubernetes (Pods; needs `npm run kube:up`)',
+      'process',
+    )
+    .option('--kube-dir <dir>', 'state folder of the Kubernetes tier (kube:up --dir)', '.fleetforge/kube')
     .parse();
-  const o = program.opts<{ portBase: string; stateDir: string; project: string }>();
+  const o = program.opts<{ portBase: string; stateDir: string; project: string; driver: string; kubeDir: string }>();
+  const driver = StackFileSchema.shape.driver.safeParse(o.driver);
+  if (!driver.success) throw new Error(`--driver must be process or kubernetes, got ${o.driver}`);
   const portBase = Number(o.portBase);
   if (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65000) {
     throw new Error(`--port-base must be an integer from 1024 to 65000, got ${o.portBase}`);
@@ -26,6 +34,8 @@ async function main(): Promise<void> {
     project: o.project,
     root: resolve(__dirname, '..', '..', '..'),
     log,
+    driver: driver.data,
+    kubeDir: o.kubeDir,
   });
   const f = stack.file;
   const lines = [
@@ -34,6 +44,9 @@ async function main(): Promise<void> {
     `  token        ${f.tokenFile}`,
     `  firestore    ${f.emulators.firestore}   pubsub ${f.emulators.pubsub}`,
     ...Object.entries(f.functions).map(([n, u]) => `  fn ${n.padEnd(14)}${u}`),
+    f.kube
+      ? `  driver       kubernetes: cells are Pods in ${f.kube.namespace} on ${f.kube.server} (KUBECONFIG=${f.kube.kubeconfig})`
+      : `  driver       process: cells are local processes`,
     `  metrics      ${f.api}/metrics (worlds and cells), ${f.metrics.agent} (agent)`,
     `  logs         ${f.logDir}`,
     '',
@@ -57,7 +70,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof AlreadyRunningError || err instanceof PrerequisiteError;
+  const known =
+    err instanceof AlreadyRunningError || err instanceof PrerequisiteError || err instanceof KubePrerequisiteError;
   process.stderr.write(`${pc.red('fleetforge: cannot start:')} ${(err as Error).message}\n`);
   process.exit(known ? 2 : 1);
 });
