@@ -7,7 +7,11 @@ const ts = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
   // @kubernetes/client-node 2.x and a few of its dependencies ship only ES modules; Node 22
   // require()s them, Jest 29's module system cannot, so they are transpiled to CommonJS here.
-  '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'es2022' }, diagnostics: false }],
+  // esModuleInterop: they default-import node: built-ins (`import child_process from 'node:child_process'`).
+  '^.+\\.js$': [
+    'ts-jest',
+    { tsconfig: { allowJs: true, module: 'commonjs', target: 'es2022', esModuleInterop: true }, diagnostics: false },
+  ],
 };
 const ESM_ONLY = [
   '@kubernetes/client-node',

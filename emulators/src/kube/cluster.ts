@@ -229,7 +229,7 @@ export async function startKube(opts: StartKubeOptions): Promise<RunningKube> {
       '--bind-address=127.0.0.1',
       '--v=1',
     ]);
-    const shim = spawn('node-shim', process.execPath, [join(__dirname, 'node-shim-main.js')], {
+    const shim = spawn('node-shim', process.execPath, [nodeShimMain()], {
       ...process.env,
       FF_KUBECONFIG: kubeconfig,
       FF_KUBE_ETCD: etcdUrl,
@@ -255,6 +255,18 @@ export async function startKube(opts: StartKubeOptions): Promise<RunningKube> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * The compiled node shim entry point. Beside this module when it runs compiled; when Jest
+ * loads this module from source, the package's build output (`npm test` builds first).
+ */
+function nodeShimMain(): string {
+  const beside = join(__dirname, 'node-shim-main.js');
+  if (existsSync(beside)) return beside;
+  const built = resolve(__dirname, '..', '..', 'dist', 'kube', 'node-shim-main.js');
+  if (existsSync(built)) return built;
+  throw new KubePrerequisiteError(`the node shim is not built (${built}); run \`npm run build\``);
 }
 
 /** Flags for a kube-apiserver on loopback; vclusters reuse them with their own etcd prefix. */
