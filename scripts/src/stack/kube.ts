@@ -1,8 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { KubePrerequisiteError, readKubeState, type KubeState } from '@fleetforge/emulators';
+import {
+  KubePrerequisiteError,
+  kubePorts,
+  portInUse,
+  readKubeState,
+  startKube,
+  type KubeState,
+  type RunningKube,
+} from '@fleetforge/emulators';
 
 /** The manifests that give the agent its identity and RBAC, applied in this order. */
 export const AGENT_IDENTITY_MANIFESTS = ['namespace.yaml', 'serviceaccount.yaml', 'rbac.yaml'];
@@ -54,4 +63,29 @@ export async function prepareKubeAgent(root: string, kubeDir: string): Promise<R
     FF_KUBECONFIG: join(state.dir, 'agent.kubeconfig'),
     FF_CELL_NAMESPACE: 'fleetforge-cells',
   };
+}
+
+/**
+ * A private Kubernetes tier for tests and benchmarks: its own folder and a free block
+ * of five ports below the private stacks' blocks (20000+) and the ephemeral range.
+ */
+export async function startPrivateKube(root: string): Promise<RunningKube> {
+  for (let attempt = 1; ; attempt++) {
+    const base = 15_000 + 10 * Math.floor(Math.random() * 490);
+    const busy = await Promise.all(Object.values(kubePorts(base)).map((p) => portInUse(p)));
+    if (busy.some(Boolean)) {
+      if (attempt >= 50) throw new KubePrerequisiteError('no free block of 5 ports between 15000 and 19900');
+      continue;
+    }
+    try {
+      return await startKube({
+        dir: mkdtempSync(join(tmpdir(), 'ff-kube-')),
+        portBase: base,
+        cellMain: join(root, 'agent', 'dist', 'cell', 'main.js'),
+      });
+    } catch (err) {
+      // Another tier took a port meanwhile: try another block.
+      if (!(err instanceof KubePrerequisiteError && /in use/.test(err.message)) || attempt >= 50) throw err;
+    }
+  }
 }
