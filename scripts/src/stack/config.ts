@@ -12,8 +12,11 @@ export const StackFileSchema = z.object({
   metrics: z.record(z.string(), z.url()),
   logDir: z.string(),
   blobDir: z.string(),
-  /** How the agent runs cells: local processes, or Pods on the local Kubernetes tier (`npm run kube:up`). */
-  driver: z.enum(['process', 'kubernetes']),
+  /**
+   * How cells run: local processes, Pods on the local Kubernetes tier (`npm run kube:up`), or
+   * `external`: no local agent, one runs elsewhere (agent/deploy in Kind) on these emulators.
+   */
+  driver: z.enum(['process', 'kubernetes', 'external']),
   /** With the Kubernetes driver: the tier's API server and the admin kubeconfig (for kubectl). */
   kube: z.object({ server: z.string(), kubeconfig: z.string(), namespace: z.string() }).optional(),
 });

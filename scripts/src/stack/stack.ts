@@ -21,7 +21,7 @@ export interface StackOptions {
   resendAfterMs?: number;
   /** Runs the scheduler jobs this much faster than their local interval (tests). */
   schedulerIntervalSeconds?: number;
-  /** How the agent runs cells (default `process`). */
+  /** How the agent runs cells (default `process`); `external` starts no agent (one runs elsewhere, e.g. in Kind). */
   driver?: DriverName;
   /** With the `kubernetes` driver: the state folder of the running Kubernetes tier (default `.fleetforge/kube`). */
   kubeDir?: string;
@@ -225,19 +225,21 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       );
     }
 
-    // The Kubernetes driver runs under the agent's own identity, so its RBAC is applied first.
-    const driverEnv = kube ? await prepareKubeAgent(opts.root, kubeDir) : { FF_DRIVER: 'process' };
-    opts.log.info({ driver, ...(kube ? { apiserver: kube.server } : {}) }, 'starting the agent');
-    const agent = spawnManaged({
-      name: 'agent',
-      command: process.execPath,
-      args: [join(opts.root, 'agent', 'dist', 'main.js')],
-      env: { ...env, ...driverEnv, FF_AGENT_ID: 'local-agent', FF_AGENT_METRICS_PORT: String(ports.agentMetrics) },
-      logFile: join(logDir, 'agent.log'),
-    });
-    processes.push(agent);
-    await waitForHttp(`http://127.0.0.1:${ports.agentMetrics}/healthz`, 30_000, { died: agent.exited });
-    metrics.agent = `http://127.0.0.1:${ports.agentMetrics}/metrics`;
+    if (driver !== 'external') {
+      // The Kubernetes driver runs under the agent's own identity, so its RBAC is applied first.
+      const driverEnv = kube ? await prepareKubeAgent(opts.root, kubeDir) : { FF_DRIVER: 'process' };
+      opts.log.info({ driver, ...(kube ? { apiserver: kube.server } : {}) }, 'starting the agent');
+      const agent = spawnManaged({
+        name: 'agent',
+        command: process.execPath,
+        args: [join(opts.root, 'agent', 'dist', 'main.js')],
+        env: { ...env, ...driverEnv, FF_AGENT_ID: 'local-agent', FF_AGENT_METRICS_PORT: String(ports.agentMetrics) },
+        logFile: join(logDir, 'agent.log'),
+      });
+      processes.push(agent);
+      await waitForHttp(`http://127.0.0.1:${ports.agentMetrics}/healthz`, 30_000, { died: agent.exited });
+      metrics.agent = `http://127.0.0.1:${ports.agentMetrics}/metrics`;
+    }
 
     const file: StackFile = {
       api: urls.api!,

@@ -14,14 +14,14 @@ async function main(): Promise<void> {
     .option('--project <id>', 'emulator project id', 'fleetforge-local')
     .option(
       '--driver <name>',
-      'how the agent runs cells: process, or kubernetes (Pods; needs `npm run kube:up`)',
+      'how the agent runs cells: process, kubernetes (Pods; needs `npm run kube:up`), or external (no local agent)',
       'process',
     )
     .option('--kube-dir <dir>', 'state folder of the Kubernetes tier (kube:up --dir)', '.fleetforge/kube')
     .parse();
   const o = program.opts<{ portBase: string; stateDir: string; project: string; driver: string; kubeDir: string }>();
   const driver = StackFileSchema.shape.driver.safeParse(o.driver);
-  if (!driver.success) throw new Error(`--driver must be process or kubernetes, got ${o.driver}`);
+  if (!driver.success) throw new Error(`--driver must be process, kubernetes or external, got ${o.driver}`);
   const portBase = Number(o.portBase);
   if (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65000) {
     throw new Error(`--port-base must be an integer from 1024 to 65000, got ${o.portBase}`);
@@ -46,8 +46,10 @@ async function main(): Promise<void> {
     ...Object.entries(f.functions).map(([n, u]) => `  fn ${n.padEnd(14)}${u}`),
     f.kube
       ? `  driver       kubernetes: cells are Pods in ${f.kube.namespace} on ${f.kube.server} (KUBECONFIG=${f.kube.kubeconfig})`
-      : `  driver       process: cells are local processes`,
-    `  metrics      ${f.api}/metrics (worlds and cells), ${f.metrics.agent} (agent)`,
+      : f.driver === 'external'
+        ? `  driver       external: no local agent; cells run where an agent consumes agent-commands (agent/deploy)`
+        : `  driver       process: cells are local processes`,
+    `  metrics      ${f.api}/metrics (worlds and cells)${f.metrics.agent ? `, ${f.metrics.agent} (agent)` : ''}`,
     `  logs         ${f.logDir}`,
     '',
     `  try: npx ffctl world apply -f examples/worldspec-basic.yaml && npx ffctl world wait world-a --ready`,
