@@ -47,7 +47,7 @@ module.exports = {
       ...base,
       displayName: 'unit',
       testMatch: ['**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.kube\\.test\\.ts$'],
     },
     {
       ...base,
@@ -55,6 +55,14 @@ module.exports = {
       testMatch: ['**/*.int.test.ts'],
       globalSetup: '<rootDir>/scripts/src/test/emulators.global-setup.ts',
       globalTeardown: '<rootDir>/scripts/src/test/emulators.global-teardown.ts',
+    },
+    {
+      // Against a real kube-apiserver, scheduler and controller manager (scripts/kube/build.sh builds them).
+      ...base,
+      displayName: 'kube',
+      testMatch: ['**/*.kube.test.ts'],
+      globalSetup: '<rootDir>/scripts/src/test/kube.global-setup.ts',
+      globalTeardown: '<rootDir>/scripts/src/test/kube.global-teardown.ts',
     },
     {
       ...base,
