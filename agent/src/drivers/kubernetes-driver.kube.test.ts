@@ -28,10 +28,16 @@ agentKc.loadFromFile(process.env.FF_TEST_AGENT_KUBECONFIG ?? '');
 const core = admin.makeApiClient(CoreV1Api);
 
 const drivers: KubernetesDriver[] = [];
-function driver(opts: { namespace?: string; kubeConfig?: KubeConfig } = {}) {
+/**
+ * A driver and what it reports about one world. Every driver watches every cell pod in its
+ * namespace (an agent adopts what runs), so each test keeps to its own world.
+ */
+function driver(world: string, opts: { namespace?: string; kubeConfig?: KubeConfig } = {}) {
   const d = new KubernetesDriver({ kubeConfig: agentKc, sampleMs: 200, stopGraceSeconds: 1, ...opts });
   const events: DriverEvent[] = [];
-  d.onEvent((e) => events.push(e));
+  d.onEvent((e) => {
+    if (e.world === world) events.push(e);
+  });
   drivers.push(d);
   return { d, events };
 }
@@ -77,13 +83,14 @@ beforeAll(async () => {
     }
   }
 });
-afterAll(async () => {
-  await Promise.all(drivers.map((d) => d.close()));
+// Also after a failed test: nothing it started may leak into the next one.
+afterEach(async () => {
+  await Promise.all(drivers.splice(0).map((d) => d.close()));
 });
 
 describe('KubernetesDriver on a real API server, as the agent identity', () => {
   it('starts a cell pod, reports started then ready with its endpoint, samples it, and stops it', async () => {
-    const { d, events } = driver();
+    const { d, events } = driver('kd-life');
     const t0 = Date.now();
     await d.start(spec('kd-life', 'r0c0'));
     const ready = await until('ready', () => find(events, 'ready', 'r0c0'));
@@ -91,7 +98,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     process.stdout.write(`pod create → ready: ${readyMs} ms\n`);
     expect(events.map((e) => e.kind).slice(0, 2)).toEqual(['started', 'ready']);
     expect(ready).toMatchObject({ world: 'kd-life', incarnation: 1, correlationId: 'corr-kd-life-r0c0' });
-    expect(d.list()).toEqual([
+    expect(d.list().filter((c) => c.world === 'kd-life')).toEqual([
       { world: 'kd-life', cell: 'r0c0', incarnation: 1, phase: 'ready', endpoint: ready.endpoint },
     ]);
 
@@ -138,13 +145,13 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     process.stdout.write(`stop → pod gone: ${Date.now() - stopT0} ms\n`);
     expect(await podsOf('kd-life')).toEqual([]);
     expect(find(events, 'exited', 'r0c0')).toMatchObject({ requested: true, reason: 'test stop', incarnation: 1 });
-    expect(d.list()).toEqual([]);
+    expect(d.list().filter((c) => c.world === 'kd-life')).toEqual([]);
     // The endpoint's process is gone with the pod.
     await expect(fetch(`${ready.endpoint}/healthz`)).rejects.toThrow();
   });
 
   it('hands sessions off between two cell pods', async () => {
-    const { d, events } = driver();
+    const { d, events } = driver('kd-hand');
     const left = { x: 0, y: 0, width: 50, height: 100 };
     const right = { x: 50, y: 0, width: 50, height: 100 };
     await d.start(spec('kd-hand', 'src'));
@@ -173,7 +180,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
   });
 
   it('reports a crash as exited, not requested, with the exit code', async () => {
-    const { d, events } = driver();
+    const { d, events } = driver('kd-crash');
     await d.start(spec('kd-crash', 'r0c0'));
     const ready = await until('ready', () => find(events, 'ready', 'r0c0'));
     const { pid } = (await (await fetch(`${ready.endpoint}/v1/info`)).json()) as { pid: number };
@@ -182,7 +189,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     expect(exited).toMatchObject({ requested: false, exitCode: 137, incarnation: 1 });
     expect(exited.reason).toMatch(/Failed/);
     // The finished pod is cleaned up, and the next incarnation is a new pod.
-    await until('failed pod removed', () => d.list().length === 0);
+    await until('failed pod removed', () => !d.list().some((c) => c.world === 'kd-crash'));
     await d.start(spec('kd-crash', 'r0c0', { incarnation: 2 }));
     await until('incarnation 2 ready', () => events.find((e) => e.kind === 'ready' && e.incarnation === 2));
     expect(count(events, 'exited', 'r0c0')).toBe(1);
@@ -191,7 +198,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
   });
 
   it('is idempotent: a repeated start re-announces, a second driver adopts the pod (409 is fine)', async () => {
-    const a = driver();
+    const a = driver('kd-idem');
     await a.d.start(spec('kd-idem', 'r0c0'));
     await a.d.start(spec('kd-idem', 'r0c0')); // before ready: nothing new
     await until('ready', () => find(a.events, 'ready', 'r0c0'));
@@ -203,11 +210,13 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     expect(await podsOf('kd-idem')).toHaveLength(1);
 
     // A restarted agent: lists the pod that already runs and reports it, exactly once.
-    const b = driver();
+    const b = driver('kd-idem');
     await b.d.start(spec('kd-idem', 'r0c0'));
     await until('adopted ready', () => find(b.events, 'ready', 'r0c0'));
     expect(await podsOf('kd-idem')).toHaveLength(1);
-    expect(b.d.list()).toMatchObject([{ cell: 'r0c0', incarnation: 1, phase: 'ready' }]);
+    expect(b.d.list().filter((c) => c.world === 'kd-idem')).toMatchObject([
+      { cell: 'r0c0', incarnation: 1, phase: 'ready' },
+    ]);
     expect(count(b.events, 'started', 'r0c0')).toBe(1);
 
     // A newer incarnation replaces the old pod.
@@ -219,18 +228,18 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
   });
 
   it('never reports ready for a cell that never becomes ready', async () => {
-    const { d, events } = driver();
+    const { d, events } = driver('kd-never');
     await d.start(spec('kd-never', 'r0c0', { neverReady: true }));
     await until('started', () => find(events, 'started', 'r0c0'));
     await new Promise((r) => setTimeout(r, 2000));
     expect(find(events, 'ready', 'r0c0')).toBeUndefined();
-    expect(d.list()).toMatchObject([{ phase: 'starting' }]);
+    expect(d.list().filter((c) => c.world === 'kd-never')).toMatchObject([{ phase: 'starting' }]);
     await d.stop('kd-never', 'r0c0', 'rollback');
     expect(find(events, 'exited', 'r0c0')).toMatchObject({ requested: true });
   });
 
   it("lets the garbage collector remove a world's pods when its owner ConfigMap goes", async () => {
-    const { d, events } = driver();
+    const { d, events } = driver('kd-gc');
     await d.start(spec('kd-gc', 'r0c0'));
     await d.start(spec('kd-gc', 'r0c1'));
     await until('both ready', () => count(events, 'ready', 'r0c0') + count(events, 'ready', 'r0c1') === 2);
@@ -242,11 +251,11 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
       expect.objectContaining({ requested: false }),
     ]);
     expect(await podsOf('kd-gc')).toEqual([]);
-    expect(d.list()).toEqual([]);
+    expect(d.list().filter((c) => c.world === 'kd-gc')).toEqual([]);
   });
 
   it('closes by stopping every pod it started', async () => {
-    const { d, events } = driver();
+    const { d, events } = driver('kd-close');
     await d.start(spec('kd-close', 'a'));
     await d.start(spec('kd-close', 'b'));
     await until('both started', () => events.filter((e) => e.kind === 'started').length === 2);
@@ -259,7 +268,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
 describe('KubernetesDriver namespace', () => {
   it('creates its namespace when missing (an admin identity; the agent is granted its own)', async () => {
     const ns = `kd-ns-${Date.now().toString(36)}`;
-    const { d, events } = driver({ namespace: ns, kubeConfig: admin });
+    const { d, events } = driver('kd-ns', { namespace: ns, kubeConfig: admin });
     await d.start(spec('kd-ns', 'r0c0'));
     await until('ready', () => find(events, 'ready', 'r0c0'));
     expect((await core.readNamespace({ name: ns })).metadata!.name).toBe(ns);
@@ -270,7 +279,7 @@ describe('KubernetesDriver namespace', () => {
   it('is refused what RBAC does not grant the agent (pods outside its cells namespace)', async () => {
     const ns = `kd-deny-${Date.now().toString(36)}`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    const { d } = driver({ namespace: ns });
+    const { d } = driver('kd-deny', { namespace: ns });
     await expect(d.start(spec('kd-deny', 'r0c0'))).rejects.toMatchObject({ code: 403 });
     await core.deleteNamespace({ name: ns });
   });

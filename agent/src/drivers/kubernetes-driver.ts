@@ -61,6 +61,7 @@ const SampleSchema = LoadSampleSchema.extend({ hist: HistogramSchema.optional() 
 /** One cell pod (one incarnation) as the driver knows it. */
 interface CellPod {
   name: string;
+  uid: string | undefined;
   world: string;
   cell: string;
   incarnation: number;
@@ -114,6 +115,8 @@ export class KubernetesDriver implements Driver {
   readonly namespace: string;
   private readonly core: CoreV1Api;
   private readonly pods = new Map<string, CellPod>();
+  /** Pods already reported gone: a late event or a list older than the deletion must not bring them back. */
+  private readonly goneUids = new Set<string>();
   private readonly listeners: Array<(e: DriverEvent) => void> = [];
   private connecting: Promise<void> | undefined;
   private watchAbort: AbortController | undefined;
@@ -216,9 +219,11 @@ export class KubernetesDriver implements Driver {
   /** Turns what the API says about a pod into at most one event per transition per incarnation. */
   private onPod(type: string, pod: V1Pod): void {
     const name = pod.metadata?.name;
-    if (!name) return;
-    const p = this.pods.get(name) ?? this.adopt(pod);
+    const uid = pod.metadata?.uid;
+    if (!name || (uid && this.goneUids.has(uid))) return;
+    const p = this.pods.get(name) ?? (type === 'DELETED' ? undefined : this.adopt(pod));
     if (!p) return;
+    p.uid ??= uid;
     p.observed = true;
     if (type === 'DELETED') return this.gone(p, pod);
     if (pod.metadata?.deletionTimestamp) {
@@ -254,6 +259,7 @@ export class KubernetesDriver implements Driver {
 
   /** A cell pod this driver did not create (an earlier agent did): known from its own env. */
   private adopt(pod: V1Pod): CellPod | undefined {
+    if (pod.metadata?.deletionTimestamp) return undefined; // going anyway, and not at our request
     const env = Object.fromEntries((pod.spec?.containers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
     const incarnation = Number(env.FF_INCARNATION);
     if (!env.FF_WORLD || !env.FF_CELL || !Number.isInteger(incarnation)) return undefined;
@@ -271,6 +277,7 @@ export class KubernetesDriver implements Driver {
     let markGone!: () => void;
     const p: CellPod = {
       name,
+      uid: undefined,
       ...ref,
       endpoint: null,
       stopRequested: null,
@@ -304,6 +311,11 @@ export class KubernetesDriver implements Driver {
 
   private gone(p: CellPod, pod: V1Pod | null): void {
     this.exited(p, pod);
+    const uid = p.uid ?? pod?.metadata?.uid;
+    if (uid) {
+      if (this.goneUids.size >= 10_000) this.goneUids.clear();
+      this.goneUids.add(uid);
+    }
     if (this.pods.get(p.name) === p) this.pods.delete(p.name);
     p.markGone();
   }
@@ -347,26 +359,27 @@ export class KubernetesDriver implements Driver {
     const old = this.pods.get(name);
     if (old) await this.stopPod(old, old.stopRequested ?? 'restarted');
     const owner = await this.worldOwner(spec.world);
-    const p = this.track(name, spec);
+    const { world, cell, incarnation, correlationId } = spec;
+    const p = this.track(name, { world, cell, incarnation, correlationId });
     try {
-      await this.createPod(this.podFor(spec, name, owner));
+      p.uid ??= await this.createPod(this.podFor(spec, name, owner));
     } catch (err) {
       if (this.pods.get(name) === p) this.pods.delete(name);
       throw err;
     }
   }
 
-  private async createPod(body: V1Pod): Promise<void> {
+  /** Creates the pod (409: it is there already, which is fine); returns its uid. */
+  private async createPod(body: V1Pod): Promise<string | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.core.createNamespacedPod({ namespace: this.namespace, body });
-        return;
+        return (await this.core.createNamespacedPod({ namespace: this.namespace, body })).metadata?.uid;
       } catch (err) {
         if (errCode(err) === 409) {
-          // Already there (a retried command, or a pod from an earlier agent): the watch reports it.
+          // Already there (a retried command, or a pod from an earlier agent): report what it is now.
           const cur = await this.core.readNamespacedPod({ name: body.metadata!.name!, namespace: this.namespace });
           this.onPod('MODIFIED', cur);
-          return;
+          return cur.metadata?.uid;
         }
         // A namespace created a moment ago has no default service account yet; admission waits for none.
         const noAccount = errCode(err) === 403 && /service ?account/i.test(String((err as { body?: unknown }).body));
