@@ -1,7 +1,6 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, startEmulators, startKube, type RunningEmulators, type RunningKube } from '@fleetforge/emulators';
+import { freePort, startEmulators, type RunningEmulators, type RunningKube } from '@fleetforge/emulators';
+import { startPrivateKube } from '../stack/kube';
 
 declare global {
   var __FF_KUBE__: RunningKube | undefined;
@@ -15,19 +14,22 @@ declare global {
  * FF_TEST_AGENT_KUBECONFIG. Missing binaries fail here, with how to build them.
  */
 export default async function globalSetup(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ff-kube-'));
-  // Below the private stacks' blocks (20000-32000) and the ephemeral range.
-  const portBase = 15_000 + 10 * Math.floor(Math.random() * 490);
-  const kube = await startKube({
-    dir,
-    portBase,
-    cellMain: resolve(__dirname, '..', '..', '..', 'agent', 'dist', 'cell', 'main.js'),
-  });
+  // A free block below the private stacks' blocks (20000-32000) and the ephemeral range; retried when taken.
+  const kube = await startPrivateKube(resolve(__dirname, '..', '..', '..'));
+  const dir = kube.state.dir;
   globalThis.__FF_KUBE__ = kube;
   process.env.FF_TEST_KUBECONFIG = kube.state.kubeconfig;
   process.env.FF_TEST_AGENT_KUBECONFIG = join(kube.state.dir, 'agent.kubeconfig');
   process.env.FF_TEST_KUBE_DIR = kube.state.dir;
-  const emulators = await startEmulators({ firestorePort: await freePort(), pubsubPort: await freePort(), logDir: dir });
+  // Jest runs no teardown when setup fails: stop the tier here then.
+  const emulators = await startEmulators({
+    firestorePort: await freePort(),
+    pubsubPort: await freePort(),
+    logDir: dir,
+  }).catch(async (err: unknown) => {
+    await kube.stop();
+    throw err;
+  });
   globalThis.__FF_KUBE_EMULATORS__ = emulators;
   process.env.FIRESTORE_EMULATOR_HOST = emulators.firestoreHost;
   process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
