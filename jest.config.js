@@ -38,7 +38,14 @@ const roots = [
   '<rootDir>/emulators/src',
   '<rootDir>/scripts/src',
 ];
-const base = { transform: ts, transformIgnorePatterns, moduleNameMapper, roots, testEnvironment: 'node' };
+const base = {
+  transform: ts,
+  transformIgnorePatterns,
+  moduleNameMapper,
+  roots,
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/scripts/jest-symbol-dispose.js'],
+};
 
 module.exports = {
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],

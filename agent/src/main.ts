@@ -9,6 +9,15 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Driver } from '@fleetforge/shared';
 import { KubernetesDriver } from './drivers/kubernetes-driver';
 import { ProcessDriver } from './drivers/process-driver';
+import { KubeTenantExecutor } from './tenancy/kube-tenants';
+import { NoClusterExecutor, TenantAgent } from './tenancy/tenant-agent';
+
+function tenantKubeConfig(env: { FF_KUBECONFIG?: string | undefined }): KubeConfig {
+  const kc = new KubeConfig();
+  if (env.FF_KUBECONFIG) kc.loadFromFile(env.FF_KUBECONFIG);
+  else kc.loadFromCluster();
+  return kc;
+}
 
 const AgentEnvSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().min(1).default('fleetforge-local'),
@@ -21,6 +30,8 @@ const AgentEnvSchema = z.object({
   FF_CELL_IMAGE: z.string().min(1).default('fleetforge/cell:dev'),
   /** `annotation` where something annotates ready pods with their endpoint (the local tier); `pod-ip` in a cluster. */
   FF_CELL_ENDPOINT: z.enum(['annotation', 'pod-ip']).default('annotation'),
+  /** How often dedicated pools and tenant usage are sampled. */
+  FF_TENANT_SAMPLE_MS: z.coerce.number().int().positive().default(5000),
   FF_AGENT_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** 0.0.0.0 in a pod, so the kubelet's probes and a Prometheus scrape reach it. */
   FF_AGENT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -60,6 +71,17 @@ async function main(): Promise<void> {
   const driver = await makeDriver(env, log);
   const agent = new Agent({ agentId: env.FF_AGENT_ID, bus, driver, log, metrics, relayMs: env.FF_SAMPLE_MS });
   agent.start();
+  // Tenancy needs a cluster: on the process driver every tenant command is answered Unavailable, with how to get one.
+  const tenantExecutor =
+    env.FF_DRIVER === 'kubernetes'
+      ? new KubeTenantExecutor({
+          kubeconfig: tenantKubeConfig(env),
+          sampleMs: env.FF_TENANT_SAMPLE_MS,
+          log: (msg, data) => log.warn(data ?? {}, msg),
+        })
+      : new NoClusterExecutor();
+  const tenants = new TenantAgent({ agentId: env.FF_AGENT_ID, bus, executor: tenantExecutor, log, metrics });
+  tenants.start();
 
   if (env.FF_AGENT_METRICS_PORT !== undefined) {
     const server = createServer((req, res) => {
@@ -78,8 +100,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'agent stopping; stopping its cells');
-    void agent
-      .stop()
+    void Promise.all([agent.stop(), tenants.stop()])
       .then(() => bus.close())
       .finally(() => process.exit(0));
   };

@@ -13,6 +13,8 @@ export const FunctionsEnvSchema = z.object({
   FF_RESEND_AFTER_MS: z.coerce.number().int().positive().default(5000),
   /** A serving cell with no load sample or report for this long is restarted (0 disables). */
   FF_STALE_AFTER_MS: z.coerce.number().int().nonnegative().default(15_000),
+  /** Dedicated-pool alerts are POSTed here (the pager; locally a receiver that logs them). */
+  FF_ALERT_WEBHOOK_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;

@@ -6,6 +6,7 @@ import * as ff from '@google-cloud/functions-framework';
 import {
   AgentReportSchema,
   CellMetricsMessageSchema,
+  TenantMessageSchema,
   WorldReconcileMessageSchema,
   toFleetError,
 } from '@fleetforge/shared';
@@ -14,6 +15,8 @@ import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
 import { reconcileWorld } from './handlers/reconcile-world';
 import { sentinelSweep } from './handlers/sentinel';
+import { provisionTenant } from './handlers/provision-tenant';
+import { loadEnv } from './env';
 import { decodePubSubEvent, handleMessage, type PubSubEventData } from './pubsub-handler';
 import { productionDeps } from './runtime';
 
@@ -55,6 +58,14 @@ ff.cloudEvent<PubSubEventData>('ingestMetrics', async (event: ff.CloudEvent<PubS
   );
 });
 
+ff.cloudEvent<PubSubEventData>('provisionTenant', async (event: ff.CloudEvent<PubSubEventData>) => {
+  const deps = productionDeps('provisionTenant');
+  const alertWebhook = loadEnv().FF_ALERT_WEBHOOK_URL;
+  await handleMessage(deps, 'provisionTenant', TenantMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+    provisionTenant(deps, msg, log, { alertWebhook }),
+  );
+});
+
 ff.http('sentinel', async (req, res) => {
   const deps = productionDeps('sentinel');
   try {
@@ -82,4 +93,5 @@ export { reconcileWorld } from './handlers/reconcile-world';
 export { onAgentReport } from './handlers/on-agent-report';
 export { ingestMetrics } from './handlers/ingest-metrics';
 export { sentinelSweep } from './handlers/sentinel';
+export { provisionTenant } from './handlers/provision-tenant';
 export { handleMessage, decodePubSubEvent } from './pubsub-handler';

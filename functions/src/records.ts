@@ -13,6 +13,7 @@ import { canonicalJson, sha256Hex } from './canonical';
 
 export interface EventContext {
   world: string | null;
+  tenant?: string | null;
   correlationId: string;
   principal: string;
   time: Date;
@@ -28,6 +29,7 @@ export function buildEvent(e: PlannedEvent, ctx: EventContext): LifecycleEvent {
     severity: e.severity ?? 'Normal',
     time,
     world: ctx.world,
+    tenant: ctx.tenant ?? null,
     cells: e.cells,
     correlationId: ctx.correlationId,
     reason: e.reason,

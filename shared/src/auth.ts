@@ -12,6 +12,9 @@ export const PERMISSIONS = {
   'cells:override': ['operator', 'admin'],
   'tokens:manage': ['admin'],
   'audit:read': ['operator', 'admin', 'billing'],
+  /** tenant-admin tokens are further limited to their own tenant. */
+  'tenants:read': ['observer', 'operator', 'admin', 'billing', 'tenant-admin'],
+  'tenants:write': ['operator', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -21,6 +21,18 @@ export const EventTypeSchema = z.enum([
   'PoisonMessage',
   'ScalingBlocked',
   'OperationStarted',
+  'TenantCreated',
+  'TenantReady',
+  'TenantFailed',
+  'TenantDeleted',
+  'UpgradeStarted',
+  'UpgradeCompleted',
+  'UpgradeFailed',
+  'QuotaExceeded',
+  'PoolAlert',
+  'PoolAlertResolved',
+  'FeatureDenied',
+  'KubeconfigDelivered',
 ]);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
@@ -32,6 +44,8 @@ export const LifecycleEventSchema = z.strictObject({
   severity: EventSeveritySchema.default('Normal'),
   time: IsoTimeSchema,
   world: z.string().nullable(),
+  /** Tenant events name their tenant (tier and billing id go in `data`). */
+  tenant: z.string().nullable().default(null),
   cells: z.array(z.string()).default([]),
   correlationId: z.string().min(1),
   reason: z.string().default(''),

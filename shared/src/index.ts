@@ -22,3 +22,6 @@ export * from './operations';
 export * from './elasticity';
 export * from './operations-plan';
 export * from './tick';
+export * from './tenancy';
+export * from './tenancy-manifests';
+export * from './tenancy-plan';

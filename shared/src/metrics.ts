@@ -91,6 +91,38 @@ export const METRICS = {
     help: 'API requests by route template and status class.',
     labels: ['route', 'status'],
   },
+  fleetforge_tenant_pool_nodes: {
+    type: 'gauge',
+    help: 'Ready nodes reserved for a dedicated tenant.',
+    labels: ['tenant'],
+  },
+  fleetforge_tenant_pool_utilization_ratio: {
+    type: 'gauge',
+    help: 'Requested over allocatable in a dedicated tenant pool, by resource (cpu, memory).',
+    labels: ['tenant', 'resource'],
+  },
+  fleetforge_tenant_pool_headroom: {
+    type: 'gauge',
+    help: 'Unrequested capacity in a dedicated tenant pool: CPU millicores or memory MiB.',
+    labels: ['tenant', 'resource'],
+  },
+  fleetforge_tenant_ready_seconds: {
+    type: 'histogram',
+    help: 'Time from a tenant command to the tenant Ready, by tier.',
+    labels: ['tier'],
+    buckets: DURATION_BUCKETS,
+  },
+  fleetforge_tenant_upgrade_downtime_seconds: {
+    type: 'histogram',
+    help: 'Longest span in a dev-to-standard upgrade when no replica of some workload was ready.',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
+  fleetforge_feature_denied_total: {
+    type: 'counter',
+    help: 'Premium API calls refused for the caller tenant tier.',
+    labels: ['tier', 'feature'],
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof METRICS;

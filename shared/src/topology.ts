@@ -9,6 +9,8 @@ export const TOPICS = {
   cellMetrics: 'cell-metrics',
   agentCommands: 'agent-commands',
   agentReports: 'agent-reports',
+  tenantRequests: 'tenant-requests',
+  tenantCommands: 'tenant-commands',
   deadLetter: 'fleetforge-dead-letter',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -39,6 +41,11 @@ export const FUNCTIONS = {
     signature: 'cloudevent',
     description: 'applies agent observations (started, ready, exited) to cell state',
   },
+  provisionTenant: {
+    name: 'provisionTenant',
+    signature: 'cloudevent',
+    description: 'converges tenants: sends namespace, vcluster and pool commands to the agent, applies what it observed',
+  },
   sentinel: {
     name: 'sentinel',
     signature: 'http',
@@ -51,7 +58,7 @@ export interface SubscriptionDef {
   name: string;
   topic: TopicName;
   /** push: Pub/Sub POSTs to the function (as a Pub/Sub trigger does on GCP); pull: a long-running consumer. */
-  delivery: { kind: 'push'; function: FunctionName } | { kind: 'pull'; consumer: 'agent' | 'operator' };
+  delivery: { kind: 'push'; function: FunctionName } | { kind: 'pull'; consumer: 'agent' | 'agent-tenants' | 'operator' };
   ackDeadlineSeconds: number;
   maxDeliveryAttempts: number;
   /** Keep the order of one world's messages (ordering key = world). */
@@ -90,6 +97,23 @@ export const SUBSCRIPTIONS: readonly SubscriptionDef[] = [
     topic: TOPICS.agentCommands,
     delivery: { kind: 'pull', consumer: 'agent' },
     ackDeadlineSeconds: 60,
+    maxDeliveryAttempts: DEFAULT_ATTEMPTS,
+    ordered: false,
+  },
+  {
+    name: 'tenant-requests-push',
+    topic: TOPICS.tenantRequests,
+    delivery: { kind: 'push', function: 'provisionTenant' },
+    ackDeadlineSeconds: 60,
+    maxDeliveryAttempts: DEFAULT_ATTEMPTS,
+    ordered: false,
+  },
+  {
+    name: 'tenant-commands-pull',
+    topic: TOPICS.tenantCommands,
+    delivery: { kind: 'pull', consumer: 'agent-tenants' },
+    // An upgrade runs for tens of seconds; the agent acks when it has taken the command on.
+    ackDeadlineSeconds: 120,
     maxDeliveryAttempts: DEFAULT_ATTEMPTS,
     ordered: false,
   },
@@ -150,6 +174,7 @@ export const paths = {
   operation: (world: string, op: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.operations}/${op}`,
   config: (name: string) => `${COLLECTIONS.config}/${name}`,
   loads: (world: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}`,
+  tenant: (tenant: string) => `${COLLECTIONS.tenants}/${tenant}`,
   load: (world: string, cell: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}/${cell}`,
 } as const;
 
@@ -159,7 +184,7 @@ export function pushSubscriptions(): Array<SubscriptionDef & { delivery: { kind:
   );
 }
 
-export function subscriptionFor(consumer: 'agent' | 'operator'): SubscriptionDef {
+export function subscriptionFor(consumer: 'agent' | 'agent-tenants' | 'operator'): SubscriptionDef {
   const sub = SUBSCRIPTIONS.find((s) => s.delivery.kind === 'pull' && s.delivery.consumer === consumer);
   if (!sub) throw new Error(`no pull subscription for ${consumer}`);
   return sub;

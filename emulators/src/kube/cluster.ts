@@ -279,6 +279,8 @@ export function apiserverArgs(o: {
   saPub: string;
   etcdPrefix?: string;
   admission?: string;
+  /** Plugins on by default that this server must not run. */
+  disableAdmission?: string;
 }): string[] {
   return [
     `--etcd-servers=${o.etcd}`,
@@ -300,6 +302,7 @@ export function apiserverArgs(o: {
     // It taints every new node not-ready until the node lifecycle controller sees a kubelet; here the node shim
     // is the kubelet and that controller is off, so the taint would never go and nothing would schedule.
     '--disable-admission-plugins=TaintNodesByCondition',
+    ...(o.disableAdmission ? [`--disable-admission-plugins=${o.disableAdmission}`] : []),
     '--v=1',
   ];
 }

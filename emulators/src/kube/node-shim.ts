@@ -163,6 +163,17 @@ export class NodeShim {
     await this.watch(list.metadata?.resourceVersion);
   }
 
+  /** Relists and watches again; keeps retrying (with backoff) while the API server is unreachable. */
+  private resync(delayMs: number): void {
+    if (this.closed) return;
+    setTimeout(() => {
+      this.start().catch((e: unknown) => {
+        this.log('relist failed; retrying', { err: String(e), retryInMs: Math.min(delayMs * 2, 5000) });
+        this.resync(Math.min(delayMs * 2, 5000));
+      });
+    }, delayMs);
+  }
+
   private async watch(resourceVersion: string | undefined): Promise<void> {
     if (this.closed) return;
     const w = new Watch(this.kc);
@@ -182,7 +193,7 @@ export class NodeShim {
         if (err)
           this.log('pod watch ended; relisting', { err: err instanceof Error ? err.message : JSON.stringify(err) });
         // A watch ends (timeouts, compaction): relist to resync, then watch again.
-        setTimeout(() => void this.start().catch((e: unknown) => this.log('relist failed', { err: String(e) })), 200);
+        this.resync(200);
       },
     );
   }

@@ -75,6 +75,7 @@ export class VclusterRunner implements PodRunner {
           etcdPrefix: `/vcluster/${hostNs}/${name}`,
           // Pods are synced to the host, which mounts nothing: no service account token admission.
           admission: 'NamespaceLifecycle,LimitRanger,DefaultTolerationSeconds',
+          disableAdmission: 'ServiceAccount',
         }),
         logFile: join(logDir, 'apiserver.log'),
       }),
@@ -162,14 +163,19 @@ export class VclusterSyncer {
     this.hcore = host.makeApiClient(CoreV1Api);
   }
 
+  /** Bumped on every restart: callbacks of watches from an earlier round are ignored. */
+  private round = 0;
+  private restarting = false;
+
   async start(): Promise<void> {
+    const round = ++this.round;
     const vw = new Watch(this.virtual);
     this.aborts.push(
       await vw.watch(
         '/api/v1/pods',
         {},
         (type, pod: V1Pod) => void this.onVirtual(type, pod).catch((e: unknown) => this.fail(e)),
-        (err) => this.restart(err),
+        (err) => this.restart(err, round),
       ),
     );
     const hw = new Watch(this.host);
@@ -178,7 +184,7 @@ export class VclusterSyncer {
         `/api/v1/namespaces/${this.hostNs}/pods`,
         { labelSelector: `${VCLUSTER_MANAGED_BY}=${this.name}` },
         (type, pod: V1Pod) => void this.onHost(type, pod).catch((e: unknown) => this.fail(e)),
-        (err) => this.restart(err),
+        (err) => this.restart(err, round),
       ),
     );
   }
@@ -187,12 +193,26 @@ export class VclusterSyncer {
     this.log('vcluster sync failed', { vcluster: this.name, err: String(err) });
   }
 
-  private restart(err: unknown): void {
-    if (this.closed) return;
+  /**
+   * One watch ending restarts both, once: aborting the other watch fires its done
+   * callback too, which must not start another round (that grew without bound).
+   */
+  private restart(err: unknown, round: number): void {
+    if (this.closed || round !== this.round || this.restarting) return;
+    this.restarting = true;
     if (err) this.fail(err);
     for (const a of this.aborts) a.abort();
     this.aborts = [];
-    setTimeout(() => void this.start().catch((e: unknown) => this.fail(e)), 500);
+    const again = (delayMs: number) =>
+      setTimeout(() => {
+        this.restarting = false;
+        this.start().catch((e: unknown) => {
+          this.fail(e);
+          this.restarting = true;
+          again(Math.min(delayMs * 2, 5000));
+        });
+      }, delayMs);
+    again(500);
   }
 
   private async onVirtual(type: string, pod: V1Pod): Promise<void> {

@@ -3,6 +3,9 @@ import {
   CellListSchema,
   DeleteResultSchema,
   EventListSchema,
+  FeatureFlagsPatchSchema,
+  TenantCreateRequestSchema,
+  TenantUpgradeRequestSchema,
   OperationDocSchema,
   RoutingTableSchema,
   TokenCreateRequestSchema,
@@ -28,6 +31,17 @@ import { json, type Route } from './http';
 import { metricsText } from './metrics';
 import { openApiDocument } from './openapi';
 import { createToken, whoami } from './tokens';
+import {
+  createTenant,
+  deleteTenant,
+  fetchKubeconfig,
+  getFeatureFlags,
+  getTenant,
+  listPlacements,
+  listTenants,
+  patchFeatureFlags,
+  upgradeTenant,
+} from './tenants';
 import { applyWorld, deleteWorld, getWorld, listCells, listWorlds } from './worlds';
 
 export const ROUTES: Route[] = [
@@ -167,6 +181,72 @@ export const ROUTES: Route[] = [
     },
     responseSchema: EventListSchema,
     handler: listEvents,
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants',
+    permission: 'tenants:write',
+    summary: 'Create a tenant on a tier (dev namespace, standard vcluster, dedicated pool); idempotent by name',
+    requestSchema: TenantCreateRequestSchema,
+    handler: createTenant,
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants',
+    permission: 'tenants:read',
+    summary: 'List tenants (a tenant admin sees its own)',
+    handler: listTenants,
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{name}',
+    permission: 'tenants:read',
+    summary: 'A tenant: tier, phase, namespace, vcluster health, placements, pool, usage',
+    handler: getTenant,
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/tenants/{name}',
+    permission: 'tenants:write',
+    summary: 'Decommission a tenant: its namespaces go, reserved nodes return to the spare pool',
+    handler: deleteTenant,
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants/{name}:upgrade',
+    permission: 'tenants:write',
+    summary: 'Upgrade a dev tenant to standard: workloads move into a new vcluster, then the namespace goes',
+    requestSchema: TenantUpgradeRequestSchema,
+    handler: upgradeTenant,
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{name}/kubeconfig',
+    permission: 'tenants:read',
+    summary: "The standard tier's vcluster kubeconfig, handed out once (feature kubeconfigDelivery)",
+    handler: fetchKubeconfig,
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{name}/placements',
+    permission: 'tenants:read',
+    summary: 'Placement history with correlation ids (premium: feature placementHistory)',
+    handler: listPlacements,
+  },
+  {
+    method: 'GET',
+    path: '/v1/config/features',
+    permission: 'tenants:read',
+    summary: 'Feature flags by tier',
+    handler: getFeatureFlags,
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/config/features',
+    permission: 'tenants:write',
+    summary: 'Turn one feature on or off for a tier; applies to the next request',
+    requestSchema: FeatureFlagsPatchSchema,
+    handler: patchFeatureFlags,
   },
   {
     method: 'POST',

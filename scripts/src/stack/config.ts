@@ -34,6 +34,7 @@ export function stackPorts(base: number) {
       ingestMetrics: base + 12,
       onAgentReport: base + 13,
       sentinel: base + 14,
+      provisionTenant: base + 15,
     } as Record<string, number>,
     functionMetrics: {
       api: base + 20,
@@ -41,8 +42,11 @@ export function stackPorts(base: number) {
       ingestMetrics: base + 22,
       onAgentReport: base + 23,
       sentinel: base + 24,
+      provisionTenant: base + 25,
     } as Record<string, number>,
     agentMetrics: base + 30,
+    /** The local pager: a webhook receiver that logs dedicated-pool alerts. */
+    alertReceiver: base + 31,
   };
 }
 

@@ -1,0 +1,387 @@
+import {
+  COLLECTIONS,
+  DEFAULT_FEATURE_FLAGS,
+  FeatureFlagsPatchSchema,
+  FeatureFlagsSchema,
+  FleetError,
+  TOPICS,
+  TenantCreateRequestSchema,
+  TenantUpgradeRequestSchema,
+  featureEnabled,
+  parseOrThrow,
+  paths,
+  tenantEvent,
+  type Feature,
+  type FeatureFlags,
+  type Principal,
+  type StateStore,
+  type TenantDoc,
+  type Transaction,
+} from '@fleetforge/shared';
+import { parseTenant } from '../handlers/provision-tenant';
+import { auditedTransaction, writeEvents } from '../records';
+import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+
+/** What the API shows of a tenant: never the pending kubeconfig itself. */
+export function tenantView(doc: TenantDoc) {
+  const { kubeconfig, ...rest } = doc;
+  return {
+    ...rest,
+    kubeconfig: {
+      available: kubeconfig.pending !== null,
+      deliveredAt: kubeconfig.deliveredAt,
+      deliveredTo: kubeconfig.deliveredTo,
+    },
+  };
+}
+
+/** Tenant admins see their own tenant only (403 otherwise, without saying whether the other exists). */
+function requireTenantAccess(ctx: RouteContext, tenant: string): Principal {
+  const principal = requirePermission(ctx.principal, 'tenants:read');
+  if (principal.role === 'tenant-admin' && principal.tenant !== tenant) {
+    throw new FleetError(
+      'PERMISSION_DENIED',
+      `token ${principal.name} may only see tenant ${principal.tenant ?? '(none)'}`,
+    );
+  }
+  return principal;
+}
+
+async function loadTenant(store: StateStore | Transaction, name: string): Promise<TenantDoc> {
+  const path = paths.tenant(name);
+  const data = await store.get(path);
+  if (!data) throw new FleetError('NOT_FOUND', `tenant ${name} not found`);
+  return parseTenant(data, path);
+}
+
+async function requestReconcile(ctx: RouteContext, tenant: string, reason: string): Promise<void> {
+  await ctx.deps.bus.publish(
+    TOPICS.tenantRequests,
+    { kind: 'reconcile', tenant, reason, correlationId: ctx.correlationId },
+    { tenant },
+  );
+}
+
+export async function readFeatureFlags(store: StateStore): Promise<FeatureFlags> {
+  const data = await store.get(paths.config('tenant-features'));
+  if (!data) return DEFAULT_FEATURE_FLAGS;
+  return parseOrThrow(FeatureFlagsSchema, { tiers: data.tiers }, 'config/tenant-features');
+}
+
+/**
+ * GH-031: a tenant's token may use a premium API only if its tier has the
+ * feature. The flags are read on every call (live reload); a refusal is audited
+ * with the tenant's tier and billing id and recorded as a `FeatureDenied` event.
+ */
+export async function requireFeature(ctx: RouteContext, principal: Principal, feature: Feature): Promise<void> {
+  if (!principal.tenant) return; // platform staff are not gated by a tenant tier
+  const { deps } = ctx;
+  const tenant = await loadTenant(deps.store, principal.tenant);
+  const flags = await readFeatureFlags(deps.store);
+  if (featureEnabled(flags, tenant.spec.tier, feature)) return;
+  const allowed = (['dev', 'standard', 'dedicated'] as const).filter((t) => featureEnabled(flags, t, feature));
+  const message = `${feature} is not available on the ${tenant.spec.tier} tier (available on: ${allowed.join(', ') || 'no tier'}); upgrade the tenant to use it`;
+  deps.metrics.inc('fleetforge_feature_denied_total', { tier: tenant.spec.tier, feature });
+  await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      writeEvents(tx, [tenantEvent(tenant, 'FeatureDenied', feature, message, { path: ctx.req.path }, 'Warning')], {
+        world: null,
+        tenant: tenant.spec.name,
+        correlationId: ctx.correlationId,
+        principal: principal.id,
+        time: deps.clock.now(),
+        ids: deps.ids,
+      });
+      return {
+        result: undefined,
+        audit: {
+          action: 'feature.denied',
+          target: `tenants/${tenant.spec.name}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { feature, tier: tenant.spec.tier, billingId: tenant.spec.billingId, path: ctx.req.path },
+        },
+      };
+    },
+  );
+  throw new FleetError('PERMISSION_DENIED', message, { details: { feature, tier: tenant.spec.tier } });
+}
+
+export async function createTenant(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'tenants:write');
+  const body = parseOrThrow(TenantCreateRequestSchema, ctx.req.body ?? {}, 'request body');
+  if (body.poolNodes !== undefined && body.tier !== 'dedicated') {
+    throw new FleetError('INVALID_ARGUMENT', 'poolNodes applies to the dedicated tier only', {
+      issues: [{ path: 'poolNodes', message: `not allowed for tier ${body.tier}` }],
+    });
+  }
+  const { deps } = ctx;
+  const now = deps.clock.now().toISOString();
+  const path = paths.tenant(body.name);
+  const out = await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const existing = await tx.get(path);
+      if (existing) {
+        const cur = parseTenant(existing, path);
+        if (cur.desired === 'absent')
+          throw new FleetError('CONFLICT', `tenant ${body.name} is being deleted; retry when it is gone`);
+        if (cur.spec.tier !== body.tier) {
+          throw new FleetError(
+            'CONFLICT',
+            `tenant ${body.name} exists on tier ${cur.spec.tier}; use \`ffctl tenant upgrade ${body.name} --to standard\` to change tier`,
+          );
+        }
+        return { result: { doc: cur, created: false }, audit: undefined };
+      }
+      const doc: TenantDoc = {
+        spec: {
+          name: body.name,
+          tier: body.tier,
+          billingId: body.billingId ?? `bill-${body.name}`,
+          admin: body.admin ?? `admin@${body.name}`,
+          poolNodes: body.poolNodes ?? 2,
+        },
+        generation: 1,
+        desired: 'present',
+        action: 'apply',
+        upgrade: null,
+        correlationId: ctx.correlationId,
+        createdAt: now,
+        createdBy: principal.id,
+        updatedAt: now,
+        status: {
+          phase: 'Pending',
+          message: 'waiting for the agent',
+          observedGeneration: 0,
+          namespace: null,
+          readyAt: null,
+          readyMs: null,
+          vcluster: null,
+          placements: [],
+          pool: null,
+          alerts: [],
+          usage: null,
+          lastUpgrade: null,
+        },
+        kubeconfig: { pending: null, deliveredAt: null, deliveredTo: null },
+      };
+      tx.set(path, doc);
+      writeEvents(tx, [tenantEvent(doc, 'TenantCreated', 'Requested', `tier ${doc.spec.tier} requested`)], {
+        world: null,
+        tenant: body.name,
+        correlationId: ctx.correlationId,
+        principal: principal.id,
+        time: deps.clock.now(),
+        ids: deps.ids,
+      });
+      return {
+        result: { doc, created: true },
+        audit: {
+          action: 'tenant.create',
+          target: `tenants/${body.name}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { tier: body.tier, billingId: doc.spec.billingId },
+        },
+      };
+    },
+  );
+  // Also for an unchanged repeat: a lost message heals by asking again (level-based).
+  await requestReconcile(ctx, body.name, out.created ? 'created' : 'create repeated');
+  return json(out.created ? 202 : 200, { created: out.created, tenant: tenantView(out.doc) });
+}
+
+export async function listTenants(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'tenants:read');
+  const docs = await ctx.deps.store.list(COLLECTIONS.tenants);
+  const items = docs
+    .map((d) => parseTenant(d.data, d.path))
+    .filter((t) => principal.role !== 'tenant-admin' || t.spec.name === principal.tenant)
+    .map(tenantView);
+  return json(200, { items });
+}
+
+export async function getTenant(ctx: RouteContext): Promise<ApiResponse> {
+  requireTenantAccess(ctx, ctx.params.name!);
+  return json(200, tenantView(await loadTenant(ctx.deps.store, ctx.params.name!)));
+}
+
+/** Bumps the generation for a new action, with its event and audit entry, then asks for a reconcile. */
+async function changeTenant(
+  ctx: RouteContext,
+  action: 'upgrade' | 'delete',
+  mutate: (doc: TenantDoc) => TenantDoc | 'unchanged',
+): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'tenants:write');
+  const { deps } = ctx;
+  const name = ctx.params.name!;
+  const doc = await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const cur = await loadTenant(tx, name);
+      const next = mutate(cur);
+      if (next === 'unchanged') return { result: cur, audit: undefined };
+      const updated: TenantDoc = {
+        ...next,
+        generation: cur.generation + 1,
+        action,
+        correlationId: ctx.correlationId,
+        updatedAt: deps.clock.now().toISOString(),
+      };
+      tx.set(paths.tenant(name), updated);
+      return {
+        result: updated,
+        audit: {
+          action: `tenant.${action}`,
+          target: `tenants/${name}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { tier: cur.spec.tier, billingId: cur.spec.billingId, generation: updated.generation },
+        },
+      };
+    },
+  );
+  await requestReconcile(ctx, name, action);
+  return json(202, { tenant: tenantView(doc), correlationId: doc.correlationId });
+}
+
+export async function upgradeTenant(ctx: RouteContext): Promise<ApiResponse> {
+  const body = parseOrThrow(TenantUpgradeRequestSchema, ctx.req.body ?? {}, 'request body');
+  return changeTenant(ctx, 'upgrade', (cur) => {
+    if (cur.desired === 'absent') throw new FleetError('CONFLICT', `tenant ${cur.spec.name} is being deleted`);
+    if (cur.spec.tier === 'standard' && cur.action === 'upgrade' && cur.status.observedGeneration >= cur.generation) {
+      return 'unchanged';
+    }
+    if (cur.spec.tier !== 'dev') {
+      throw new FleetError(
+        'FAILED_PRECONDITION',
+        `only dev tenants upgrade to standard; ${cur.spec.name} is ${cur.spec.tier}`,
+      );
+    }
+    if (cur.status.phase !== 'Ready' || cur.status.observedGeneration < cur.generation) {
+      throw new FleetError(
+        'FAILED_PRECONDITION',
+        `tenant ${cur.spec.name} is ${cur.status.phase}; an upgrade starts from a Ready dev tenant`,
+      );
+    }
+    return { ...cur, upgrade: { to: body.to, failAt: body.failAt, requestedAt: ctx.deps.clock.now().toISOString() } };
+  });
+}
+
+export async function deleteTenant(ctx: RouteContext): Promise<ApiResponse> {
+  return changeTenant(ctx, 'delete', (cur) =>
+    cur.desired === 'absent'
+      ? 'unchanged'
+      : { ...cur, desired: 'absent', status: { ...cur.status, phase: 'Deleting' } },
+  );
+}
+
+/** `GET /v1/tenants/{name}/kubeconfig`: the standard tier's kubeconfig, delivered once to the tenant's admin. */
+export async function fetchKubeconfig(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requireTenantAccess(ctx, ctx.params.name!);
+  await requireFeature(ctx, principal, 'kubeconfigDelivery');
+  const { deps } = ctx;
+  const name = ctx.params.name!;
+  const kubeconfig = await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const cur = await loadTenant(tx, name);
+      if (cur.kubeconfig.deliveredAt) {
+        throw new FleetError(
+          'FAILED_PRECONDITION',
+          `the kubeconfig of ${name} was delivered at ${cur.kubeconfig.deliveredAt} to ${cur.kubeconfig.deliveredTo}; it is handed out once`,
+        );
+      }
+      if (!cur.kubeconfig.pending) {
+        throw new FleetError(
+          'FAILED_PRECONDITION',
+          `tenant ${name} has no kubeconfig yet (phase ${cur.status.phase}, tier ${cur.spec.tier})`,
+        );
+      }
+      const at = deps.clock.now().toISOString();
+      tx.set(paths.tenant(name), {
+        ...cur,
+        kubeconfig: { pending: null, deliveredAt: at, deliveredTo: principal.id },
+        updatedAt: at,
+      });
+      writeEvents(
+        tx,
+        [tenantEvent(cur, 'KubeconfigDelivered', 'Delivered', `kubeconfig delivered to ${principal.id}`)],
+        {
+          world: null,
+          tenant: name,
+          correlationId: ctx.correlationId,
+          principal: principal.id,
+          time: deps.clock.now(),
+          ids: deps.ids,
+        },
+      );
+      return {
+        result: cur.kubeconfig.pending,
+        audit: {
+          action: 'tenant.kubeconfig.deliver',
+          target: `tenants/${name}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { tier: cur.spec.tier, billingId: cur.spec.billingId },
+        },
+      };
+    },
+  );
+  return json(200, { tenant: name, kubeconfig });
+}
+
+/** `GET /v1/tenants/{name}/placements`: a premium API (placementHistory). */
+export async function listPlacements(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requireTenantAccess(ctx, ctx.params.name!);
+  await requireFeature(ctx, principal, 'placementHistory');
+  const doc = await loadTenant(ctx.deps.store, ctx.params.name!);
+  return json(200, { tenant: doc.spec.name, items: doc.status.placements });
+}
+
+export async function getFeatureFlags(ctx: RouteContext): Promise<ApiResponse> {
+  requirePermission(ctx.principal, 'tenants:read');
+  return json(200, await readFeatureFlags(ctx.deps.store));
+}
+
+/** `PATCH /v1/config/features`: one flag at a time; applies to the next request (no restart). */
+export async function patchFeatureFlags(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'tenants:write');
+  const body = parseOrThrow(FeatureFlagsPatchSchema, ctx.req.body ?? {}, 'request body');
+  const { deps } = ctx;
+  const flags = await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const data = await tx.get(paths.config('tenant-features'));
+      const cur = data
+        ? parseOrThrow(FeatureFlagsSchema, { tiers: data.tiers }, 'config/tenant-features')
+        : DEFAULT_FEATURE_FLAGS;
+      const next: FeatureFlags = {
+        tiers: { ...cur.tiers, [body.tier]: { ...cur.tiers[body.tier], [body.feature]: body.enabled } },
+      };
+      tx.set(paths.config('tenant-features'), {
+        ...next,
+        updatedAt: deps.clock.now().toISOString(),
+        updatedBy: principal.id,
+      });
+      return {
+        result: next,
+        audit: {
+          action: 'config.features',
+          target: 'config/tenant-features',
+          principal,
+          correlationId: ctx.correlationId,
+          details: body,
+        },
+      };
+    },
+  );
+  return json(200, flags);
+}
