@@ -54,6 +54,7 @@ export const EventListSchema = z.object({ items: z.array(LifecycleEventSchema) }
 
 export const EventQuerySchema = z.strictObject({
   world: NameSchema.optional(),
+  tenant: NameSchema.optional(),
   type: z.string().optional(),
   correlation: z.string().optional(),
   /** ISO time; only events after it. */

@@ -18,6 +18,9 @@ export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 
+/** The ClusterRole (agent/deploy/rbac.yaml) each vcluster's syncer is bound to in its host namespace. */
+export const VCLUSTER_CLUSTER_ROLE = 'fleetforge-vcluster';
+
 /** The taint and label a reserved node carries; only the tenant's pods tolerate it. */
 export const TENANT_TAINT_KEY = LABELS.tenant;
 export const UNASSIGNED_POOL = 'unassigned';
@@ -115,7 +118,7 @@ export function devTenantObjects(spec: TenantSpec): KubeObject[] {
 
 /**
  * standard: what a vcluster install creates in its host namespace: service
- * account and RBAC for its syncer, the token Secret, the Services and the
+ * account and role binding for its syncer, the token Secret, the Services and the
  * StatefulSet whose pod runs the virtual control plane.
  */
 export function standardTenantObjects(spec: TenantSpec, adminToken: string): KubeObject[] {
@@ -129,31 +132,10 @@ export function standardTenantObjects(spec: TenantSpec, adminToken: string): Kub
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns, labels } },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: sa, namespace: ns, labels },
-      rules: [
-        {
-          apiGroups: [''],
-          resources: [
-            'pods',
-            'pods/status',
-            'services',
-            'endpoints',
-            'configmaps',
-            'secrets',
-            'events',
-            'persistentvolumeclaims',
-          ],
-          verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-        },
-        { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list', 'watch'] },
-      ],
-    },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
       metadata: { name: sa, namespace: ns, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
+      // The syncer's rights live in one ClusterRole (agent/deploy/rbac.yaml), bound here per namespace.
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: VCLUSTER_CLUSTER_ROLE },
       subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
     },
     {

@@ -260,3 +260,25 @@ export const TenantMessageSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 export type TenantMessage = z.infer<typeof TenantMessageSchema>;
+
+/** What the API shows of a tenant: never the pending kubeconfig itself, only whether there is one. */
+export const TenantViewSchema = TenantDocSchema.omit({ kubeconfig: true }).extend({
+  kubeconfig: z.strictObject({
+    available: z.boolean(),
+    deliveredAt: IsoTimeSchema.nullable(),
+    deliveredTo: z.string().nullable(),
+  }),
+});
+export type TenantView = z.infer<typeof TenantViewSchema>;
+
+export function tenantView(doc: TenantDoc): TenantView {
+  const { kubeconfig, ...rest } = doc;
+  return {
+    ...rest,
+    kubeconfig: {
+      available: kubeconfig.pending !== null,
+      deliveredAt: kubeconfig.deliveredAt,
+      deliveredTo: kubeconfig.deliveredTo,
+    },
+  };
+}

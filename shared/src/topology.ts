@@ -44,7 +44,8 @@ export const FUNCTIONS = {
   provisionTenant: {
     name: 'provisionTenant',
     signature: 'cloudevent',
-    description: 'converges tenants: sends namespace, vcluster and pool commands to the agent, applies what it observed',
+    description:
+      'converges tenants: sends namespace, vcluster and pool commands to the agent, applies what it observed',
   },
   sentinel: {
     name: 'sentinel',
@@ -58,7 +59,8 @@ export interface SubscriptionDef {
   name: string;
   topic: TopicName;
   /** push: Pub/Sub POSTs to the function (as a Pub/Sub trigger does on GCP); pull: a long-running consumer. */
-  delivery: { kind: 'push'; function: FunctionName } | { kind: 'pull'; consumer: 'agent' | 'agent-tenants' | 'operator' };
+  delivery:
+    { kind: 'push'; function: FunctionName } | { kind: 'pull'; consumer: 'agent' | 'agent-tenants' | 'operator' };
   ackDeadlineSeconds: number;
   maxDeliveryAttempts: number;
   /** Keep the order of one world's messages (ordering key = world). */

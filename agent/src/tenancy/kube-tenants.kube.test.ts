@@ -24,7 +24,10 @@ const kc = new KubeConfig();
 kc.loadFromFile(process.env.FF_TEST_KUBECONFIG ?? '');
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
-const exec = new KubeTenantExecutor({ kubeconfig: kc, sampleMs: 60_000 });
+// The executor acts as the agent (its token, agent/deploy's RBAC); the test checks as admin.
+const agentKc = new KubeConfig();
+agentKc.loadFromFile(process.env.FF_TEST_AGENT_KUBECONFIG ?? '');
+const exec = new KubeTenantExecutor({ kubeconfig: agentKc, sampleMs: 60_000 });
 
 afterAll(() => exec.close());
 
@@ -186,7 +189,7 @@ describe('dev tier', () => {
     const s = spec('dev-warn', 'dev');
     expect((await run(s)).last.phase).toBe('Ready');
     const seen: Array<[string, TenantObservation]> = [];
-    const watcher = new KubeTenantExecutor({ kubeconfig: kc, sampleMs: 60_000 });
+    const watcher = new KubeTenantExecutor({ kubeconfig: agentKc, sampleMs: 60_000 });
     watcher.watch((tenant, obs) => seen.push([tenant, obs]));
     try {
       await apps.createNamespacedDeployment({
@@ -295,7 +298,7 @@ describe('dedicated tier', () => {
 
     // 6 CPU requested of 8 allocatable: 75%, under the 80% threshold. Two more cores cross it.
     const sampled: TenantObservation[] = [];
-    const watcher = new KubeTenantExecutor({ kubeconfig: kc, sampleMs: 60_000 });
+    const watcher = new KubeTenantExecutor({ kubeconfig: agentKc, sampleMs: 60_000 });
     watcher.watch((tenant, obs) => tenant === 'ded-one' && obs.kind === 'pool' && sampled.push(obs));
     await watcher.sample();
     await apps

@@ -7,12 +7,13 @@ import {
 } from '@fleetforge/shared';
 import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
 
-/** `GET /v1/events?world=&type=&correlation=&since=&limit=`, oldest first. */
+/** `GET /v1/events?world=&tenant=&type=&correlation=&since=&limit=`, oldest first. */
 export async function listEvents(ctx: RouteContext): Promise<ApiResponse> {
   requirePermission(ctx.principal, 'events:read');
   const q = parseOrThrow(EventQuerySchema, ctx.req.query, 'query', 'query');
   const where: QueryFilter[] = [];
   if (q.world) where.push({ field: 'world', op: '==', value: q.world });
+  if (q.tenant) where.push({ field: 'tenant', op: '==', value: q.tenant });
   if (q.type) where.push({ field: 'type', op: '==', value: q.type });
   if (q.correlation) where.push({ field: 'correlationId', op: '==', value: q.correlation });
   if (q.since) where.push({ field: 'time', op: '>', value: q.since });

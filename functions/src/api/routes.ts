@@ -174,6 +174,7 @@ export const ROUTES: Route[] = [
     summary: 'Lifecycle events, oldest first',
     query: {
       world: 'only this world',
+      tenant: 'only this tenant',
       type: 'only this event type',
       correlation: 'only this correlation id',
       since: 'ISO time; only later events',

@@ -11,6 +11,7 @@ import {
   parseOrThrow,
   paths,
   tenantEvent,
+  tenantView,
   type Feature,
   type FeatureFlags,
   type Principal,
@@ -21,19 +22,6 @@ import {
 import { parseTenant } from '../handlers/provision-tenant';
 import { auditedTransaction, writeEvents } from '../records';
 import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
-
-/** What the API shows of a tenant: never the pending kubeconfig itself. */
-export function tenantView(doc: TenantDoc) {
-  const { kubeconfig, ...rest } = doc;
-  return {
-    ...rest,
-    kubeconfig: {
-      available: kubeconfig.pending !== null,
-      deliveredAt: kubeconfig.deliveredAt,
-      deliveredTo: kubeconfig.deliveredTo,
-    },
-  };
-}
 
 /** Tenant admins see their own tenant only (403 otherwise, without saying whether the other exists). */
 function requireTenantAccess(ctx: RouteContext, tenant: string): Principal {

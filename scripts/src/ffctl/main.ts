@@ -21,6 +21,7 @@ import {
 import { formatSummary } from '../load/format';
 import { runLoad, summaryOk, type Hotspot } from '../load/generator';
 import { ApiClient, CliError, resolveEndpoint } from './client';
+import { registerTenantCommands } from './tenant';
 import {
   cellsTable,
   emit,
@@ -56,7 +57,7 @@ function duration(flag: string) {
 /** Builds the ffctl program; `run` parses argv and returns the exit code. */
 export function buildProgram(io: Io): Command {
   const program = new Command('ffctl')
-    .description('Operate FleetForge: worlds, cells, events.')
+    .description('Operate FleetForge: worlds, cells, events, tenants.')
     .option('--api <url>', 'API base URL (default: FLEETFORGE_API, else the local stack)')
     .option('--token <token>', 'bearer token (default: FLEETFORGE_TOKEN, else the local stack admin token)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
@@ -184,6 +185,7 @@ export function buildProgram(io: Io): Command {
     .command('events')
     .description('Lifecycle events, oldest first')
     .option('--world <name>', 'only this world')
+    .option('--tenant <name>', 'only this tenant')
     .option('--type <type>', 'only this event type (CellSplit, WorldInitialized, …)')
     .option('--correlation <id>', 'only this correlation id: the whole chain of one operation')
     .option('--since <duration|time>', 'only newer than this (e.g. 10m, or an ISO time)')
@@ -197,6 +199,7 @@ export function buildProgram(io: Io): Command {
     .action(
       async (o: {
         world?: string;
+        tenant?: string;
         type?: string;
         correlation?: string;
         since?: string;
@@ -213,6 +216,7 @@ export function buildProgram(io: Io): Command {
         const fetchEvents = async (after?: string): Promise<LifecycleEvent[]> => {
           const q = new URLSearchParams();
           if (o.world) q.set('world', o.world);
+          if (o.tenant) q.set('tenant', o.tenant);
           if (o.type) q.set('type', o.type);
           if (o.correlation) q.set('correlation', o.correlation);
           if (after) q.set('since', after);
@@ -434,6 +438,8 @@ export function buildProgram(io: Io): Command {
       );
       io.out(emit(format(), r, () => `${r.name} (${r.role})`));
     });
+
+  registerTenantCommands(program, client, format, io, duration);
 
   return program;
 }

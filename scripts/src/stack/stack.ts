@@ -5,6 +5,8 @@ import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared
 import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
 import { newToken, storeToken } from '@fleetforge/functions';
 import { portInUse, spawnManaged, startEmulators, waitForHttp, type ManagedProcess } from '@fleetforge/emulators';
+import type { Server } from 'node:http';
+import { startAlertReceiver } from './alert-receiver';
 import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
 import { prepareKubeAgent, requireKube } from './kube';
 
@@ -56,6 +58,7 @@ function stackPortList(base: number): number[] {
     ...Object.values(ports.functions),
     ...Object.values(ports.functionMetrics),
     ports.agentMetrics,
+    ports.alertReceiver,
   ];
 }
 
@@ -129,9 +132,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
   const processes: ManagedProcess[] = [];
   let schedulerTimers: NodeJS.Timeout[] = [];
+  let alertReceiver: Server | undefined;
   const stop = async () => {
     for (const t of schedulerTimers) clearInterval(t);
     schedulerTimers = [];
+    alertReceiver?.close();
+    alertReceiver = undefined;
     // Agent first (it stops its cells), then functions, then emulators.
     for (const p of [...processes].reverse()) await p.stop();
     processes.length = 0;
@@ -139,6 +145,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   };
 
   try {
+    alertReceiver = await startAlertReceiver(ports.alertReceiver, join(logDir, 'alerts.log'), opts.log);
     opts.log.info({ firestore: ports.firestore, pubsub: ports.pubsub }, 'starting emulators');
     const emulators = await startEmulators({ firestorePort: ports.firestore, pubsubPort: ports.pubsub, logDir });
     processes.push(...emulators.processes);
@@ -150,6 +157,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       PUBSUB_EMULATOR_HOST: emulators.pubsubHost,
       FF_SAMPLE_MS: String(opts.sampleMs ?? 1000),
       FF_RESEND_AFTER_MS: String(opts.resendAfterMs ?? 5000),
+      FF_ALERT_WEBHOOK_URL: `http://127.0.0.1:${ports.alertReceiver}/alerts`,
       // No GCE metadata server here: skip the lookup the Google auth library would try.
       METADATA_SERVER_DETECTION: 'none',
     };

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { freePort, startEmulators, type RunningEmulators, type RunningKube } from '@fleetforge/emulators';
-import { startPrivateKube } from '../stack/kube';
+import { AGENT_IDENTITY_MANIFESTS, applyManifests, startPrivateKube } from '../stack/kube';
 
 declare global {
   var __FF_KUBE__: RunningKube | undefined;
@@ -18,6 +18,15 @@ export default async function globalSetup(): Promise<void> {
   const kube = await startPrivateKube(resolve(__dirname, '..', '..', '..'));
   const dir = kube.state.dir;
   globalThis.__FF_KUBE__ = kube;
+  // The agent's identity gets exactly agent/deploy's RBAC, so tests that act as the agent test that RBAC too.
+  const root = resolve(__dirname, '..', '..', '..');
+  await applyManifests(
+    kube.state.kubeconfig,
+    AGENT_IDENTITY_MANIFESTS.map((f) => join(root, 'agent', 'deploy', f)),
+  ).catch(async (err: unknown) => {
+    await kube.stop();
+    throw err;
+  });
   process.env.FF_TEST_KUBECONFIG = kube.state.kubeconfig;
   process.env.FF_TEST_AGENT_KUBECONFIG = join(kube.state.dir, 'agent.kubeconfig');
   process.env.FF_TEST_KUBE_DIR = kube.state.dir;
