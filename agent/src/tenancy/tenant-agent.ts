@@ -65,7 +65,9 @@ export class TenantAgent {
       },
       (err) => this.o.log.error({ err: err.message, subscription: sub.name }, 'tenant command subscription error'),
     );
-    this.o.executor.watch((tenant, obs) => void this.publish(tenant, obs, `observe-${tenant}`));
+    this.o.executor.watch(
+      (tenant, obs) => void this.publish(tenant, obs, `${obs.kind}-${tenant}-${Date.now().toString(36)}`),
+    );
   }
 
   /** Serialized per tenant: an upgrade and a delete for one tenant never interleave. */
