@@ -14,12 +14,16 @@ locals {
   function_service = {
     service_account_email = google_service_account.functions.email
     available_memory      = "512Mi"
-    environment_variables = {
-      FF_METRICS = "cloud-monitoring"
-      # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
-      GOOGLE_CLOUD_PROJECT = var.project_id
-      LOG_LEVEL            = var.log_level
-    }
+    environment_variables = merge(
+      {
+        FF_METRICS = "cloud-monitoring"
+        # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
+        GOOGLE_CLOUD_PROJECT = var.project_id
+        LOG_LEVEL            = var.log_level
+      },
+      # provisionTenant pages dedicated-pool alerts here (docs/runbooks/dedicated-pool-alerts.md).
+      var.alert_webhook_url == "" ? {} : { FF_ALERT_WEBHOOK_URL = var.alert_webhook_url },
+    )
   }
 
   # The push subscription that delivers to each cloudevent function.

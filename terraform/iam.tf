@@ -127,8 +127,15 @@ resource "google_pubsub_subscription_iam_member" "agent_commands" {
   member       = google_service_account.agent.member
 }
 
+resource "google_pubsub_subscription_iam_member" "agent_tenant_commands" {
+  subscription = google_pubsub_subscription.pull[local.pull_subscription_of["agent-tenants"]].name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.agent.member
+}
+
 resource "google_pubsub_topic_iam_member" "agent_publish" {
-  for_each = toset([var.registry.topics.agentReports, var.registry.topics.cellMetrics])
+  # tenant-requests carries the agent's tenant observations back to provisionTenant.
+  for_each = toset([var.registry.topics.agentReports, var.registry.topics.cellMetrics, var.registry.topics.tenantRequests])
 
   topic  = google_pubsub_topic.this[each.value].id
   role   = "roles/pubsub.publisher"

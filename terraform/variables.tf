@@ -120,3 +120,9 @@ variable "registry" {
     }))
   })
 }
+
+variable "alert_webhook_url" {
+  description = "Pager webhook for dedicated-pool alerts (empty: alerts are events and logs only)."
+  type        = string
+  default     = ""
+}
