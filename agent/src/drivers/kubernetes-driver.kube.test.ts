@@ -254,6 +254,22 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     expect(d.list().filter((c) => c.world === 'kd-gc')).toEqual([]);
   });
 
+  it('stops a cell asked to stop while its pod is being created', async () => {
+    const { d, events } = driver('kd-race');
+    const starting = d.start(spec('kd-race', 'r0c0'));
+    await until('tracked', () => d.list().some((c) => c.world === 'kd-race'));
+    await d.stop('kd-race', 'r0c0', 'stopped while starting');
+    await starting;
+    expect(await podsOf('kd-race')).toEqual([]);
+    expect(events.filter((e) => e.kind === 'exited')).toEqual([
+      expect.objectContaining({ requested: true, reason: 'stopped while starting' }),
+    ]);
+    // Nothing comes back afterwards (no adoption of the deleted pod, no ready).
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(d.list().filter((c) => c.world === 'kd-race')).toEqual([]);
+    expect(find(events, 'ready', 'r0c0')).toBeUndefined();
+  });
+
   it('closes by stopping every pod it started', async () => {
     const { d, events } = driver('kd-close');
     await d.start(spec('kd-close', 'a'));

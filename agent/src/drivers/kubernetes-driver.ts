@@ -75,6 +75,8 @@ interface CellPod {
   gone: Promise<void>;
   markGone: () => void;
   sampling: boolean;
+  /** Settles when the create call has answered: a stop waits for it, or it would find nothing to delete. */
+  created: Promise<unknown>;
 }
 
 const errCode = (err: unknown) => (err as { code?: number }).code;
@@ -287,6 +289,7 @@ export class KubernetesDriver implements Driver {
       gone: new Promise<void>((r) => (markGone = r)),
       markGone: () => markGone(),
       sampling: false,
+      created: Promise.resolve(),
     };
     this.pods.set(name, p);
     return p;
@@ -361,10 +364,13 @@ export class KubernetesDriver implements Driver {
     const owner = await this.worldOwner(spec.world);
     const { world, cell, incarnation, correlationId } = spec;
     const p = this.track(name, { world, cell, incarnation, correlationId });
+    const created = this.createPod(this.podFor(spec, name, owner));
+    p.created = created.catch(() => undefined);
     try {
-      p.uid ??= await this.createPod(this.podFor(spec, name, owner));
+      p.uid ??= await created;
     } catch (err) {
       if (this.pods.get(name) === p) this.pods.delete(name);
+      p.markGone();
       throw err;
     }
   }
@@ -482,6 +488,8 @@ export class KubernetesDriver implements Driver {
   /** Deletes the pod and resolves when the API no longer has it (the watch's DELETED, or a read's 404). */
   private async stopPod(p: CellPod, reason: string): Promise<void> {
     p.stopRequested ??= reason;
+    await p.created;
+    if (this.pods.get(p.name) !== p && !p.emitted.exited) return; // its create failed: nothing runs
     await this.deletePod(p, this.opts.stopGraceSeconds ?? 2);
     const deadline = Date.now() + (this.opts.stopTimeoutMs ?? 60_000);
     let done = false;
