@@ -26,6 +26,8 @@ export default tseslint.config(
       'jest.config.js',
       'scripts/bin/**',
       'scripts/jest-summary-reporter.js',
+      'scripts/jest-symbol-dispose.js',
+      '.scratch/**',
     ],
   },
   eslint.configs.recommended,

@@ -77,8 +77,8 @@ function podRequests(pod: V1Pod): { cpu: number; mem: number } {
   let cpu = 0;
   let mem = 0;
   for (const c of pod.spec?.containers ?? []) {
-    cpu += cpuMillis(c.resources?.requests?.cpu as string | undefined);
-    mem += memoryMiB(c.resources?.requests?.memory as string | undefined);
+    cpu += cpuMillis(c.resources?.requests?.cpu);
+    mem += memoryMiB(c.resources?.requests?.memory);
   }
   return { cpu, mem };
 }
@@ -147,7 +147,7 @@ export class KubeTenantExecutor implements TenantExecutor {
 
   async apply(objs: readonly KubeObject[], api: KubernetesObjectApi = this.objects): Promise<void> {
     for (const obj of objs) {
-      await api.patch(obj as KubernetesObject, undefined, undefined, 'fleetforge', true, PatchStrategy.ServerSideApply);
+      await api.patch(obj, undefined, undefined, 'fleetforge', true, PatchStrategy.ServerSideApply);
     }
   }
 

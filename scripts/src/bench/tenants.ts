@@ -38,25 +38,32 @@ async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' };
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${api}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-    const json = (await res.json()) as unknown;
+    const json = await res.json();
     if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const get = async (name: string): Promise<TenantView> => TenantViewSchema.parse(await call('GET', `/v1/tenants/${name}`));
+  const get = async (name: string): Promise<TenantView> =>
+    TenantViewSchema.parse(await call('GET', `/v1/tenants/${name}`));
   const until = async (name: string, ok: (t: TenantView) => boolean, timeoutMs: number) => {
     const t0 = performance.now();
     for (;;) {
       const t = await get(name);
       if (ok(t)) return t;
-      if (t.status.phase === 'Failed' || t.status.phase === 'Unavailable') throw new Error(`${name}: ${t.status.message}`);
-      if (performance.now() - t0 > timeoutMs) throw new Error(`${name}: not done in ${timeoutMs} ms (${t.status.phase})`);
+      if (t.status.phase === 'Failed' || t.status.phase === 'Unavailable')
+        throw new Error(`${name}: ${t.status.message}`);
+      if (performance.now() - t0 > timeoutMs)
+        throw new Error(`${name}: not done in ${timeoutMs} ms (${t.status.phase})`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
   const createReady = async (name: string, tier: 'dev' | 'standard') => {
     const t0 = performance.now();
     await call('POST', '/v1/tenants', { name, tier });
-    const t = await until(name, (x) => x.status.phase === 'Ready' && x.status.observedGeneration >= x.generation, 120_000);
+    const t = await until(
+      name,
+      (x) => x.status.phase === 'Ready' && x.status.observedGeneration >= x.generation,
+      120_000,
+    );
     return { ms: performance.now() - t0, agentMs: t.status.readyMs ?? NaN };
   };
   const dev: number[] = [];
@@ -95,7 +102,8 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const r = (await call('POST', `/v1/tenants/${name}:upgrade`, { to: 'standard' })) as { correlationId: string };
       const done = await until(name, (x) => x.status.lastUpgrade?.correlationId === r.correlationId, 300_000);
-      if (done.status.lastUpgrade?.outcome !== 'Completed') throw new Error(`${name}: ${done.status.lastUpgrade?.message}`);
+      if (done.status.lastUpgrade?.outcome !== 'Completed')
+        throw new Error(`${name}: ${done.status.lastUpgrade?.message}`);
       upgradeTotal.push(performance.now() - t0);
       downtime.push(done.status.lastUpgrade.downtimeMs ?? NaN);
       process.stderr.write(

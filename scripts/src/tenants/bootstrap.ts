@@ -27,7 +27,9 @@ async function main(): Promise<void> {
     const code = await run(['tenant', 'create', name, '--tier', tier], io);
     if (code !== 0) process.exit(code);
   }
-  process.stdout.write(`\nnext: npx ffctl tenant status ${o.standard}; npx ffctl tenant kubeconfig ${o.standard} > ${o.standard}.kubeconfig\n`);
+  process.stdout.write(
+    `\nnext: npx ffctl tenant status ${o.standard}; npx ffctl tenant kubeconfig ${o.standard} > ${o.standard}.kubeconfig\n`,
+  );
 }
 
 main().catch((err: unknown) => {
