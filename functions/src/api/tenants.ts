@@ -272,6 +272,8 @@ export async function deleteTenant(ctx: RouteContext): Promise<ApiResponse> {
 /** `GET /v1/tenants/{name}/kubeconfig`: the standard tier's kubeconfig, delivered once to the tenant's admin. */
 export async function fetchKubeconfig(ctx: RouteContext): Promise<ApiResponse> {
   const principal = requireTenantAccess(ctx, ctx.params.name!);
+  // The kubeconfig is the vcluster's admin credential: read-only staff roles may not take it.
+  if (principal.role !== 'tenant-admin') requirePermission(principal, 'tenants:write');
   await requireFeature(ctx, principal, 'kubeconfigDelivery');
   const { deps } = ctx;
   const name = ctx.params.name!;
