@@ -158,7 +158,10 @@ export function applyTenantObservation(
       ],
     };
   }
-  if (obs.kind === 'usage') return { ...none, doc: { ...doc, status: { ...doc.status, usage: obs.usage } } };
+  if (obs.kind === 'usage') {
+    const vcluster = obs.vcluster ? { ...obs.vcluster, checkedAt: obs.usage.at } : doc.status.vcluster;
+    return { ...none, doc: { ...doc, status: { ...doc.status, usage: obs.usage, vcluster } } };
+  }
   if (obs.kind === 'pool') {
     const r = evaluatePoolAlerts(obs.pool, doc.status.alerts, at, thresholds);
     const events = [

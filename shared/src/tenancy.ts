@@ -237,7 +237,12 @@ export const TenantObservationSchema = z.discriminatedUnion('kind', [
       .default(null),
   }),
   z.strictObject({ kind: z.literal('pool'), pool: PoolStatusSchema }),
-  z.strictObject({ kind: z.literal('usage'), usage: TenantUsageSchema }),
+  z.strictObject({
+    kind: z.literal('usage'),
+    usage: TenantUsageSchema,
+    /** Standard tier: whether the vcluster's /readyz answered 200 at this sample. */
+    vcluster: z.strictObject({ server: z.string(), healthy: z.boolean() }).nullable().optional(),
+  }),
   z.strictObject({ kind: z.literal('warning'), warning: QuotaWarningSchema }),
 ]);
 export type TenantObservation = z.infer<typeof TenantObservationSchema>;

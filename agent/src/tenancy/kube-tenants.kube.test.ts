@@ -248,6 +248,15 @@ describe('standard tier', () => {
     const nodes = await core.listNode({ labelSelector: `${LABELS.pool}=shared` });
     expect(nodes.items.map((n) => n.metadata?.name)).toEqual(expect.arrayContaining(last.placement?.nodes ?? ['none']));
     expect(last.placement?.nodes).toHaveLength(1);
+
+    // Every sample probes the vcluster as its admin would; stopping its API server shows up as unhealthy.
+    const seen: TenantObservation[] = [];
+    const watcher = new KubeTenantExecutor({ kubeconfig: agentKc, sampleMs: 60_000 });
+    watcher.watch((tenant, obs) => tenant === s.name && seen.push(obs));
+    await watcher.sample();
+    const usage = seen.filter((o): o is Extract<TenantObservation, { kind: 'usage' }> => o.kind === 'usage');
+    expect(usage.at(-1)?.vcluster).toEqual({ server: last.vcluster?.server, healthy: true });
+    await watcher.close();
   }, 150_000);
 });
 

@@ -498,7 +498,21 @@ export class KubeTenantExecutor implements TenantExecutor {
         cpuRequestMillis: mine.reduce((a, p) => a + podRequests(p).cpu, 0),
         memoryRequestMiB: mine.reduce((a, p) => a + podRequests(p).mem, 0),
       };
-      this.emit(tenant, { kind: 'usage', usage });
+      this.emit(tenant, { kind: 'usage', usage, vcluster: await this.vclusterProbe(ns.metadata?.name ?? '', tenant) });
+    }
+  }
+
+  /** A standard tenant's vcluster, probed as its admin would: /readyz with the tenant token. Null for other tiers. */
+  private async vclusterProbe(ns: string, tenant: string): Promise<{ server: string; healthy: boolean } | null> {
+    if (ns !== vclusterNamespace(tenant)) return null;
+    try {
+      const s = await this.core.readNamespacedSecret({ name: `vc-${tenant}`, namespace: ns });
+      const token = await this.core.readNamespacedSecret({ name: `vc-${tenant}-token`, namespace: ns });
+      const server = Buffer.from(s.data?.server ?? '', 'base64').toString('utf8');
+      const t = Buffer.from(token.data?.token ?? '', 'base64').toString('utf8');
+      return { server, healthy: (await vclusterHealth(server, t)) === 200 };
+    } catch {
+      return null; // not provisioned yet (or being removed): nothing to say about health
     }
   }
 

@@ -101,6 +101,29 @@ function tenantsTable(items: TenantView[]): string {
   return table.toString();
 }
 
+/** The agent samples every tenant every few seconds; silence this long means it or the cluster is unreachable. */
+export const STALE_AFTER_MS = 60_000;
+
+/**
+ * Why a tenant does not serve as far as the control plane can tell, or undefined:
+ * not Ready, its vcluster failing its health check, or no sample from the agent
+ * for STALE_AFTER_MS (the agent or the cluster is unreachable).
+ */
+export function unreachable(t: TenantView, now: Date): string | undefined {
+  const s = t.status;
+  if (s.phase === 'Failed' || s.phase === 'Unavailable') return notServing(t).message;
+  if (s.vcluster && !s.vcluster.healthy) {
+    return `tenant ${t.spec.name}: its vcluster at ${s.vcluster.server} failed its health check at ${s.vcluster.checkedAt}; see the node shim or vcluster pod logs`;
+  }
+  if (s.phase === 'Ready' && s.readyAt) {
+    const last = Date.parse(s.usage?.at ?? s.readyAt);
+    if (now.getTime() - last > STALE_AFTER_MS) {
+      return `tenant ${t.spec.name}: no observation from the agent since ${new Date(last).toISOString()}; the agent or the Kubernetes cluster is unreachable (check the agent log; \`npm run kube:up\` starts the local tier)`;
+    }
+  }
+  return undefined;
+}
+
 /** Why a settled tenant is not serving, and what to do about it. */
 function notServing(t: TenantView): CliError {
   const hint =
@@ -198,12 +221,8 @@ export function registerTenantCommands(
     .action(async (name: string) => {
       const t = await client().request('GET', path(name), TenantViewSchema);
       io.out(emit(format(), t, () => tenantDetail(t)));
-      if (t.status.phase === 'Failed' || t.status.phase === 'Unavailable') throw notServing(t);
-      if (t.status.vcluster && !t.status.vcluster.healthy) {
-        throw new CliError(
-          `tenant ${name}: its vcluster at ${t.status.vcluster.server} does not answer its health check`,
-        );
-      }
+      const why = unreachable(t, new Date());
+      if (why) throw new CliError(why);
     });
 
   tenant
