@@ -1,5 +1,7 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CellViewSchema, LifecycleEventSchema, OperationDocSchema, isPartition, overlaps } from '@fleetforge/shared';
 import { runDemo, type DemoReport } from '../demo/demo';
@@ -21,7 +23,7 @@ const Events = z.array(LifecycleEventSchema);
  * operator paths (config, unsafe merge) answer as documented. The same suite runs
  * on each driver: cells as local processes, and cells as Pods on a real API server.
  */
-export function describeElasticity(driver: DriverName): void {
+export function describeElasticity(driver: DriverName, o: { readinessTimeoutSeconds?: number } = {}): void {
   describe(`elasticity on the running stack (${driver} driver)`, () => {
     let h: Harness;
     let report: DemoReport;
@@ -35,7 +37,7 @@ export function describeElasticity(driver: DriverName): void {
       h = await startHarness({ driver });
       const api = new ApiClient({ api: h.stack.file.api, token: h.stack.token, source: 'test' });
       report = await runDemo(api, {
-        manifestPath: join(ROOT, 'examples', 'worldspec-demo.yaml'),
+        manifestPath: demoManifest(h.stateDir, o.readinessTimeoutSeconds),
         seed: 7,
         log: () => undefined,
       });
@@ -150,4 +152,15 @@ async function cellPods(kubeconfig: string): Promise<V1Pod[]> {
   kc.loadFromFile(kubeconfig);
   const list = await kc.makeApiClient(CoreV1Api).listPodForAllNamespaces({ labelSelector: `${LABELS.role}=cell` });
   return list.items;
+}
+
+/** The demo world, with another readiness timeout when one is given (a copy in `dir`). */
+function demoManifest(dir: string, readinessTimeoutSeconds: number | undefined): string {
+  const path = join(ROOT, 'examples', 'worldspec-demo.yaml');
+  if (readinessTimeoutSeconds === undefined) return path;
+  const doc = parseDocument(readFileSync(path, 'utf8'));
+  doc.setIn(['spec', 'scaling', 'readinessTimeoutSeconds'], readinessTimeoutSeconds);
+  const copy = join(dir, 'worldspec-demo.yaml');
+  writeFileSync(copy, doc.toString());
+  return copy;
 }
