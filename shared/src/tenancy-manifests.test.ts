@@ -135,6 +135,10 @@ describe('standardTenantObjects', () => {
       'Secret/vc-acme-token',
       'Service/acme',
       'Service/acme-headless',
+      'NetworkPolicy/default-deny',
+      'NetworkPolicy/allow-same-namespace',
+      'NetworkPolicy/allow-dns',
+      'NetworkPolicy/allow-vcluster-api',
       'StatefulSet/acme',
     ]);
   });

@@ -161,6 +161,19 @@ export function standardTenantObjects(spec: TenantSpec, adminToken: string): Kub
         ports: [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }],
       },
     },
+    // The vcluster's synced workloads run here: the same isolation as a dev namespace,
+    // except that the tenant reaches its virtual API server from outside.
+    ...networkPolicies(ns, labels),
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'allow-vcluster-api', namespace: ns, labels },
+      spec: {
+        podSelector: { matchLabels: appLabels },
+        policyTypes: ['Ingress'],
+        ingress: [{ ports: [{ protocol: 'TCP', port: 8443 }] }],
+      },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',

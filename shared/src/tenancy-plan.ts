@@ -211,7 +211,7 @@ export function applyTenantObservation(
       if (u.outcome === 'Completed') {
         spec = { ...spec, tier: 'standard' };
         events.push(
-          tenantEvent(doc, 'UpgradeCompleted', 'Upgrade', obs.message, {
+          tenantEvent({ spec }, 'UpgradeCompleted', 'Upgrade', obs.message, {
             downtimeMs: u.downtimeMs,
             workloads: u.workloads,
           }),

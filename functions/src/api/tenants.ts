@@ -50,10 +50,25 @@ async function requestReconcile(ctx: RouteContext, tenant: string, reason: strin
   );
 }
 
+/**
+ * The stored flags over the defaults, tier by tier and feature by feature: a
+ * document written before a feature existed still parses, and gets the default.
+ * A document that does not parse is the platform's fault (500), not the caller's.
+ */
+export function parseFeatureFlags(data: Record<string, unknown> | undefined): FeatureFlags {
+  const stored = (data?.tiers ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const merged = Object.fromEntries(
+    Object.entries(DEFAULT_FEATURE_FLAGS.tiers).map(([tier, features]) => [tier, { ...features, ...stored[tier] }]),
+  );
+  const r = FeatureFlagsSchema.safeParse({ tiers: merged });
+  if (!r.success) {
+    throw new FleetError('INTERNAL', `config/tenant-features is invalid: ${r.error.issues[0]?.message ?? 'unknown'}`);
+  }
+  return r.data;
+}
+
 export async function readFeatureFlags(store: StateStore): Promise<FeatureFlags> {
-  const data = await store.get(paths.config('tenant-features'));
-  if (!data) return DEFAULT_FEATURE_FLAGS;
-  return parseOrThrow(FeatureFlagsSchema, { tiers: data.tiers }, 'config/tenant-features');
+  return parseFeatureFlags(await store.get(paths.config('tenant-features')));
 }
 
 /**
@@ -350,9 +365,7 @@ export async function patchFeatureFlags(ctx: RouteContext): Promise<ApiResponse>
     () => deps.clock.now(),
     async (tx) => {
       const data = await tx.get(paths.config('tenant-features'));
-      const cur = data
-        ? parseOrThrow(FeatureFlagsSchema, { tiers: data.tiers }, 'config/tenant-features')
-        : DEFAULT_FEATURE_FLAGS;
+      const cur = parseFeatureFlags(data);
       const next: FeatureFlags = {
         tiers: { ...cur.tiers, [body.tier]: { ...cur.tiers[body.tier], [body.feature]: body.enabled } },
       };
