@@ -81,13 +81,17 @@ export class VclusterRunner implements PodRunner {
       }),
     );
     let syncer: VclusterSyncer | undefined;
+    let stopped = false;
     const stop = async () => {
+      // A pod deleted while its API server still starts: what start-up would add next must not outlive it.
+      stopped = true;
       await syncer?.close();
       for (const p of [...procs].reverse()) await p.stop(5000);
     };
     const exited = Promise.race(procs.map((p) => p.exited));
     const ready = (async () => {
       await httpsReady(`${server}/readyz`, token, 120_000, procs[0]!.exited);
+      if (stopped) throw new Error(`vcluster ${name} stopped while starting`);
       procs.push(
         spawnManaged({
           name: `vcluster-controller-manager-${name}`,
@@ -105,8 +109,13 @@ export class VclusterRunner implements PodRunner {
       );
       const virtual = new KubeConfig();
       virtual.loadFromString(kubeconfigText);
+      if (stopped) {
+        await procs.at(-1)?.stop(5000);
+        throw new Error(`vcluster ${name} stopped while starting`);
+      }
       syncer = new VclusterSyncer(virtual, this.o.host, hostNs, name, this.o.log);
       await syncer.start();
+      if (stopped) await syncer.close();
       await this.writeKubeconfigSecret(hostNs, name, kubeconfigText, server);
     })();
     return {
