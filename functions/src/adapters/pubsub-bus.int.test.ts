@@ -1,6 +1,6 @@
 import { PubSub } from '@google-cloud/pubsub';
 import { busContract, testProjectId } from '@fleetforge/shared/testing';
-import { TOPICS } from '@fleetforge/shared';
+import { TOPICS, pushSubscriptions } from '@fleetforge/shared';
 
 import { PubSubBus, ensureTopology } from './pubsub-bus';
 
@@ -15,11 +15,10 @@ describe('ensureTopology on the Pub/Sub emulator', () => {
   it('creates every registry topic and subscription, and is idempotent', async () => {
     const project = testProjectId('topo');
     const client = new PubSub({ projectId: project });
-    const endpoints = {
-      reconcileWorld: 'http://127.0.0.1:1',
-      ingestMetrics: 'http://127.0.0.1:2',
-      onAgentReport: 'http://127.0.0.1:3',
-    };
+    // One endpoint per push subscription of the registry, so a new function needs no edit here.
+    const endpoints: Record<string, string> = Object.fromEntries(
+      pushSubscriptions().map((s, i) => [s.delivery.function, `http://127.0.0.1:${i + 1}`]),
+    );
     await ensureTopology(client, project, { pushEndpoints: endpoints });
     await ensureTopology(client, project, { pushEndpoints: { ...endpoints, reconcileWorld: 'http://127.0.0.1:9' } });
     const [topics] = await client.getTopics();
