@@ -494,6 +494,19 @@ describe('applyTenantObservation', () => {
       data: { tenant: 'acme', billingId: 'bill-acme', downtimeMs: 320, workloads: 4 },
     });
     expect(tenantCommand(r.doc)).toBeNull();
+    // The command redelivered and re-run: its second report (nothing left to move) changes nothing.
+    const again = apply(
+      r.doc,
+      progress({
+        generation: 2,
+        phase: 'Ready',
+        message: 'upgraded to standard: 0 object(s)',
+        upgrade: { outcome: 'Completed', step: 'done', downtimeMs: 0, workloads: 0 },
+      }),
+      LATER,
+    );
+    expect(again.doc).toBe(r.doc);
+    expect(again.events).toEqual([]);
   });
 
   it('upgrade: Failed keeps the dev tier and emits an UpgradeFailed warning named by the step', () => {

@@ -178,6 +178,8 @@ export function applyTenantObservation(
     };
   }
   if (obs.generation < doc.generation) return none;
+  // A redelivered upgrade command re-runs on the agent; its second report must not rewrite the first.
+  if (obs.upgrade && doc.status.observedGeneration >= obs.generation) return none;
   const status = { ...doc.status };
   const events: ObservationResult['events'] = [];
   let spec = doc.spec;
