@@ -68,13 +68,14 @@ export function evaluatePoolAlerts(
   const conditions: Array<{ kind: AlertKind; on: boolean; value: number; message: string }> = [
     {
       kind: 'PoolCpuHigh',
-      on: h.cpuUtilization > thresholds.cpuRatio,
+      // With no ready node only PoolSingleNode pages: one outage, one page.
+      on: h.readyNodes > 0 && h.cpuUtilization > thresholds.cpuRatio,
       value: h.cpuUtilization,
       message: `pool CPU requests at ${pct(h.cpuUtilization)} of allocatable (threshold ${pct(thresholds.cpuRatio)})`,
     },
     {
       kind: 'PoolMemoryHigh',
-      on: h.memoryUtilization > thresholds.memoryRatio,
+      on: h.readyNodes > 0 && h.memoryUtilization > thresholds.memoryRatio,
       value: h.memoryUtilization,
       message: `pool memory requests at ${pct(h.memoryUtilization)} of allocatable (threshold ${pct(thresholds.memoryRatio)})`,
     },
