@@ -585,6 +585,29 @@ describe('DELETE /v1/tenants/{name}', () => {
     expect((await a.audit()).map((e) => e.action)).toEqual(['tenant.create', 'tenant.delete']);
   });
 
+  it('a tenant the agent answered Unavailable (no cluster) is removed at once, with its event and audit entry', async () => {
+    const a = await api();
+    await a.create('lonely', 'dev');
+    await a.setDoc('lonely', (d) => ({
+      ...d,
+      status: { ...d.status, phase: 'Unavailable', observedGeneration: 1, message: 'run npm run kube:up' },
+    }));
+    const before = a.requests().length;
+    const res = await a.call('DELETE', '/v1/tenants/lonely', 'admin');
+    expect(res.status).toBe(200);
+    expect(await a.store.get(paths.tenant('lonely'))).toBeUndefined();
+    expect(await a.events('TenantDeleted')).toHaveLength(1);
+    expect((await a.audit()).at(-1)).toMatchObject({ action: 'tenant.delete', details: { neverProvisioned: true } });
+    expect(a.requests()).toHaveLength(before);
+    // A tenant that reached a cluster is decommissioned by the agent instead.
+    await a.create('placed', 'dev');
+    await a.setDoc('placed', (d) => ({
+      ...d,
+      status: { ...d.status, phase: 'Unavailable', namespace: 'tenant-placed', observedGeneration: 1 },
+    }));
+    expect((await a.call('DELETE', '/v1/tenants/placed', 'admin')).status).toBe(202);
+  });
+
   it('404 for an unknown tenant', async () => {
     const a = await api();
     expect((await a.call('DELETE', '/v1/tenants/nope', 'admin')).status).toBe(404);

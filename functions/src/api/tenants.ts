@@ -276,7 +276,52 @@ export async function upgradeTenant(ctx: RouteContext): Promise<ApiResponse> {
   });
 }
 
+/**
+ * A tenant the agent answered Unavailable (no cluster) was never created
+ * anywhere: deleting it removes the document at once, as no agent with a
+ * cluster will come to decommission it.
+ */
+async function deleteNeverProvisioned(ctx: RouteContext): Promise<ApiResponse | undefined> {
+  const principal = requirePermission(ctx.principal, 'tenants:write');
+  const { deps } = ctx;
+  const name = ctx.params.name!;
+  return auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const cur = await loadTenant(tx, name);
+      if (cur.status.phase !== 'Unavailable' || cur.status.namespace !== null)
+        return { result: undefined, audit: undefined };
+      tx.delete(paths.tenant(name));
+      writeEvents(
+        tx,
+        [tenantEvent(cur, 'TenantDeleted', 'Deleted', 'never provisioned (no cluster): record removed')],
+        {
+          world: null,
+          tenant: name,
+          correlationId: ctx.correlationId,
+          principal: principal.id,
+          time: deps.clock.now(),
+          ids: deps.ids,
+        },
+      );
+      return {
+        result: json(200, { tenant: tenantView(cur), correlationId: ctx.correlationId }),
+        audit: {
+          action: 'tenant.delete',
+          target: `tenants/${name}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { tier: cur.spec.tier, billingId: cur.spec.billingId, neverProvisioned: true },
+        },
+      };
+    },
+  );
+}
+
 export async function deleteTenant(ctx: RouteContext): Promise<ApiResponse> {
+  const removed = await deleteNeverProvisioned(ctx);
+  if (removed) return removed;
   return changeTenant(ctx, 'delete', (cur) =>
     cur.desired === 'absent'
       ? 'unchanged'

@@ -119,6 +119,9 @@ describe('tenants without Kubernetes', () => {
     const s = await h.ffctl(['tenant', 'status', 'nokube']);
     expect(s.code).toBe(1);
     expect(s.stdout).toContain('Unavailable');
+    // Never provisioned anywhere: deleting it just removes the record.
+    expect((await h.ffctl(['tenant', 'delete', 'nokube', '--wait'])).code).toBe(0);
+    expect((await h.ffctl(['tenant', 'status', 'nokube'])).stderr).toContain('NOT_FOUND');
     const w = await h.ffctl(['world', 'apply', '-f', 'examples/worldspec-basic.yaml']);
     expect(w.code).toBe(0);
     const ready = await h.ffctl(['world', 'wait', 'world-a', '--ready', '--timeout', '60s']);
