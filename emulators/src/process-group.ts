@@ -64,6 +64,16 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   };
 }
 
+/** Whether a process with this pid still runs (signal 0 only checks). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls `url` until it answers (any HTTP status counts unless `okOnly`). */
 export async function waitForHttp(
   url: string,

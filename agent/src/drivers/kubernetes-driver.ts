@@ -19,6 +19,7 @@ import {
   type HandoffRequest,
   type HandoffResult,
 } from '@fleetforge/shared';
+import { cellEnv } from './cell-env';
 
 export const LABELS = {
   role: 'fleetforge.dev/role',
@@ -419,16 +420,7 @@ export class KubernetesDriver implements Driver {
   }
 
   private podFor(spec: CellRunSpec, name: string, owner: V1OwnerReference): V1Pod {
-    const env: Record<string, string> = {
-      FF_WORLD: spec.world,
-      FF_CELL: spec.cell,
-      FF_INCARNATION: String(spec.incarnation),
-      FF_BOUNDARY: JSON.stringify(spec.boundary),
-      FF_CAPACITY: JSON.stringify(spec.capacity),
-      FF_EPOCH: String(spec.epoch),
-      FF_NEVER_READY: spec.neverReady ? '1' : '0',
-      FF_SAMPLE_MS: String(this.opts.sampleMs ?? 1000),
-    };
+    const env = cellEnv(spec, this.opts.sampleMs);
     return {
       apiVersion: 'v1',
       kind: 'Pod',

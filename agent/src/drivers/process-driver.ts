@@ -10,6 +10,7 @@ import {
   type HandoffResult,
 } from '@fleetforge/shared';
 import type { CellIpcMessage } from '../cell/main';
+import { cellEnv } from './cell-env';
 
 interface Running {
   spec: CellRunSpec;
@@ -88,14 +89,7 @@ export class ProcessDriver implements Driver {
       env: {
         ...process.env,
         ...this.opts.env,
-        FF_WORLD: spec.world,
-        FF_CELL: spec.cell,
-        FF_INCARNATION: String(spec.incarnation),
-        FF_BOUNDARY: JSON.stringify(spec.boundary),
-        FF_CAPACITY: JSON.stringify(spec.capacity),
-        FF_EPOCH: String(spec.epoch),
-        FF_NEVER_READY: spec.neverReady ? '1' : '0',
-        FF_SAMPLE_MS: String(this.opts.sampleMs ?? 1000),
+        ...cellEnv(spec, this.opts.sampleMs),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',

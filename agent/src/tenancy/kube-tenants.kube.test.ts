@@ -7,6 +7,7 @@ import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1Pod } from '@
 import {
   DEV_QUOTA,
   LABELS,
+  TenantDocSchema,
   TenantSpecSchema,
   applyTenantObservation,
   tenantNamespace,
@@ -409,30 +410,16 @@ describe('upgrade dev → standard', () => {
 });
 
 function fakeDoc(s: TenantSpec): TenantDoc {
-  return {
+  const at = new Date().toISOString();
+  return TenantDocSchema.parse({
     spec: s,
     generation: 1,
     desired: 'present',
     action: 'apply',
-    upgrade: null,
     correlationId: 'c',
-    createdAt: new Date().toISOString(),
+    createdAt: at,
     createdBy: 'test',
-    updatedAt: new Date().toISOString(),
-    status: {
-      phase: 'Ready',
-      message: '',
-      observedGeneration: 1,
-      namespace: null,
-      readyAt: null,
-      readyMs: null,
-      vcluster: null,
-      placements: [],
-      pool: null,
-      alerts: [],
-      usage: null,
-      lastUpgrade: null,
-    },
-    kubeconfig: { pending: null, deliveredAt: null, deliveredTo: null },
-  };
+    updatedAt: at,
+    status: { phase: 'Ready', observedGeneration: 1 },
+  });
 }

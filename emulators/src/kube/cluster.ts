@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { portInUse } from '../ports';
-import { spawnManaged, type ManagedProcess } from '../process-group';
+import { pidAlive, spawnManaged, type ManagedProcess } from '../process-group';
 import { httpsGet, httpsReady, kubeconfigYaml } from './kubeconfig';
 import { defaultFakeNodes } from './node-shim';
 
@@ -77,15 +77,6 @@ export interface RunningKube {
   state: KubeState;
   processes: ManagedProcess[];
   stop(): Promise<void>;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function readKubeState(dir: string): KubeState | undefined {

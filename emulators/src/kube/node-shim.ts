@@ -302,29 +302,14 @@ export class NodeShim {
     return out;
   }
 
-  private async annotate(pod: V1Pod, annotations: Record<string, string>): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const cur = await this.core.readNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace! });
-      if (cur.metadata?.uid !== pod.metadata?.uid) return;
-      cur.metadata!.annotations = { ...cur.metadata!.annotations, ...annotations };
-      try {
-        await this.core.replaceNamespacedPod({
-          name: cur.metadata!.name!,
-          namespace: cur.metadata!.namespace!,
-          body: cur,
-        });
-        return;
-      } catch (err) {
-        if ((err as { code?: number }).code !== 409) throw err;
-      }
-    }
-  }
-
-  private async setStatus(
+  /**
+   * Reads the pod, changes it and writes it back with `write`; a conflict (someone
+   * wrote in between) reads again. A pod that is gone or was replaced is left alone.
+   */
+  private async updatePod(
     pod: V1Pod,
-    phase: 'Running' | 'Failed' | 'Succeeded',
-    message: string,
-    exitCode: number | null = null,
+    change: (cur: V1Pod) => void,
+    write: (cur: V1Pod) => Promise<unknown>,
   ): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       let cur: V1Pod;
@@ -335,6 +320,32 @@ export class NodeShim {
         throw err;
       }
       if (cur.metadata?.uid !== pod.metadata?.uid) return;
+      change(cur);
+      try {
+        await write(cur);
+        return;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409) throw err;
+      }
+    }
+  }
+
+  private annotate(pod: V1Pod, annotations: Record<string, string>): Promise<void> {
+    return this.updatePod(
+      pod,
+      (cur) => (cur.metadata!.annotations = { ...cur.metadata!.annotations, ...annotations }),
+      (cur) =>
+        this.core.replaceNamespacedPod({ name: cur.metadata!.name!, namespace: cur.metadata!.namespace!, body: cur }),
+    );
+  }
+
+  private async setStatus(
+    pod: V1Pod,
+    phase: 'Running' | 'Failed' | 'Succeeded',
+    message: string,
+    exitCode: number | null = null,
+  ): Promise<void> {
+    const change = (cur: V1Pod) => {
       const now = new Date();
       const ready = phase === 'Running' ? 'True' : 'False';
       cur.status = {
@@ -370,17 +381,14 @@ export class NodeShim {
                 },
         })),
       };
-      try {
-        await this.core.replaceNamespacedPodStatus({
-          name: cur.metadata!.name!,
-          namespace: cur.metadata!.namespace!,
-          body: cur,
-        });
-        return;
-      } catch (err) {
-        if ((err as { code?: number }).code !== 409) throw err;
-      }
-    }
+    };
+    await this.updatePod(pod, change, (cur) =>
+      this.core.replaceNamespacedPodStatus({
+        name: cur.metadata!.name!,
+        namespace: cur.metadata!.namespace!,
+        body: cur,
+      }),
+    );
   }
 
   /** Stops every process it started (pods stay in the API, as after a kubelet restart). */

@@ -6,6 +6,7 @@ import {
   FleetError,
   TOPICS,
   TenantCreateRequestSchema,
+  TenantDocSchema,
   TenantUpgradeRequestSchema,
   featureEnabled,
   parseOrThrow,
@@ -14,6 +15,7 @@ import {
   tenantView,
   type Feature,
   type FeatureFlags,
+  type PlannedEvent,
   type Principal,
   type StateStore,
   type TenantDoc,
@@ -33,6 +35,24 @@ function requireTenantAccess(ctx: RouteContext, tenant: string): Principal {
     );
   }
   return principal;
+}
+
+/** Writes one event about a tenant, caused by this request's principal. */
+function writeTenantEvent(
+  tx: Transaction,
+  ctx: RouteContext,
+  principal: Principal,
+  tenant: string,
+  event: PlannedEvent,
+): void {
+  writeEvents(tx, [event], {
+    world: null,
+    tenant,
+    correlationId: ctx.correlationId,
+    principal: principal.id,
+    time: ctx.deps.clock.now(),
+    ids: ctx.deps.ids,
+  });
 }
 
 async function loadTenant(store: StateStore | Transaction, name: string): Promise<TenantDoc> {
@@ -89,14 +109,13 @@ export async function requireFeature(ctx: RouteContext, principal: Principal, fe
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-      writeEvents(tx, [tenantEvent(tenant, 'FeatureDenied', feature, message, { path: ctx.req.path }, 'Warning')], {
-        world: null,
-        tenant: tenant.spec.name,
-        correlationId: ctx.correlationId,
-        principal: principal.id,
-        time: deps.clock.now(),
-        ids: deps.ids,
-      });
+      writeTenantEvent(
+        tx,
+        ctx,
+        principal,
+        tenant.spec.name,
+        tenantEvent(tenant, 'FeatureDenied', feature, message, { path: ctx.req.path }, 'Warning'),
+      );
       return {
         result: undefined,
         audit: {
@@ -140,7 +159,8 @@ export async function createTenant(ctx: RouteContext): Promise<ApiResponse> {
         }
         return { result: { doc: cur, created: false }, audit: undefined };
       }
-      const doc: TenantDoc = {
+      // The schema fills the empty status (no namespace, placements, pool, usage yet).
+      const doc = TenantDocSchema.parse({
         spec: {
           name: body.name,
           tier: body.tier,
@@ -151,36 +171,20 @@ export async function createTenant(ctx: RouteContext): Promise<ApiResponse> {
         generation: 1,
         desired: 'present',
         action: 'apply',
-        upgrade: null,
         correlationId: ctx.correlationId,
         createdAt: now,
         createdBy: principal.id,
         updatedAt: now,
-        status: {
-          phase: 'Pending',
-          message: 'waiting for the agent',
-          observedGeneration: 0,
-          namespace: null,
-          readyAt: null,
-          readyMs: null,
-          vcluster: null,
-          placements: [],
-          pool: null,
-          alerts: [],
-          usage: null,
-          lastUpgrade: null,
-        },
-        kubeconfig: { pending: null, deliveredAt: null, deliveredTo: null },
-      };
-      tx.set(path, doc);
-      writeEvents(tx, [tenantEvent(doc, 'TenantCreated', 'Requested', `tier ${doc.spec.tier} requested`)], {
-        world: null,
-        tenant: body.name,
-        correlationId: ctx.correlationId,
-        principal: principal.id,
-        time: deps.clock.now(),
-        ids: deps.ids,
+        status: { phase: 'Pending', message: 'waiting for the agent' },
       });
+      tx.set(path, doc);
+      writeTenantEvent(
+        tx,
+        ctx,
+        principal,
+        body.name,
+        tenantEvent(doc, 'TenantCreated', 'Requested', `tier ${doc.spec.tier} requested`),
+      );
       return {
         result: { doc, created: true },
         audit: {
@@ -293,17 +297,12 @@ async function deleteNeverProvisioned(ctx: RouteContext): Promise<ApiResponse | 
       if (cur.status.phase !== 'Unavailable' || cur.status.namespace !== null)
         return { result: undefined, audit: undefined };
       tx.delete(paths.tenant(name));
-      writeEvents(
+      writeTenantEvent(
         tx,
-        [tenantEvent(cur, 'TenantDeleted', 'Deleted', 'never provisioned (no cluster): record removed')],
-        {
-          world: null,
-          tenant: name,
-          correlationId: ctx.correlationId,
-          principal: principal.id,
-          time: deps.clock.now(),
-          ids: deps.ids,
-        },
+        ctx,
+        principal,
+        name,
+        tenantEvent(cur, 'TenantDeleted', 'Deleted', 'never provisioned (no cluster): record removed'),
       );
       return {
         result: json(200, { tenant: tenantView(cur), correlationId: ctx.correlationId }),
@@ -360,17 +359,12 @@ export async function fetchKubeconfig(ctx: RouteContext): Promise<ApiResponse> {
         kubeconfig: { pending: null, deliveredAt: at, deliveredTo: principal.id },
         updatedAt: at,
       });
-      writeEvents(
+      writeTenantEvent(
         tx,
-        [tenantEvent(cur, 'KubeconfigDelivered', 'Delivered', `kubeconfig delivered to ${principal.id}`)],
-        {
-          world: null,
-          tenant: name,
-          correlationId: ctx.correlationId,
-          principal: principal.id,
-          time: deps.clock.now(),
-          ids: deps.ids,
-        },
+        ctx,
+        principal,
+        name,
+        tenantEvent(cur, 'KubeconfigDelivered', 'Delivered', `kubeconfig delivered to ${principal.id}`),
       );
       return {
         result: cur.kubeconfig.pending,

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger } from '@fleetforge/functions/adapters';
 import type { RunningKube } from '@fleetforge/emulators';
+export { pidAlive } from '@fleetforge/emulators';
 import type { DriverName } from '../stack/config';
 import { startPrivateKube } from '../stack/kube';
 import { startPrivateStack, type RunningStack } from '../stack/stack';
@@ -68,15 +69,6 @@ export async function startHarness(opts: { driver?: DriverName } = {}): Promise<
     }
   };
   return { stack, stateDir, kube, stop, ffctl };
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Polls `read` until `ok` holds for its value; returns the last value either way (the caller asserts). */

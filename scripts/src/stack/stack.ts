@@ -4,7 +4,14 @@ import { PubSub } from '@google-cloud/pubsub';
 import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared';
 import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
 import { newToken, storeToken } from '@fleetforge/functions';
-import { portInUse, spawnManaged, startEmulators, waitForHttp, type ManagedProcess } from '@fleetforge/emulators';
+import {
+  pidAlive,
+  portInUse,
+  spawnManaged,
+  startEmulators,
+  waitForHttp,
+  type ManagedProcess,
+} from '@fleetforge/emulators';
 import type { Server } from 'node:http';
 import { startAlertReceiver } from './alert-receiver';
 import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
@@ -39,15 +46,6 @@ export interface RunningStack {
 
 export class AlreadyRunningError extends Error {
   override name = 'AlreadyRunningError';
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function stackPortList(base: number): number[] {
