@@ -33,6 +33,9 @@ export const EventTypeSchema = z.enum([
   'PoolAlertResolved',
   'FeatureDenied',
   'KubeconfigDelivered',
+  'WorldDegraded',
+  'WorldHealthy',
+  'AgentRestarted',
 ]);
 export type EventType = z.infer<typeof EventTypeSchema>;
 

@@ -47,6 +47,18 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     ...CellRef,
     reason: z.string(),
   }),
+  /**
+   * The cells of one world the control plane believes are serving (the agent reported
+   * them ready). Level-based: the agent answers `exited` (reason NotRunning) for each
+   * one it does not run, which is positive evidence, never a guess from silence.
+   */
+  z.strictObject({
+    kind: z.literal('sync'),
+    commandId: z.string().min(1),
+    world: NameSchema,
+    cells: z.array(z.strictObject({ cell: z.string().min(1), incarnation: z.number().int().positive() })).max(4096),
+    ...Correlated,
+  }),
 ]);
 export type AgentCommand = z.infer<typeof AgentCommandSchema>;
 
@@ -70,6 +82,30 @@ export const AgentReportSchema = z.strictObject({
   ...Correlated,
 });
 export type AgentReport = z.infer<typeof AgentReportSchema>;
+
+/**
+ * `agent-reports`, kind heartbeat: the agent's own liveness, apart from any cell's.
+ * `bootId` changes when the agent process restarts; `seq` grows within one boot.
+ */
+export const AgentHeartbeatSchema = z.strictObject({
+  kind: z.literal('heartbeat'),
+  agentId: z.string().min(1),
+  bootId: z.string().min(1),
+  startedAt: IsoTimeSchema,
+  at: IsoTimeSchema,
+  seq: z.number().int().nonnegative(),
+  driver: z.string().min(1),
+  /** Cells the driver runs now. */
+  cells: z.number().int().nonnegative(),
+  /** Adoption of cells left by an earlier agent process is complete. */
+  adopted: z.boolean(),
+  correlationId: z.string().min(1),
+});
+export type AgentHeartbeat = z.infer<typeof AgentHeartbeatSchema>;
+
+/** Everything on `agent-reports`: cell observations and agent heartbeats. */
+export const AgentMessageSchema = z.union([AgentHeartbeatSchema, AgentReportSchema]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 
 export const CellSampleSchema = z.strictObject({
   cell: z.string().min(1),

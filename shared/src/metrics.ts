@@ -86,6 +86,41 @@ export const METRICS = {
     labels: ['kind', 'outcome'],
   },
   fleetforge_agent_cells: { type: 'gauge', help: 'Cells the agent runs now.', labels: ['driver'] },
+  fleetforge_world_degraded: {
+    type: 'gauge',
+    help: '1 while a world is Degraded because its agent or its cells went silent (nothing is replaced for silence).',
+    labels: ['world'],
+  },
+  fleetforge_cells_silent: {
+    type: 'gauge',
+    help: 'Serving cells of a world whose last report is older than the staleness threshold.',
+    labels: ['world'],
+  },
+  fleetforge_agent_heartbeat_age_seconds: {
+    type: 'gauge',
+    help: 'Seconds since the control plane recorded the last heartbeat of an agent.',
+    labels: ['agent'],
+  },
+  fleetforge_agent_restarts_total: {
+    type: 'counter',
+    help: 'Agent restarts (new boots) the control plane has seen.',
+    labels: ['agent'],
+  },
+  fleetforge_agent_cells_adopted_total: {
+    type: 'counter',
+    help: 'Running cells a (re)started agent found and took over instead of starting new ones.',
+    labels: ['driver'],
+  },
+  fleetforge_agent_probe_kills_total: {
+    type: 'counter',
+    help: 'Cells the agent stopped because their health probe failed repeatedly (then reported as exited).',
+    labels: ['driver'],
+  },
+  fleetforge_agent_sync_missing_total: {
+    type: 'counter',
+    help: 'Cells the control plane believed serving that the agent did not run (reported exited, NotRunning).',
+    labels: ['driver'],
+  },
   fleetforge_api_requests_total: {
     type: 'counter',
     help: 'API requests by route template and status class.',

@@ -159,3 +159,24 @@ export type LoadDoc = z.infer<typeof LoadDocSchema>;
 export function emptyLoad(): CellDoc['load'] {
   return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null };
 }
+
+/**
+ * `agents/{agentId}`: the last heartbeat of an agent, as the control plane received it.
+ * Agent liveness is this, apart from any cell's reports.
+ */
+export const AgentDocSchema = z.strictObject({
+  agentId: z.string().min(1),
+  bootId: z.string().min(1),
+  startedAt: IsoTimeSchema,
+  /** The agent's clock when it sent the heartbeat. */
+  sentAt: IsoTimeSchema,
+  /** The control plane's clock when the heartbeat was recorded: what staleness is measured against. */
+  receivedAt: IsoTimeSchema,
+  seq: z.number().int().nonnegative(),
+  driver: z.string().min(1),
+  cells: z.number().int().nonnegative(),
+  adopted: z.boolean(),
+  /** Boots seen for this agent id: a restart shows as a new boot. */
+  restarts: z.number().int().nonnegative().default(0),
+});
+export type AgentDoc = z.infer<typeof AgentDocSchema>;

@@ -387,27 +387,65 @@ describe('planWorld: start-up is quiet', () => {
   });
 });
 
-describe('planWorld: heartbeat', () => {
-  const opts = { resendAfterMs: 5000, staleAfterMs: 15_000 };
+describe('planWorld: silence is not death', () => {
   const at = (msAgo: number) => new Date(NOW.getTime() - msAgo).toISOString();
+  const degraded = (p: WorldPlan) => p.status?.conditions.find((c) => c.type === 'Degraded');
 
   it.each([
-    ['reported 5 s ago', at(5000), false],
-    ['reported 16 s ago', at(16_000), true],
-  ])('a Ready cell that %s is restarted: %p', (_label, lastReportAt, restarted) => {
+    // label, last cell report, last agent heartbeat, Degraded?, reason
+    ['everything fresh', at(1000), at(2000), 'False', 'ReportsFresh'],
+    ['a cell silent 16 s (ingestMetrics paused)', at(16_000), at(2000), 'True', 'CellReportsStale'],
+    ['the agent silent 16 s (agent paused)', at(1000), at(16_000), 'True', 'AgentSilent'],
+    ['no agent heartbeat ever recorded', at(1000), null, 'True', 'AgentSilent'],
+    ['everything silent 120 s (Pub/Sub paused)', at(120_000), at(120_000), 'True', 'AgentSilent'],
+  ] as const)('%s: Degraded=%s (%s), and no cell is restarted', (_label, lastReportAt, agentSeenAt, status, reason) => {
     const p = planWorld(
       initializedWorld(),
       [readyCell('r0c0', { lastReportAt }), readyCell('r0c1', { lastReportAt: at(1000) })],
       NOW,
-      opts,
+      { resendAfterMs: 5000, staleAfterMs: 15_000, agentSeenAt },
     );
-    expect(p.start.map((s) => [s.cell, s.incarnation])).toEqual(restarted ? [['r0c0', 2]] : []);
-    expect(p.events.map((e) => [e.type, e.reason])).toEqual(restarted ? [['CellExited', 'HeartbeatLost']] : []);
-    if (restarted) expect(p.status?.stats.recoveries).toBe(1);
+    expect(p.start).toEqual([]);
+    expect(p.stop).toEqual([]);
+    expect(p.writeCells).toEqual([]);
+    expect(eventTypes(p)).toEqual([]);
+    expect(degraded(p)).toMatchObject({ status, reason });
+    expect(p.status?.phase).toBe(status === 'True' ? 'Degraded' : 'Ready');
+    expect(p.status?.ready).toBe(true);
   });
 
-  it('is off unless asked for', () => {
+  it('names the silent cells, and says cells are left running', () => {
+    const p = planWorld(
+      initializedWorld(),
+      [readyCell('r0c0', { lastReportAt: at(30_000) }), readyCell('r0c1', { lastReportAt: at(20_000) })],
+      NOW,
+      { resendAfterMs: 5000, staleAfterMs: 15_000, agentSeenAt: at(1000) },
+    );
+    expect(degraded(p)?.message).toMatch(/2 serving cell\(s\).*r0c0, r0c1.*cells are left running/);
+  });
+
+  it('is off unless asked for: no Degraded condition at all', () => {
     const p = planWorld(initializedWorld(), [readyCell('r0c0', { lastReportAt: at(60_000) }), readyCell('r0c1')], NOW);
     expect(p.start).toEqual([]);
+    expect(p.status?.conditions.map((c) => c.type) ?? []).not.toContain('Degraded');
+  });
+
+  it('property: whatever the silence, a serving cell is never restarted nor stopped', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 600_000 }), { minLength: 2, maxLength: 2 }),
+        fc.option(fc.integer({ min: 0, max: 600_000 }), { nil: null }),
+        fc.integer({ min: 1, max: 120_000 }),
+        ([a, b], agentAgo, staleAfterMs) => {
+          const p = planWorld(
+            initializedWorld(),
+            [readyCell('r0c0', { lastReportAt: at(a!) }), readyCell('r0c1', { lastReportAt: at(b!) })],
+            NOW,
+            { resendAfterMs: 5000, staleAfterMs, agentSeenAt: agentAgo === null ? null : at(agentAgo) },
+          );
+          return p.start.length === 0 && p.stop.length === 0 && p.writeCells.length === 0;
+        },
+      ),
+    );
   });
 });

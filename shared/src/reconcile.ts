@@ -12,19 +12,101 @@ import { initialCells } from './world';
 export interface ReconcileOptions {
   /** A start or stop not acknowledged after this long is sent again. */
   resendAfterMs: number;
-  /** A serving cell with no report (load sample or agent report) for this long is presumed dead. 0 disables. */
+  /**
+   * A serving cell with no report (load sample or agent report) for this long, or an agent
+   * with no heartbeat for this long, makes the world Degraded. Silence never restarts a
+   * cell: only positive evidence does (the agent saw it exit, killed it after failed
+   * probes, or does not run it). 0 or absent disables the check.
+   */
   staleAfterMs?: number;
+  /**
+   * When the control plane last recorded an agent heartbeat: null when none ever was,
+   * undefined when not known (that part of the check is skipped).
+   */
+  agentSeenAt?: string | null;
   /** Cells whose region already belongs to others (sources of an operation past its routing switch): never restarted. */
   retired?: ReadonlySet<string>;
 }
 
 export const DEFAULT_RECONCILE_OPTIONS: ReconcileOptions = { resendAfterMs: 5000 };
 
-/** A serving cell whose last sign of life is older than `staleAfterMs`. */
-function heartbeatLost(c: CellDoc, now: Date, staleAfterMs: number | undefined): boolean {
-  if (!staleAfterMs || (c.state !== 'Ready' && c.state !== 'Splitting' && c.state !== 'Merging')) return false;
-  const last = c.lastReportAt ?? c.readyAt;
-  return last !== null && now.getTime() - new Date(last).getTime() > staleAfterMs;
+/** What the control plane checks about the report path: never a reason to replace a cell. */
+export interface Health {
+  staleAfterMs: number;
+  agentSeenAt?: string | null;
+}
+
+export interface HealthAssessment {
+  degraded: boolean;
+  reason: 'ReportsFresh' | 'AgentSilent' | 'CellReportsStale';
+  message: string;
+  /** Serving cells whose last report is older than the threshold, sorted. */
+  silentCells: string[];
+}
+
+/** Serving cells (the agent reported them ready) whose last sign of life is older than `staleAfterMs`. */
+export function silentCells(cells: readonly CellDoc[], now: Date, staleAfterMs: number): string[] {
+  if (!staleAfterMs) return [];
+  return cells
+    .filter((c) => c.state === 'Ready' || c.state === 'Splitting' || c.state === 'Merging')
+    .filter((c) => {
+      const last = c.lastReportAt ?? c.readyAt;
+      return last !== null && now.getTime() - new Date(last).getTime() > staleAfterMs;
+    })
+    .map((c) => c.id)
+    .sort();
+}
+
+/**
+ * Tells "silent" apart from "dead": an agent without heartbeats, or cells without
+ * reports, mean the report path (agent, a function, Pub/Sub) is stalled. The world is
+ * Degraded and says which; its cells are left exactly as they are.
+ */
+export function assessHealth(cells: readonly CellDoc[], now: Date, health: Health): HealthAssessment {
+  const silent = silentCells(cells, now, health.staleAfterMs);
+  const secs = Math.round(health.staleAfterMs / 1000);
+  const agentSilent =
+    health.agentSeenAt !== undefined &&
+    cells.some(isLiveCell) &&
+    (health.agentSeenAt === null || now.getTime() - new Date(health.agentSeenAt).getTime() > health.staleAfterMs);
+  if (agentSilent) {
+    return {
+      degraded: true,
+      reason: 'AgentSilent',
+      message: `no agent heartbeat recorded for more than ${secs}s: the agent, onAgentReport or Pub/Sub is stalled; cells are left running`,
+      silentCells: silent,
+    };
+  }
+  if (silent.length > 0) {
+    const named = silent.slice(0, 8).join(', ') + (silent.length > 8 ? `, +${silent.length - 8} more` : '');
+    return {
+      degraded: true,
+      reason: 'CellReportsStale',
+      message: `${silent.length} serving cell(s) have not reported for more than ${secs}s (${named}): the agent, ingestMetrics or Pub/Sub is stalled; cells are left running`,
+      silentCells: silent,
+    };
+  }
+  return { degraded: false, reason: 'ReportsFresh', message: 'agent heartbeats and cell reports are fresh', silentCells: [] };
+}
+
+/**
+ * The cells the agent should be running: those it reported ready and that were not
+ * asked to stop. Sent as a `sync` command; the agent answers for each one it does not run.
+ */
+export function servingCells(cells: readonly CellDoc[]): Array<{ cell: string; incarnation: number }> {
+  return cells
+    .filter((c) => c.state === 'Ready' || c.state === 'Splitting' || c.state === 'Merging')
+    .map((c) => ({ cell: c.id, incarnation: c.incarnation }))
+    .sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
+}
+
+/** The health check these options ask for, if any. */
+export function healthCheck(opts: Pick<ReconcileOptions, 'staleAfterMs' | 'agentSeenAt'>): Health | undefined {
+  if (!opts.staleAfterMs) return undefined;
+  return {
+    staleAfterMs: opts.staleAfterMs,
+    ...(opts.agentSeenAt !== undefined ? { agentSeenAt: opts.agentSeenAt } : {}),
+  };
 }
 
 export interface PlannedEvent {
@@ -151,18 +233,9 @@ export function planWorld(
     } else if (c.state === 'Pending' && due(c.startRequestedAt, now, opts.resendAfterMs)) {
       plan.start.push({ cell: c.id, incarnation: c.incarnation, boundary: c.boundary });
       plan.writeCells.push({ ...c, startRequestedAt: iso, updatedAt: iso });
-    } else if (!opts.retired?.has(c.id) && (c.state === 'Failed' || heartbeatLost(c, now, opts.staleAfterMs))) {
-      // Level-based self-healing: the region must be served, so run it again. A cell that went
-      // silent (its agent died, say) is replaced the same way; the new incarnation supersedes it.
-      if (c.state !== 'Failed') {
-        plan.events.push({
-          type: 'CellExited',
-          cells: [c.id],
-          severity: 'Warning',
-          reason: 'HeartbeatLost',
-          message: `no report since ${c.lastReportAt ?? c.readyAt}; restarting`,
-        });
-      }
+    } else if (!opts.retired?.has(c.id) && c.state === 'Failed') {
+      // Level-based self-healing on positive evidence only: the agent saw this incarnation exit,
+      // killed it after failed probes, or does not run it. The next incarnation supersedes it.
       const next: CellDoc = {
         ...c,
         state: 'Pending',
@@ -188,7 +261,7 @@ export function planWorld(
     restarts > 0
       ? { ...world.status, stats: { ...world.status.stats, recoveries: world.status.stats.recoveries + restarts } }
       : world.status;
-  const status = computeStatus(base, all, now);
+  const status = computeStatus(base, all, now, healthCheck(opts));
   const initializing = !world.status.initializedAt;
   const live = all.filter(isLiveCell).filter((c) => c.state !== 'Draining');
   const allReady = status.ready;
@@ -206,35 +279,75 @@ export function planWorld(
   return plan;
 }
 
-/** Phase, readiness, cell count and the Ready condition, from the cells as they are now. */
-export function computeStatus(current: WorldStatus, cells: readonly CellDoc[], now: Date): WorldStatus {
+function condition(
+  previous: WorldStatus['conditions'],
+  type: string,
+  status: 'True' | 'False',
+  reason: string,
+  message: string,
+  now: Date,
+): WorldStatus['conditions'][number] {
+  const before = previous.find((k) => k.type === type);
+  // The transition time moves only when the status flips.
+  const lastTransitionTime = before?.status === status ? before.lastTransitionTime : now.toISOString();
+  return { type, status, reason, message, lastTransitionTime };
+}
+
+/**
+ * Phase, readiness, cell count and the conditions (Ready; Degraded when a health check
+ * is asked for), from the cells as they are now.
+ */
+export function computeStatus(
+  current: WorldStatus,
+  cells: readonly CellDoc[],
+  now: Date,
+  check?: Health,
+): WorldStatus {
   const live = cells.filter(isLiveCell).filter((c) => c.state !== 'Draining');
   // Cells still coming up inside a split or merge do not make the world unready: their region is served.
   const serving = live.filter((c) => !c.holdRouting);
   const allReady =
     serving.length > 0 && serving.every((c) => c.state === 'Ready' || c.state === 'Splitting' || c.state === 'Merging');
   const initializing = !current.initializedAt && !allReady;
-  const readyNow = allReady ? 'True' : 'False';
-  const previous = current.conditions.find((k) => k.type === 'Ready');
+  const conditions = [
+    condition(
+      current.conditions,
+      'Ready',
+      allReady ? 'True' : 'False',
+      allReady ? 'AllCellsReady' : initializing ? 'CellsStarting' : 'CellsNotReady',
+      // No running count here: a message that changes with every ready cell would make every
+      // reconcile during start-up a write. `cellsActive` and the cells list carry the numbers.
+      allReady ? 'every live cell is Ready' : 'waiting for cells to become Ready',
+      now,
+    ),
+  ];
+  const h = check ? assessHealth(cells, now, check) : undefined;
+  if (h) {
+    conditions.push(
+      condition(current.conditions, 'Degraded', h.degraded ? 'True' : 'False', h.reason, h.message, now),
+    );
+  }
+  const degraded = h?.degraded ?? false;
   return {
     ...current,
-    phase: current.phase === 'Deleting' ? 'Deleting' : allReady ? 'Ready' : initializing ? 'Initializing' : 'Degraded',
+    phase:
+      current.phase === 'Deleting'
+        ? 'Deleting'
+        : initializing
+          ? 'Initializing'
+          : allReady && !degraded
+            ? 'Ready'
+            : 'Degraded',
     ready: allReady,
     cellsActive: live.length,
     observedGeneration: current.generation,
-    conditions: [
-      {
-        type: 'Ready',
-        status: readyNow,
-        reason: allReady ? 'AllCellsReady' : initializing ? 'CellsStarting' : 'CellsNotReady',
-        // No running count here: a message that changes with every ready cell would make every
-        // reconcile during start-up a write. `cellsActive` and the cells list carry the numbers.
-        message: allReady ? 'every live cell is Ready' : 'waiting for cells to become Ready',
-        // The transition time moves only when the status flips.
-        lastTransitionTime: previous?.status === readyNow ? previous.lastTransitionTime : now.toISOString(),
-      },
-    ],
+    conditions,
   };
+}
+
+/** Whether a status carries a Degraded condition that is True. */
+export function isDegraded(status: Pick<WorldStatus, 'conditions'>): boolean {
+  return status.conditions.some((c) => c.type === 'Degraded' && c.status === 'True');
 }
 
 export interface ReportOutcome {

@@ -2,7 +2,15 @@ import { decideScaling, type Scaling, type ScalingDecision } from './elasticity'
 import type { CellDoc, WorldDoc, WorldStatus } from './model';
 import { advanceOperation, beginMerge, beginSplit, newOpContext, type HandoffCommand } from './operations-plan';
 import { isActiveOperation, type OperationDoc } from './operations';
-import { computeStatus, planWorld, type PlannedEvent, type StartCommand, type StopCommand } from './reconcile';
+import {
+  computeStatus,
+  healthCheck,
+  isDegraded,
+  planWorld,
+  type PlannedEvent,
+  type StartCommand,
+  type StopCommand,
+} from './reconcile';
 
 /** Everything one reconcile of a world looks at. */
 export interface WorldState {
@@ -12,6 +20,8 @@ export interface WorldState {
   operations: OperationDoc[];
   /** Live config: scaling keys overriding the world spec (`ffctl config set`). */
   overrides: Partial<Scaling>;
+  /** When an agent heartbeat was last recorded (null: never; absent: not checked). */
+  agentSeenAt?: string | null;
 }
 
 export interface TickOptions {
@@ -63,11 +73,11 @@ export function planTick(state: WorldState, now: Date, opts: TickOptions): TickP
           : [],
     ),
   );
-  const base = planWorld(state.world, state.cells, now, {
-    resendAfterMs: opts.resendAfterMs,
-    retired,
+  const health = {
     ...(opts.staleAfterMs !== undefined ? { staleAfterMs: opts.staleAfterMs } : {}),
-  });
+    ...(state.agentSeenAt !== undefined ? { agentSeenAt: state.agentSeenAt } : {}),
+  };
+  const base = planWorld(state.world, state.cells, now, { resendAfterMs: opts.resendAfterMs, retired, ...health });
   const empty: TickPlan = {
     createCells: [],
     updateCells: [],
@@ -107,7 +117,9 @@ export function planTick(state: WorldState, now: Date, opts: TickOptions): TickP
   }
 
   let decisions: ScalingDecision[] = [];
-  if (ctx.world.status.initializedAt) {
+  // Load windows are stale while the report path is stalled: no decision is made on them.
+  const degraded = isDegraded(computeStatus(ctx.world.status, [...ctx.cells.values()], now, healthCheck(health)));
+  if (ctx.world.status.initializedAt && !degraded) {
     const scaling = effectiveScaling(state.world, state.overrides);
     decisions = decideScaling({
       scaling,
@@ -139,7 +151,8 @@ export function planTick(state: WorldState, now: Date, opts: TickOptions): TickP
     }
   }
 
-  const status = computeStatus(ctx.world.status, [...ctx.cells.values()], now);
+  const status = computeStatus(ctx.world.status, [...ctx.cells.values()], now, healthCheck(health));
+  announceHealth(ctx.events, state.world.status, status);
   const plan: TickPlan = {
     ...empty,
     operations: [...changedOps].map((id) => ops.get(id)!),
@@ -157,6 +170,19 @@ export function planTick(state: WorldState, now: Date, opts: TickOptions): TickP
     (existing.has(id) ? plan.updateCells : plan.createCells).push(c);
   }
   return plan;
+}
+
+/** A WorldDegraded or WorldHealthy event when the Degraded condition flips. */
+function announceHealth(events: PlannedEvent[], before: WorldStatus, after: WorldStatus): void {
+  const was = isDegraded(before);
+  const is = isDegraded(after);
+  if (was === is) return;
+  const c = after.conditions.find((k) => k.type === 'Degraded')!;
+  events.push(
+    is
+      ? { type: 'WorldDegraded', severity: 'Warning', cells: [], reason: c.reason, message: c.message }
+      : { type: 'WorldHealthy', cells: [], reason: c.reason, message: 'reports resumed; no cell was replaced for silence' },
+  );
 }
 
 function recordBlocked(

@@ -161,6 +161,7 @@ export const COLLECTIONS = {
   config: 'config',
   tenants: 'tenants',
   exports: 'exports',
+  agents: 'agents',
 } as const;
 
 /** Document paths, so no handler builds one by hand. */
@@ -178,6 +179,8 @@ export const paths = {
   loads: (world: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}`,
   tenant: (tenant: string) => `${COLLECTIONS.tenants}/${tenant}`,
   load: (world: string, cell: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}/${cell}`,
+  agents: () => COLLECTIONS.agents,
+  agent: (id: string) => `${COLLECTIONS.agents}/${id}`,
 } as const;
 
 export function pushSubscriptions(): Array<SubscriptionDef & { delivery: { kind: 'push'; function: FunctionName } }> {
