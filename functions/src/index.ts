@@ -4,7 +4,7 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import {
-  AgentReportSchema,
+  AgentMessageSchema,
   CellMetricsMessageSchema,
   TenantMessageSchema,
   WorldReconcileMessageSchema,
@@ -46,7 +46,7 @@ ff.cloudEvent<PubSubEventData>('reconcileWorld', async (event: ff.CloudEvent<Pub
 
 ff.cloudEvent<PubSubEventData>('onAgentReport', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('onAgentReport');
-  await handleMessage(deps, 'onAgentReport', AgentReportSchema, decodePubSubEvent(event.data), (msg, log) =>
+  await handleMessage(deps, 'onAgentReport', AgentMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
     onAgentReport(deps, msg, log),
   );
 });

@@ -1,4 +1,4 @@
-import { COLLECTIONS, isLiveCell } from '@fleetforge/shared';
+import { AgentDocSchema, COLLECTIONS, isDegraded, isLiveCell, parseOrThrow, paths, silentCells } from '@fleetforge/shared';
 import { PromMetricsSink } from '../adapters/prom-metrics';
 import { parseWorld, readCellsWithLoads, readOperations } from '../handlers/world-state';
 import type { ApiResponse, RouteContext } from './http';
@@ -25,6 +25,8 @@ export async function metricsText(ctx: RouteContext, processSink?: PromMetricsSi
     );
     for (const c of live) sink.set('fleetforge_cell_sessions', c.load.sessions, { world: w.name, cell: c.id });
     sink.set('fleetforge_routing_epoch', w.status.routingEpoch, { world: w.name });
+    sink.set('fleetforge_world_degraded', isDegraded(w.status) ? 1 : 0, { world: w.name });
+    sink.set('fleetforge_cells_silent', silentCells(live, new Date(), ctx.deps.staleAfterMs).length, { world: w.name });
     // Counters live in the world document, so every instance reports the same totals.
     const s = w.status.stats;
     const totals = [
@@ -46,6 +48,12 @@ export async function metricsText(ctx: RouteContext, processSink?: PromMetricsSi
         seconds,
       );
     }
+  }
+  for (const d of await ctx.deps.store.list(paths.agents())) {
+    const a = parseOrThrow(AgentDocSchema, d.data, `document ${d.path}`);
+    const age = (ctx.deps.clock.now().getTime() - Date.parse(a.receivedAt)) / 1000;
+    sink.set('fleetforge_agent_heartbeat_age_seconds', Math.max(0, age), { agent: a.agentId });
+    sink.inc('fleetforge_agent_restarts_total', { agent: a.agentId }, a.restarts);
   }
   const text = (await sink.text()) + (processSink ? await processSink.text() : '');
   return { status: 200, body: text, contentType: 'text/plain; version=0.0.4' };

@@ -1,12 +1,25 @@
-import { TOPICS, applyReport, paths, type AgentReport, type Transaction } from '@fleetforge/shared';
+import {
+  AgentDocSchema,
+  TOPICS,
+  applyReport,
+  parseOrThrow,
+  paths,
+  type AgentDoc,
+  type AgentHeartbeat,
+  type AgentMessage,
+  type AgentReport,
+  type Transaction,
+} from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
 import { reconcileWorld } from './reconcile-world';
 import { parseCell, writeCell } from './world-state';
 
-/** Applies one agent observation to its cell, then reconciles the world. */
-export async function onAgentReport(deps: Deps, report: AgentReport, log: Deps['log']): Promise<Outcome> {
+/** Applies one agent observation to its cell, then reconciles the world; records heartbeats. */
+export async function onAgentReport(deps: Deps, message: AgentMessage, log: Deps['log']): Promise<Outcome> {
+  if (message.kind === 'heartbeat') return recordHeartbeat(deps, message, log);
+  const report: AgentReport = message;
   const changed = await deps.store.runTransaction(async (tx) => {
     if (report.kind === 'handedOff') return applyHandoff(tx, report);
     const path = paths.cell(report.world, report.cell);
@@ -65,4 +78,56 @@ async function applyHandoff(tx: Transaction, report: AgentReport): Promise<boole
   if (cell.incarnation !== report.incarnation || cell.handoff?.operation === report.operation) return false;
   tx.update(path, { handoff: { operation: report.operation, moved: report.moved ?? 0 } });
   return true;
+}
+
+/**
+ * Records an agent heartbeat in `agents/{id}`: agent liveness, apart from any cell's.
+ * A heartbeat older than the one stored (same boot, lower seq; or an earlier boot) is stale.
+ * A new boot is an agent restart: counted, and announced once as AgentRestarted.
+ */
+async function recordHeartbeat(deps: Deps, hb: AgentHeartbeat, log: Deps['log']): Promise<Outcome> {
+  const path = paths.agent(hb.agentId);
+  const outcome = await deps.store.runTransaction(async (tx) => {
+    const data = await tx.get(path);
+    const before: AgentDoc | undefined = data ? parseOrThrow(AgentDocSchema, data, `document ${path}`) : undefined;
+    const now = deps.clock.now();
+    if (before) {
+      const sameBoot = before.bootId === hb.bootId;
+      if (sameBoot ? hb.seq <= before.seq : hb.startedAt < before.startedAt) return 'stale' as const;
+    }
+    const restarted = before !== undefined && before.bootId !== hb.bootId;
+    const doc: AgentDoc = {
+      agentId: hb.agentId,
+      bootId: hb.bootId,
+      startedAt: hb.startedAt,
+      sentAt: hb.at,
+      receivedAt: now.toISOString(),
+      seq: hb.seq,
+      driver: hb.driver,
+      cells: hb.cells,
+      adopted: hb.adopted,
+      restarts: (before?.restarts ?? 0) + (restarted ? 1 : 0),
+    };
+    tx.set(path, doc);
+    if (restarted) {
+      writeEvents(
+        tx,
+        [
+          {
+            type: 'AgentRestarted',
+            cells: [],
+            severity: 'Warning',
+            reason: 'NewBoot',
+            message: `agent ${hb.agentId} restarted (boot ${hb.bootId}, started ${hb.startedAt}); it adopts the cells that still run`,
+            data: { agentId: hb.agentId, bootId: hb.bootId, previousBootId: before!.bootId },
+          },
+        ],
+        { world: null, correlationId: hb.correlationId, principal: `agent:${hb.agentId}`, time: now, ids: deps.ids },
+      );
+    }
+    return restarted ? ('restarted' as const) : ('ok' as const);
+  });
+  if (outcome === 'stale') return 'stale';
+  if (outcome === 'restarted') log.warn({ agentId: hb.agentId, bootId: hb.bootId }, 'agent restarted');
+  return 'ok';
 }

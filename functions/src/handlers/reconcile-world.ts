@@ -1,7 +1,9 @@
 import {
   AgentCommandSchema,
   TOPICS,
+  isDegraded,
   isEmptyTick,
+  servingCells,
   paths,
   planTick,
   type AgentCommand,
@@ -90,6 +92,9 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
     log.debug({ world: msg.world }, 'world gone; nothing to reconcile');
     return 'stale';
   }
+  // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
+  // vanished while nobody watched (its agent was down, say) is found this way, by evidence.
+  if (msg.reason === 'sentinel') await publishSync(deps, peek.world, servingCells(peek.cells), msg.correlationId);
   if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
     deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
@@ -124,6 +129,7 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   }
   const status = plan.status ?? state.world.status;
   deps.metrics.set('fleetforge_worlds_ready', status.ready ? 1 : 0, { world: state.world.name });
+  deps.metrics.set('fleetforge_world_degraded', isDegraded(status) ? 1 : 0, { world: state.world.name });
   deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
   log.info(
     {
@@ -168,6 +174,24 @@ function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, 
       ids: deps.ids,
     });
   }
+}
+
+/** One `sync` command for a world: the cells the agent should be running. */
+async function publishSync(
+  deps: Deps,
+  world: WorldDoc,
+  cells: Array<{ cell: string; incarnation: number }>,
+  correlationId: string,
+): Promise<void> {
+  if (cells.length === 0) return;
+  const command = AgentCommandSchema.parse({
+    kind: 'sync',
+    commandId: deps.ids.next('cmd'),
+    world: world.name,
+    cells,
+    correlationId,
+  });
+  await deps.bus.publish(TOPICS.agentCommands, command, { world: world.name, correlationId });
 }
 
 /**

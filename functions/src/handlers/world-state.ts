@@ -1,4 +1,5 @@
 import {
+  AgentDocSchema,
   CellDocSchema,
   OperationDocSchema,
   ScalingOverridesSchema,
@@ -93,7 +94,21 @@ export async function readCellsWithLoads(store: StateStore, world: string): Prom
   return withLoads(store, world, await readCells(store, world));
 }
 
-/** World, cells (with loads), operations and live config: what one reconcile looks at. */
+/**
+ * When the control plane last recorded a heartbeat from any agent (null: never). Read
+ * outside transactions, like loads: heartbeats arrive every few seconds and must not
+ * contend with state changes.
+ */
+export async function readAgentSeenAt(store: Pick<StateStore, 'list'>): Promise<string | null> {
+  let latest: string | null = null;
+  for (const d of await store.list(paths.agents())) {
+    const a = parseOrThrow(AgentDocSchema, d.data, `document ${d.path}`);
+    if (latest === null || a.receivedAt > latest) latest = a.receivedAt;
+  }
+  return latest;
+}
+
+/** World, cells (with loads), operations, live config and agent liveness: what one reconcile looks at. */
 export async function readWorldState(
   tx: Pick<Transaction, 'get' | 'list'>,
   name: string,
@@ -106,5 +121,6 @@ export async function readWorldState(
     await readOperations(tx, name),
     await readOverrides(tx),
   ];
-  return { world, cells: await withLoads(store, name, cells), operations, overrides };
+  const [withLoad, agentSeenAt] = await Promise.all([withLoads(store, name, cells), readAgentSeenAt(store)]);
+  return { world, cells: withLoad, operations, overrides, agentSeenAt };
 }
