@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import {
   AgentCommandSchema,
+  AgentHeartbeatSchema,
   AgentReportSchema,
   TOPICS,
   parseOrThrow,
   subscriptionFor,
   type AgentCommand,
   type Bus,
+  type CellClient,
   type CellSample,
   type Driver,
   type DriverEvent,
@@ -14,11 +17,22 @@ import {
 } from '@fleetforge/shared';
 import type { Logger } from '@fleetforge/functions/adapters';
 import type { z } from 'zod';
+import { HttpCellClient } from './cell-client';
 
 /** The fields every report repeats from the command or event it answers. */
 function ref(c: { world: string; cell: string; incarnation: number; correlationId: string }) {
   return { world: c.world, cell: c.cell, incarnation: c.incarnation, correlationId: c.correlationId };
 }
+
+export interface ProbeOptions {
+  /** How often every running cell's `/healthz` is asked. */
+  periodMs: number;
+  timeoutMs: number;
+  /** Consecutive failures before the cell is killed (and reported as exited). */
+  failures: number;
+}
+
+export const DEFAULT_PROBE: ProbeOptions = { periodMs: 2000, timeoutMs: 1000, failures: 3 };
 
 export interface AgentOptions {
   agentId: string;
@@ -26,8 +40,22 @@ export interface AgentOptions {
   driver: Driver;
   log: Logger;
   metrics: MetricsSink;
+  /** How the agent reaches cells (HTTP unless a test fakes it). */
+  client?: CellClient;
   /** How often buffered load samples are relayed to `cell-metrics`. */
   relayMs?: number;
+  /** How often each ready cell is asked for a load sample (default: relayMs). */
+  sampleMs?: number;
+  /** How often the agent's own heartbeat goes out. */
+  heartbeatMs?: number;
+  probe?: ProbeOptions;
+  /**
+   * Checked before each command: false means this agent must not act (it lost its
+   * leader lease), so the command is handed back for the leader to take.
+   */
+  canAct?: () => boolean;
+  /** Monotonic milliseconds (tests fake a stall with it). */
+  monotonic?: () => number;
 }
 
 /**
@@ -35,12 +63,30 @@ export interface AgentOptions {
  * what the driver observes on agent-reports. Level-based: a command is a desired
  * state, re-running one is harmless, and a stop for a cell it does not run is
  * answered with "stopped" because that is what is true.
+ *
+ * It replaces nothing on its own and never concludes from silence: a cell is
+ * reported gone only when the driver saw it exit, when its health probe failed
+ * `probe.failures` times in a row and the driver confirmed it killed it, or when a
+ * `sync` names a cell the driver (after adopting what an earlier agent left) does not run.
  */
 export class Agent {
   private subscription: SubscriptionHandle | undefined;
   private readonly samples = new Map<string, CellSample[]>();
-  private relayTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly client: CellClient;
+  private readonly probe: ProbeOptions;
+  readonly bootId = randomUUID();
+  readonly startedAt = new Date().toISOString();
+  private seq = 0;
+  private adopted = false;
+  private stopped = false;
+  /** One sample request and one probe in flight per cell at most. */
+  private readonly sampling = new Set<string>();
+  private readonly probing = new Set<string>();
+  private readonly probeFailures = new Map<string, number>();
+  private lastProbeTick = 0;
+  private readonly mono: () => number;
   /**
    * Incarnations this agent stopped (or answered "stopped" for), so a start delivered
    * late for one of them does not launch a cell nothing will ever stop again.
@@ -49,6 +95,9 @@ export class Agent {
   private static readonly MAX_TOMBSTONES = 10_000;
 
   constructor(private readonly opts: AgentOptions) {
+    this.client = opts.client ?? new HttpCellClient();
+    this.probe = opts.probe ?? DEFAULT_PROBE;
+    this.mono = opts.monotonic ?? (() => performance.now());
     opts.driver.onEvent((e) => this.track(this.onDriverEvent(e)));
   }
 
@@ -57,7 +106,27 @@ export class Agent {
     void p.finally(() => this.pending.delete(p));
   }
 
-  start(): void {
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /**
+   * Adopts the cells an earlier agent left running, then takes commands. Heartbeats
+   * start at once, so the control plane sees the agent alive while it adopts.
+   */
+  async start(): Promise<void> {
+    this.every(this.opts.heartbeatMs ?? 5000, () => this.track(this.heartbeat()));
+    this.track(this.heartbeat());
+    const adoptStarted = performance.now();
+    await this.opts.driver.adopt();
+    this.adopted = true;
+    this.opts.log.info(
+      { cells: this.opts.driver.list().length, ms: Math.round(performance.now() - adoptStarted) },
+      'adopted the running cells',
+    );
+    this.track(this.heartbeat());
     const sub = subscriptionFor('agent');
     this.subscription = this.opts.bus.subscribe(
       sub.name,
@@ -71,17 +140,30 @@ export class Agent {
           this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: 'invalid', outcome: 'poison' });
           return;
         }
+        if (this.opts.canAct && !this.opts.canAct()) throw new Error('not the leader: command handed back');
         await this.execute(command);
       },
       (err) => this.opts.log.error({ err: err.message, subscription: sub.name }, 'command subscription error'),
     );
-    this.relayTimer = setInterval(() => this.track(this.relay()), this.opts.relayMs ?? 1000);
-    this.opts.log.info({ agentId: this.opts.agentId, driver: this.opts.driver.name }, 'agent started');
+    const sampleMs = this.opts.sampleMs ?? this.opts.relayMs ?? 1000;
+    this.every(sampleMs, () => this.sampleAll());
+    this.every(this.opts.relayMs ?? 1000, () => this.track(this.relay()));
+    this.lastProbeTick = this.mono();
+    this.every(this.probe.periodMs, () => this.probeAll());
+    this.opts.log.info(
+      { agentId: this.opts.agentId, bootId: this.bootId, driver: this.opts.driver.name },
+      'agent started',
+    );
   }
 
   /** Runs one command; throws only for failures worth a redelivery. */
   async execute(c: AgentCommand): Promise<void> {
-    const log = this.opts.log.child({ correlationId: c.correlationId, world: c.world, cell: c.cell, kind: c.kind });
+    const log = this.opts.log.child({
+      correlationId: c.correlationId,
+      world: c.world,
+      kind: c.kind,
+      ...(c.kind !== 'sync' ? { cell: c.cell } : {}),
+    });
     try {
       switch (c.kind) {
         case 'start':
@@ -116,12 +198,15 @@ export class Agent {
         case 'handoff':
           await this.handoff(c, log);
           break;
+        case 'sync':
+          await this.sync(c, log);
+          break;
       }
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'ok' });
       this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, {
         driver: this.opts.driver.name,
       });
-      log.info({ incarnation: c.incarnation }, 'command executed');
+      log.info(c.kind === 'sync' ? { cells: c.cells.length } : { incarnation: c.incarnation }, 'command executed');
     } catch (err) {
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'error' });
       log.error({ err: String(err) }, 'command failed; it will be delivered again');
@@ -141,14 +226,11 @@ export class Agent {
   /**
    * Asks the source cell to hand its sessions to the targets, then reports how many
    * it has handed over. A source that is gone has nothing left to hand over, which
-   * is reported too, so the operation can move on (its sessions died with it).
+   * is reported too, so the operation can move on.
    */
   private async handoff(c: Extract<AgentCommand, { kind: 'handoff' }>, log: Logger): Promise<void> {
-    const result = await this.opts.driver.handoff(c.world, c.cell, c.incarnation, {
-      epoch: c.epoch,
-      targets: c.targets,
-    });
-    if (!result) {
+    const running = this.running(c.world, c.cell);
+    if (!running?.endpoint || running.incarnation !== c.incarnation) {
       log.warn({ operation: c.operation }, 'hand-off source is not running; reporting nothing to move');
       await this.report({
         ...ref(c),
@@ -159,32 +241,150 @@ export class Agent {
       });
       return;
     }
+    const result = await this.client.handoff(running.endpoint, { epoch: c.epoch, targets: c.targets });
     log.info({ operation: c.operation, moved: result.moved, byTarget: result.byTarget }, 'sessions handed off');
     await this.report({ ...ref(c), kind: 'handedOff', operation: c.operation, moved: result.moved });
   }
 
-  private async onDriverEvent(e: DriverEvent): Promise<void> {
-    if (e.kind === 'sample') {
-      const list = this.samples.get(e.world) ?? [];
-      list.push({
-        cell: e.cell,
-        incarnation: e.incarnation,
-        at: e.at,
-        sessions: e.sessions,
-        cpuMillis: e.cpuMillis,
-        memoryMiB: e.memoryMiB,
-        ...(e.hist ? { hist: e.hist } : {}),
+  /**
+   * The control plane names the cells it believes serving; any this agent does not
+   * run is reported exited. Only once adoption is complete: before that, "not in my
+   * list" could mean "not found yet".
+   */
+  private async sync(c: Extract<AgentCommand, { kind: 'sync' }>, log: Logger): Promise<void> {
+    if (!this.adopted) throw new Error('sync before adoption completed');
+    for (const want of c.cells) {
+      const running = this.running(c.world, want.cell);
+      if (running && running.incarnation >= want.incarnation) continue;
+      if (this.tombstones.has(`${c.world}/${want.cell}#${want.incarnation}`)) continue;
+      log.warn({ cell: want.cell, incarnation: want.incarnation }, 'a cell believed serving does not run here');
+      this.opts.metrics.inc('fleetforge_agent_sync_missing_total', { driver: this.opts.driver.name });
+      await this.report({
+        world: c.world,
+        cell: want.cell,
+        incarnation: want.incarnation,
+        correlationId: c.correlationId,
+        kind: 'exited',
+        exitCode: null,
+        reason: `NotRunning: agent ${this.opts.agentId} does not run this incarnation`,
       });
-      this.samples.set(e.world, list);
-      return;
     }
+  }
+
+  private async onDriverEvent(e: DriverEvent): Promise<void> {
     const base = { world: e.world, cell: e.cell, incarnation: e.incarnation, correlationId: e.correlationId };
     if (e.kind === 'started') await this.report({ ...base, kind: 'started' });
     else if (e.kind === 'ready') await this.report({ ...base, kind: 'ready', endpoint: e.endpoint });
     else {
+      this.probeFailures.delete(`${e.world}/${e.cell}#${e.incarnation}`);
       await this.report({ ...base, kind: e.requested ? 'stopped' : 'exited', exitCode: e.exitCode, reason: e.reason });
     }
     this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, { driver: this.opts.driver.name });
+  }
+
+  /** Every ready cell is asked for its load; one request in flight per cell. */
+  private sampleAll(): void {
+    for (const r of this.opts.driver.list()) {
+      if (r.phase !== 'ready' || !r.endpoint) continue;
+      const key = `${r.world}/${r.cell}#${r.incarnation}`;
+      if (this.sampling.has(key)) continue;
+      this.sampling.add(key);
+      const endpoint = r.endpoint;
+      this.track(
+        this.client
+          .sample(endpoint)
+          .then((s) => {
+            const list = this.samples.get(r.world) ?? [];
+            list.push({
+              cell: r.cell,
+              incarnation: r.incarnation,
+              at: s.at,
+              sessions: s.sessions,
+              cpuMillis: s.cpuMillis,
+              memoryMiB: s.memoryMiB,
+              ...(s.hist ? { hist: s.hist } : {}),
+            });
+            this.samples.set(r.world, list);
+          })
+          .catch((err: unknown) => this.opts.log.debug({ err: String(err), cell: r.cell }, 'sample failed'))
+          .finally(() => this.sampling.delete(key)),
+      );
+    }
+  }
+
+  /**
+   * Probes every running cell's `/healthz`. A cell that fails `probe.failures` probes in
+   * a row is killed, and reported only when the driver has confirmed it gone. A tick
+   * that comes far too late means this agent itself was stalled (paused, starved): its
+   * probes then say nothing about the cells, so the counts start over.
+   */
+  private probeAll(): void {
+    const now = this.mono();
+    const gapMs = now - this.lastProbeTick;
+    this.lastProbeTick = now;
+    if (gapMs > this.probe.periodMs * 2.5) {
+      this.opts.log.warn({ gapMs: Math.round(gapMs) }, 'agent was stalled; probe counts reset');
+      this.probeFailures.clear();
+      return;
+    }
+    const live = new Set<string>();
+    for (const r of this.opts.driver.list()) {
+      if (r.phase !== 'ready' || !r.endpoint) continue;
+      const key = `${r.world}/${r.cell}#${r.incarnation}`;
+      live.add(key);
+      if (this.probing.has(key)) continue;
+      this.probing.add(key);
+      const endpoint = r.endpoint;
+      const sentAt = this.mono();
+      this.track(
+        this.client
+          .healthy(endpoint, this.probe.timeoutMs)
+          .then(async (ok) => {
+            // An answer that took far longer than its timeout was delayed here, not by the cell.
+            if (!ok && this.mono() - sentAt > this.probe.timeoutMs * 3) return;
+            if (ok) {
+              this.probeFailures.delete(key);
+              return;
+            }
+            const n = (this.probeFailures.get(key) ?? 0) + 1;
+            this.probeFailures.set(key, n);
+            this.opts.log.warn({ world: r.world, cell: r.cell, failures: n }, 'cell health probe failed');
+            if (n < this.probe.failures) return;
+            this.probeFailures.delete(key);
+            this.opts.metrics.inc('fleetforge_agent_probe_kills_total', { driver: this.opts.driver.name });
+            await this.opts.driver.kill(
+              r.world,
+              r.cell,
+              r.incarnation,
+              `ProbeFailed: /healthz failed ${n} times in a row; killed`,
+            );
+          })
+          .catch((err: unknown) => this.opts.log.error({ err: String(err), cell: r.cell }, 'probe kill failed'))
+          .finally(() => this.probing.delete(key)),
+      );
+    }
+    for (const key of [...this.probeFailures.keys()]) if (!live.has(key)) this.probeFailures.delete(key);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    const hb = AgentHeartbeatSchema.parse({
+      kind: 'heartbeat',
+      agentId: this.opts.agentId,
+      bootId: this.bootId,
+      startedAt: this.startedAt,
+      at: new Date().toISOString(),
+      seq: this.seq++,
+      driver: this.opts.driver.name,
+      cells: this.opts.driver.list().length,
+      adopted: this.adopted,
+      correlationId: `agent-${this.opts.agentId}`,
+    });
+    try {
+      await this.opts.bus.publish(TOPICS.agentReports, hb, { correlationId: hb.correlationId });
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'heartbeat publish failed');
+    }
   }
 
   private async report(r: Omit<z.input<typeof AgentReportSchema>, 'agentId' | 'at'>): Promise<void> {
@@ -221,11 +421,17 @@ export class Agent {
     );
   }
 
+  /**
+   * Stops taking commands and reporting, and lets go of the driver. The cells keep
+   * running: an agent restart, rollout or drain must not cost a session.
+   */
   async stop(): Promise<void> {
-    if (this.relayTimer) clearInterval(this.relayTimer);
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
     await this.subscription?.close();
-    await this.opts.driver.close();
     await Promise.allSettled([...this.pending]);
     await this.relay();
+    await this.opts.driver.close();
   }
 }

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import {
-  AgentReportSchema,
+  AgentMessageSchema,
   CellDocSchema,
   FakeClock,
   FakeDriver,
@@ -86,11 +86,11 @@ function world(busChaos: BusChaos | undefined) {
     handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, m, (p, log) => reconcileWorld(deps, p, log)),
   );
   bus.subscribe('agent-reports-push', (m) =>
-    handleMessage(deps, 'onAgentReport', AgentReportSchema, m, (p, log) => onAgentReport(deps, p, log)),
+    handleMessage(deps, 'onAgentReport', AgentMessageSchema, m, (p, log) => onAgentReport(deps, p, log)),
   );
   const driver = new FakeDriver();
-  const agent = new Agent({ agentId: 'test', bus, driver, log: deps.log, metrics, relayMs: 60_000 });
-  agent.start();
+  const agent = new Agent({ agentId: 'test', bus, driver, client: driver.client, log: deps.log, metrics, relayMs: 60_000 });
+  void agent.start();
   const router = new ApiRouter(deps);
   /** A string body is sent as YAML (manifests), anything else as JSON. */
   const call = (method: string, path: string, body?: unknown) =>
@@ -502,11 +502,12 @@ describe.each(CRASH_SEEDS)('the parent crashing during a split on a chaotic bus 
     const sessions = positions(R0C0);
     w.driver.sessions.set(key('r0c0'), [...sessions]);
     // The hand-off command is only sent in HandingOff: crash the parent around its first execution.
-    const handoff = w.driver.handoff.bind(w.driver);
+    const handoff = w.driver.client.handoff.bind(w.driver.client);
     let lost: Array<{ x: number; y: number }> | undefined;
-    w.driver.handoff = async (world, cell, incarnation, request) => {
+    w.driver.client.handoff = async (endpoint, request) => {
+      const cell = endpoint.slice(endpoint.lastIndexOf('/') + 1);
       if (lost === undefined && cell === 'r0c0' && when === 'before') lost = crash(w, cell);
-      const result = await handoff(world, cell, incarnation, request);
+      const result = await handoff(endpoint, request);
       if (lost === undefined && cell === 'r0c0' && when === 'after') lost = crash(w, cell);
       return result;
     };

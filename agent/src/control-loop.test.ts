@@ -1,6 +1,6 @@
 import pino from 'pino';
 import {
-  AgentReportSchema,
+  AgentMessageSchema,
   FakeDriver,
   MemoryBus,
   MemoryStateStore,
@@ -46,11 +46,11 @@ function world() {
     handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, m, (p, log) => reconcileWorld(deps, p, log)),
   );
   bus.subscribe('agent-reports-push', (m) =>
-    handleMessage(deps, 'onAgentReport', AgentReportSchema, m, (p, log) => onAgentReport(deps, p, log)),
+    handleMessage(deps, 'onAgentReport', AgentMessageSchema, m, (p, log) => onAgentReport(deps, p, log)),
   );
   const driver = new FakeDriver();
-  const agent = new Agent({ agentId: 'test', bus, driver, log: deps.log, metrics, relayMs: 60_000 });
-  agent.start();
+  const agent = new Agent({ agentId: 'test', bus, driver, client: driver.client, log: deps.log, metrics, relayMs: 60_000 });
+  void agent.start();
   const router = new ApiRouter(deps);
   const call = (method: string, path: string, token: string | undefined, body?: string) =>
     router.handle({

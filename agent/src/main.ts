@@ -9,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Driver } from '@fleetforge/shared';
 import { KubernetesDriver } from './drivers/kubernetes-driver';
 import { ProcessDriver } from './drivers/process-driver';
+import { LeaseElector } from './leader';
 import { KubeTenantExecutor } from './tenancy/kube-tenants';
 import { NoClusterExecutor, TenantAgent } from './tenancy/tenant-agent';
 
@@ -36,13 +37,33 @@ const AgentEnvSchema = z.object({
   /** 0.0.0.0 in a pod, so the kubelet's probes and a Prometheus scrape reach it. */
   FF_AGENT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   FF_SAMPLE_MS: z.coerce.number().int().positive().default(1000),
+  /** Process driver: where cell records live, so a restarted agent adopts the cells that still run. */
+  FF_AGENT_STATE_DIR: z.string().min(1).default('.fleetforge/agent'),
+  FF_HEARTBEAT_MS: z.coerce.number().int().positive().default(5000),
+  /** Cell health probes: period, timeout, and consecutive failures before the cell is killed. */
+  FF_PROBE_PERIOD_MS: z.coerce.number().int().positive().default(2000),
+  FF_PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
+  FF_PROBE_FAILURES: z.coerce.number().int().min(1).default(3),
+  /** `lease`: only the holder of a coordination.k8s.io Lease acts (several replicas in a cluster). */
+  FF_LEADER_ELECTION: z.enum(['none', 'lease']).default('none'),
+  FF_LEASE_NAMESPACE: z.string().min(1).default('fleetforge-system'),
+  FF_LEASE_NAME: z.string().min(1).default('fleetforge-agent'),
+  /** Redis that cells checkpoint their sessions to (absent: sessions live in memory only). */
+  FF_REDIS_URL: z.string().min(1).optional(),
   LOG_LEVEL: z.string().default('info'),
 });
 
 type AgentEnv = z.infer<typeof AgentEnvSchema>;
 
 async function makeDriver(env: AgentEnv, log: Logger): Promise<Driver> {
-  if (env.FF_DRIVER === 'process') return new ProcessDriver({ sampleMs: env.FF_SAMPLE_MS });
+  const cellExtraEnv = env.FF_REDIS_URL ? { FF_REDIS_URL: env.FF_REDIS_URL } : undefined;
+  if (env.FF_DRIVER === 'process') {
+    return new ProcessDriver({
+      stateDir: env.FF_AGENT_STATE_DIR,
+      sampleMs: env.FF_SAMPLE_MS,
+      ...(cellExtraEnv ? { env: cellExtraEnv } : {}),
+    });
+  }
   const kubeConfig = new KubeConfig();
   if (env.FF_KUBECONFIG) kubeConfig.loadFromFile(env.FF_KUBECONFIG);
   else kubeConfig.loadFromCluster();
@@ -51,6 +72,7 @@ async function makeDriver(env: AgentEnv, log: Logger): Promise<Driver> {
     namespace: env.FF_CELL_NAMESPACE,
     image: env.FF_CELL_IMAGE,
     sampleMs: env.FF_SAMPLE_MS,
+    ...(cellExtraEnv ? { env: cellExtraEnv } : {}),
     endpointFrom: env.FF_CELL_ENDPOINT === 'pod-ip' ? 'podIP' : 'annotation',
     log: (msg, data) => log.warn(data ?? {}, msg),
   });
@@ -67,10 +89,51 @@ async function main(): Promise<void> {
   const env = parseOrThrow(AgentEnvSchema, process.env, 'agent environment');
   const log = createLogger('agent', env.LOG_LEVEL);
   const metrics = new PromMetricsSink(undefined, { defaultMetrics: true });
+  let leading = env.FF_LEADER_ELECTION === 'none';
+  if (env.FF_AGENT_METRICS_PORT !== undefined) {
+    // Up before the election: a standby replica is healthy too (its probe must not restart it).
+    const server = createServer((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        return;
+      }
+      if (req.url === '/readyz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, leading }));
+        return;
+      }
+      void metrics.text().then((t) => res.writeHead(200, { 'content-type': 'text/plain' }).end(t));
+    });
+    server.listen(env.FF_AGENT_METRICS_PORT, env.FF_AGENT_METRICS_HOST);
+    server.unref();
+  }
+
+  let elector: LeaseElector | undefined;
+  if (env.FF_LEADER_ELECTION === 'lease') {
+    elector = new LeaseElector({
+      kubeConfig: tenantKubeConfig(env),
+      namespace: env.FF_LEASE_NAMESPACE,
+      name: env.FF_LEASE_NAME,
+      identity: env.FF_AGENT_ID,
+      log: (msg, data) => log.info(data ?? {}, msg),
+    });
+    log.info({ lease: `${env.FF_LEASE_NAMESPACE}/${env.FF_LEASE_NAME}` }, 'waiting for the agent lease');
+    await elector.acquire();
+    leading = true;
+  }
+
   const bus = new PubSubBus(env.GOOGLE_CLOUD_PROJECT);
   const driver = await makeDriver(env, log);
-  const agent = new Agent({ agentId: env.FF_AGENT_ID, bus, driver, log, metrics, relayMs: env.FF_SAMPLE_MS });
-  agent.start();
+  const agent = new Agent({
+    agentId: env.FF_AGENT_ID,
+    bus,
+    driver,
+    log,
+    metrics,
+    relayMs: env.FF_SAMPLE_MS,
+    heartbeatMs: env.FF_HEARTBEAT_MS,
+    probe: { periodMs: env.FF_PROBE_PERIOD_MS, timeoutMs: env.FF_PROBE_TIMEOUT_MS, failures: env.FF_PROBE_FAILURES },
+    ...(elector ? { canAct: () => elector.isLeader() } : {}),
+  });
   // Tenancy needs a cluster: on the process driver every tenant command is answered Unavailable, with how to get one.
   const tenantExecutor =
     env.FF_DRIVER === 'kubernetes'
@@ -81,31 +144,24 @@ async function main(): Promise<void> {
         })
       : new NoClusterExecutor();
   const tenants = new TenantAgent({ agentId: env.FF_AGENT_ID, bus, executor: tenantExecutor, log, metrics });
-  tenants.start();
-
-  if (env.FF_AGENT_METRICS_PORT !== undefined) {
-    const server = createServer((req, res) => {
-      if (req.url === '/healthz' || req.url === '/readyz') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-        return;
-      }
-      void metrics.text().then((t) => res.writeHead(200, { 'content-type': 'text/plain' }).end(t));
-    });
-    server.listen(env.FF_AGENT_METRICS_PORT, env.FF_AGENT_METRICS_HOST);
-    server.unref();
-  }
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  // The cells are left running: a restarted (or newly elected) agent adopts them.
+  const shutdown = (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'agent stopping; stopping its cells');
-    void Promise.all([agent.stop(), tenants.stop()])
+    log.info({ why }, 'agent stopping; its cells keep running');
+    void Promise.all([agent.stop(), tenants.stop(), elector?.stop(code === 0)])
       .then(() => bus.close())
-      .finally(() => process.exit(0));
+      .finally(() => process.exit(code));
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  // A leader that lost its lease stops acting at once and exits; the Deployment starts it again as a candidate.
+  elector?.onLost((why) => shutdown(`lost the lease: ${why}`, 1));
+
+  await agent.start();
+  tenants.start();
 }
 
 main().catch((err: unknown) => {

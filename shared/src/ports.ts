@@ -143,21 +143,10 @@ export type DriverEvent =
       cell: string;
       incarnation: number;
       exitCode: number | null;
-      /** True when the driver stopped it on request. */
+      /** True when the driver stopped it on request (a kill after failed probes is not a request). */
       requested: boolean;
       reason: string;
       correlationId: string;
-    }
-  | {
-      kind: 'sample';
-      world: string;
-      cell: string;
-      incarnation: number;
-      at: string;
-      sessions: number;
-      cpuMillis: number;
-      memoryMiB: number;
-      hist?: { x: number[]; y: number[] };
     };
 
 export interface CellRuntimeStatus {
@@ -171,23 +160,48 @@ export interface CellRuntimeStatus {
 /**
  * Runs cells. Level-based and idempotent: starting a cell that already runs with
  * the same incarnation re-announces it; stopping one that is gone is a no-op.
+ * Cells outlive the driver: closing it (an agent restart, a rollout) leaves them
+ * running, and the next driver adopts them.
  */
 export interface Driver {
   readonly name: string;
+  /**
+   * Finds the cells an earlier agent process left running and takes them over
+   * (announcing what it finds, and reporting as exited those that died meanwhile).
+   * Resolves once `list()` is the whole truth. Idempotent.
+   */
+  adopt(): Promise<void>;
   start(spec: CellRunSpec): Promise<void>;
   stop(world: string, cell: string, reason: string): Promise<void>;
-  list(): CellRuntimeStatus[];
   /**
-   * Asks a running cell to hand its sessions to the targets. Undefined when that
-   * incarnation does not run (its sessions are gone with it).
+   * Forcibly stops one incarnation that failed its health probes. It is reported as
+   * exited (not requested) only once it is confirmed gone, so a replacement never
+   * runs beside it.
    */
-  handoff(
-    world: string,
-    cell: string,
-    incarnation: number,
-    request: HandoffRequest,
-  ): Promise<HandoffResult | undefined>;
+  kill(world: string, cell: string, incarnation: number, reason: string): Promise<void>;
+  list(): CellRuntimeStatus[];
   onEvent(listener: (event: DriverEvent) => void): void;
-  /** Stops every cell this driver started. */
+  /** Stops watching; the cells keep running. */
   close(): Promise<void>;
+  /** Stops every cell this driver runs (tests; tearing a local stack down). */
+  stopAll(reason: string): Promise<void>;
+}
+
+/** A cell's load as it answers `GET /v1/sample`. */
+export interface CellSampleOut {
+  at: string;
+  sessions: number;
+  cpuMillis: number;
+  memoryMiB: number;
+  hist?: { x: number[]; y: number[] };
+}
+
+/** How the agent talks to a running cell, whichever driver runs it (HTTP in production). */
+export interface CellClient {
+  /** `GET /v1/sample`. */
+  sample(endpoint: string): Promise<CellSampleOut>;
+  /** `GET /healthz` answered 200 within the timeout. */
+  healthy(endpoint: string, timeoutMs: number): Promise<boolean>;
+  /** `POST /v1/handoff`: the cell moves every session to the target that owns its position. */
+  handoff(endpoint: string, request: HandoffRequest): Promise<HandoffResult>;
 }

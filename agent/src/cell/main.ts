@@ -1,10 +1,11 @@
 /**
  * Entry point of a cell process (local process driver; the same binary runs in a
- * Pod). Configuration comes from the environment, validated; a parent process
- * hears `listening` and load samples over IPC, and a pod's driver asks
- * `GET /v1/sample` instead. If the parent goes away the cell exits too: a dead
- * agent must not leave orphan cells behind.
+ * Pod). Configuration comes from the environment, validated. The agent reads load
+ * over `GET /v1/sample`, whichever driver runs the cell. A cell outlives its agent
+ * on purpose (an agent restart must not cost sessions): it stops on SIGTERM, after
+ * flushing its session checkpoint.
  */
+import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CapacitySchema, RectSchema, parseOrThrow } from '@fleetforge/shared';
 import { CellRuntime } from './runtime';
@@ -34,18 +35,9 @@ const CellEnvSchema = z.object({
   FF_SAMPLE_MS: z.coerce.number().int().positive().default(1000),
   FF_EPOCH: z.coerce.number().int().positive().default(1),
   FF_NEVER_READY: z.enum(['0', '1']).default('0'),
+  /** The process driver's record of where this cell listens, written once it does. */
+  FF_ENDPOINT_FILE: z.string().min(1).optional(),
 });
-
-export type CellIpcMessage =
-  | { type: 'listening'; endpoint: string }
-  | {
-      type: 'sample';
-      at: string;
-      sessions: number;
-      cpuMillis: number;
-      memoryMiB: number;
-      hist: { x: number[]; y: number[] };
-    };
 
 async function main(): Promise<void> {
   const env = parseOrThrow(CellEnvSchema, process.env, 'cell environment');
@@ -61,23 +53,19 @@ async function main(): Promise<void> {
     neverReady: env.FF_NEVER_READY === '1',
   });
   const endpoint = await cell.listen();
-  const tell = (m: CellIpcMessage): void => {
-    if (process.connected) process.send?.(m);
+  if (env.FF_ENDPOINT_FILE) {
+    // Atomically: a reader sees the whole record or none.
+    writeFileSync(`${env.FF_ENDPOINT_FILE}.tmp`, JSON.stringify({ pid: process.pid, endpoint }));
+    renameSync(`${env.FF_ENDPOINT_FILE}.tmp`, env.FF_ENDPOINT_FILE);
+  }
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void cell.close().finally(() => process.exit(0));
   };
-  tell({ type: 'listening', endpoint });
-  // Only with an IPC parent: a sample also restarts the CPU window, which a pod's driver owns over HTTP.
-  const timer = process.send
-    ? setInterval(() => {
-        void cell.sample().then((s) => tell({ type: 'sample', ...s }));
-      }, env.FF_SAMPLE_MS)
-    : undefined;
-  const stop = (code: number) => {
-    clearInterval(timer);
-    void cell.close().finally(() => process.exit(code));
-  };
-  process.on('SIGTERM', () => stop(0));
-  process.on('SIGINT', () => stop(0));
-  process.on('disconnect', () => stop(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 main().catch((err: unknown) => {

@@ -16,7 +16,10 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { CellRunSpec, DriverEvent } from '@fleetforge/shared';
+import { HttpCellClient } from '../cell-client';
 import { ANNOTATIONS, KubernetesDriver, LABELS, podName } from './kubernetes-driver';
+
+const cells = new HttpCellClient();
 
 jest.setTimeout(90_000);
 
@@ -85,7 +88,7 @@ beforeAll(async () => {
 });
 // Also after a failed test: nothing it started may leak into the next one.
 afterEach(async () => {
-  await Promise.all(drivers.splice(0).map((d) => d.close()));
+  await Promise.all(drivers.splice(0).map((d) => d.stopAll('test over').then(() => d.close())));
 });
 
 describe('KubernetesDriver on a real API server, as the agent identity', () => {
@@ -135,10 +138,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     for (const x of [10, 20]) {
       await fetch(`${ready.endpoint}/v1/sessions`, { method: 'POST', body: JSON.stringify({ x, y: 5 }) });
     }
-    const sample = await until('a sample with 2 sessions', () =>
-      events.find((e) => e.kind === 'sample' && e.sessions === 2),
-    );
-    expect(sample).toMatchObject({ world: 'kd-life', cell: 'r0c0', incarnation: 1 });
+    expect((await cells.sample(ready.endpoint)).sessions).toBe(2);
 
     const stopT0 = Date.now();
     await d.stop('kd-life', 'r0c0', 'test stop');
@@ -164,7 +164,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
       const r = await fetch(`${src.endpoint}/v1/sessions`, { method: 'POST', body: JSON.stringify({ x, y: 1 }) });
       expect(r.status).toBe(201);
     }
-    const result = await d.handoff('kd-hand', 'src', 1, {
+    const result = await cells.handoff(src.endpoint, {
       epoch: 2,
       targets: [
         { cell: 'dst', boundary: right, endpoint: dst.endpoint },
@@ -172,10 +172,6 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
       ],
     });
     expect(result).toEqual({ moved: 3, remaining: 0, byTarget: { dst: 2, dst2: 1 } });
-    // Another incarnation does not run: nothing to hand off.
-    expect(
-      await d.handoff('kd-hand', 'src', 2, { epoch: 2, targets: [{ cell: 'dst', boundary: right, endpoint: '' }] }),
-    ).toBeUndefined();
     await Promise.all(['src', 'dst', 'dst2'].map((c) => d.stop('kd-hand', c, 'done')));
   });
 
@@ -270,14 +266,44 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     expect(find(events, 'ready', 'r0c0')).toBeUndefined();
   });
 
-  it('closes by stopping every pod it started', async () => {
+  it('closes leaving its pods running (an agent rollout keeps every session); the next driver adopts them', async () => {
     const { d, events } = driver('kd-close');
     await d.start(spec('kd-close', 'a'));
     await d.start(spec('kd-close', 'b'));
-    await until('both started', () => events.filter((e) => e.kind === 'started').length === 2);
+    await until('both ready', () => events.filter((e) => e.kind === 'ready').length === 2);
+    const a = find(events, 'ready', 'a')!;
+    await fetch(`${a.endpoint}/v1/sessions`, { method: 'POST', body: JSON.stringify({ id: 'keep-me', x: 5, y: 5 }) });
     await d.close();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await podsOf('kd-close')).toHaveLength(2);
+    expect(events.filter((e) => e.kind === 'exited')).toEqual([]);
+
+    const next = driver('kd-close');
+    await next.d.adopt();
+    await until('both adopted ready', () => next.events.filter((e) => e.kind === 'ready').length === 2);
+    expect(next.d.list().filter((c) => c.world === 'kd-close').map((c) => [c.cell, c.incarnation, c.phase])).toEqual(
+      expect.arrayContaining([
+        ['a', 1, 'ready'],
+        ['b', 1, 'ready'],
+      ]),
+    );
+    // Same process, same sessions: nothing was restarted.
+    expect((await (await fetch(`${a.endpoint}/v1/sessions/keep-me`)).json()) as unknown).toMatchObject({ id: 'keep-me' });
+    await next.d.stopAll('done');
     expect(await podsOf('kd-close')).toEqual([]);
-    expect(events.filter((e) => e.kind === 'exited' && e.requested)).toHaveLength(2);
+  });
+
+  it('kills a cell (failed probes): reports exited, not requested, only once the pod is gone', async () => {
+    const { d, events } = driver('kd-kill');
+    await d.start(spec('kd-kill', 'r0c0'));
+    await until('ready', () => find(events, 'ready', 'r0c0'));
+    // Another incarnation is not this one: nothing happens.
+    await d.kill('kd-kill', 'r0c0', 2, 'wrong incarnation');
+    expect(await podsOf('kd-kill')).toHaveLength(1);
+    await d.kill('kd-kill', 'r0c0', 1, 'ProbeFailed: test');
+    expect(await podsOf('kd-kill')).toEqual([]);
+    expect(find(events, 'exited', 'r0c0')).toMatchObject({ requested: false, reason: 'ProbeFailed: test' });
+    expect(count(events, 'exited', 'r0c0')).toBe(1);
   });
 });
 

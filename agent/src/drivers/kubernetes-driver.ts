@@ -8,17 +8,7 @@ import {
   type V1Pod,
   type V1ResourceRequirements,
 } from '@kubernetes/client-node';
-import {
-  HandoffResultSchema,
-  HistogramSchema,
-  LoadSampleSchema,
-  type CellRunSpec,
-  type CellRuntimeStatus,
-  type Driver,
-  type DriverEvent,
-  type HandoffRequest,
-  type HandoffResult,
-} from '@fleetforge/shared';
+import type { CellRunSpec, CellRuntimeStatus, Driver, DriverEvent } from '@fleetforge/shared';
 import { cellEnv } from './cell-env';
 
 export const LABELS = {
@@ -49,6 +39,8 @@ export interface KubernetesDriverOptions {
   /** How long stop() waits for the pod to be gone before giving up. */
   stopTimeoutMs?: number;
   resources?: V1ResourceRequirements;
+  /** Extra environment for every cell container (where its sessions are checkpointed, say). */
+  env?: Record<string, string>;
   /**
    * How a ready cell is reached: the `fleetforge.dev/endpoint` annotation (the local tier,
    * where pods are loopback processes) or `http://{podIP}:8080` (a real cluster).
@@ -56,8 +48,6 @@ export interface KubernetesDriverOptions {
   endpointFrom?: 'annotation' | 'podIP';
   log?: (msg: string, data?: Record<string, unknown>) => void;
 }
-
-const SampleSchema = LoadSampleSchema.extend({ hist: HistogramSchema.optional() });
 
 /** One cell pod (one incarnation) as the driver knows it. */
 interface CellPod {
@@ -75,7 +65,8 @@ interface CellPod {
   emitted: { started: boolean; ready: boolean; exited: boolean };
   gone: Promise<void>;
   markGone: () => void;
-  sampling: boolean;
+  /** Set when the agent kills it after failed probes: reported as a crash, not a stop. */
+  killReason: string | null;
   /** Settles when the create call has answered: a stop waits for it, or it would find nothing to delete. */
   created: Promise<unknown>;
 }
@@ -123,7 +114,6 @@ export class KubernetesDriver implements Driver {
   private readonly listeners: Array<(e: DriverEvent) => void> = [];
   private connecting: Promise<void> | undefined;
   private watchAbort: AbortController | undefined;
-  private sampleTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly log: NonNullable<KubernetesDriverOptions['log']>;
 
@@ -145,13 +135,14 @@ export class KubernetesDriver implements Driver {
     return { world: p.world, cell: p.cell, incarnation: p.incarnation, correlationId: p.correlationId };
   }
 
-  /** Ensures the namespace, lists the cell pods and starts watching them. Idempotent; start() calls it. */
+  /**
+   * Ensures the namespace, lists the cell pods and starts watching them. Idempotent; start()
+   * calls it. The first list adopts every cell pod an earlier agent left running.
+   */
   connect(): Promise<void> {
     this.connecting ??= (async () => {
       await this.ensureNamespace();
       await this.resync();
-      this.sampleTimer = setInterval(() => this.sampleAll(), this.opts.sampleMs ?? 1000);
-      this.sampleTimer.unref();
     })().catch((err: unknown) => {
       this.connecting = undefined;
       throw err;
@@ -224,7 +215,7 @@ export class KubernetesDriver implements Driver {
     const name = pod.metadata?.name;
     const uid = pod.metadata?.uid;
     if (!name || (uid && this.goneUids.has(uid))) return;
-    const p = this.pods.get(name) ?? (type === 'DELETED' ? undefined : this.adopt(pod));
+    const p = this.pods.get(name) ?? (type === 'DELETED' ? undefined : this.adoptPod(pod));
     if (!p) return;
     p.uid ??= uid;
     p.observed = true;
@@ -261,7 +252,7 @@ export class KubernetesDriver implements Driver {
   }
 
   /** A cell pod this driver did not create (an earlier agent did): known from its own env. */
-  private adopt(pod: V1Pod): CellPod | undefined {
+  private adoptPod(pod: V1Pod): CellPod | undefined {
     if (pod.metadata?.deletionTimestamp) return undefined; // going anyway, and not at our request
     const env = Object.fromEntries((pod.spec?.containers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
     const incarnation = Number(env.FF_INCARNATION);
@@ -289,7 +280,7 @@ export class KubernetesDriver implements Driver {
       emitted: { started: false, ready: false, exited: false },
       gone: new Promise<void>((r) => (markGone = r)),
       markGone: () => markGone(),
-      sampling: false,
+      killReason: null,
       created: Promise.resolve(),
     };
     this.pods.set(name, p);
@@ -304,8 +295,9 @@ export class KubernetesDriver implements Driver {
       kind: 'exited',
       ...this.ref(p),
       exitCode: terminated?.exitCode ?? null,
-      requested: p.stopRequested !== null,
+      requested: p.stopRequested !== null && p.killReason === null,
       reason:
+        p.killReason ??
         p.stopRequested ??
         (terminated
           ? `pod ${pod?.status?.phase}: ${terminated.message ?? terminated.reason ?? `exit code ${terminated.exitCode}`}`
@@ -420,7 +412,7 @@ export class KubernetesDriver implements Driver {
   }
 
   private podFor(spec: CellRunSpec, name: string, owner: V1OwnerReference): V1Pod {
-    const env = cellEnv(spec, this.opts.sampleMs);
+    const env = { ...cellEnv(spec, this.opts.sampleMs), ...this.opts.env };
     return {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -480,9 +472,13 @@ export class KubernetesDriver implements Driver {
   /** Deletes the pod and resolves when the API no longer has it (the watch's DELETED, or a read's 404). */
   private async stopPod(p: CellPod, reason: string): Promise<void> {
     p.stopRequested ??= reason;
+    await this.waitGone(p, this.opts.stopGraceSeconds ?? 2);
+  }
+
+  private async waitGone(p: CellPod, graceSeconds: number): Promise<void> {
     await p.created;
     if (this.pods.get(p.name) !== p && !p.emitted.exited) return; // its create failed: nothing runs
-    await this.deletePod(p, this.opts.stopGraceSeconds ?? 2);
+    await this.deletePod(p, graceSeconds);
     const deadline = Date.now() + (this.opts.stopTimeoutMs ?? 60_000);
     let done = false;
     void p.gone.then(() => (done = true));
@@ -504,46 +500,6 @@ export class KubernetesDriver implements Driver {
     await this.stopPod(p, reason);
   }
 
-  async handoff(
-    world: string,
-    cell: string,
-    incarnation: number,
-    request: HandoffRequest,
-  ): Promise<HandoffResult | undefined> {
-    const p = this.current(world, cell);
-    if (!p?.endpoint || p.incarnation !== incarnation) return undefined;
-    const res = await fetch(`${p.endpoint}/v1/handoff`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!res.ok) throw new Error(`hand-off by ${cell} failed: HTTP ${res.status} ${await res.text()}`);
-    return HandoffResultSchema.parse(await res.json());
-  }
-
-  /** Pods have no IPC channel: their load comes from `GET /v1/sample`, one request in flight per cell. */
-  private sampleAll(): void {
-    for (const p of this.pods.values()) {
-      if (!p.emitted.ready || !p.endpoint || p.sampling || p.stopRequested || p.deleting || p.emitted.exited) continue;
-      p.sampling = true;
-      void this.sampleOne(p, p.endpoint).finally(() => (p.sampling = false));
-    }
-  }
-
-  private async sampleOne(p: CellPod, endpoint: string): Promise<void> {
-    try {
-      const res = await fetch(`${endpoint}/v1/sample`, { signal: AbortSignal.timeout(5000) });
-      if (!res.ok) return;
-      const s = SampleSchema.parse(await res.json());
-      if (p.emitted.exited || p.stopRequested) return;
-      this.emit({ kind: 'sample', world: p.world, cell: p.cell, incarnation: p.incarnation, ...s });
-    } catch (err) {
-      // A cell that stops answering is reported by its pod's status, not here.
-      this.log('cell sample failed', { pod: p.name, err: String(err) });
-    }
-  }
-
   /** Deletes the world's owner ConfigMap; the garbage collector then removes every pod of the world. */
   async deleteWorld(world: string): Promise<void> {
     try {
@@ -557,17 +513,36 @@ export class KubernetesDriver implements Driver {
     }
   }
 
+  adopt(): Promise<void> {
+    return this.connect();
+  }
+
+  /** Deletes the pod at once (no grace) and reports it as exited, not requested, once it is gone. */
+  async kill(world: string, cell: string, incarnation: number, reason: string): Promise<void> {
+    const p = this.current(world, cell);
+    if (!p || p.incarnation !== incarnation) return;
+    p.killReason ??= reason;
+    p.stopRequested ??= reason;
+    await this.waitGone(p, 0);
+  }
+
+  /**
+   * Stops watching. The cell pods keep running: an agent that is restarted, rolled out
+   * or drained must not take its cells' sessions with it; the next agent adopts them.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    this.watchAbort?.abort();
+  }
+
+  async stopAll(reason: string): Promise<void> {
     const live = [...this.pods.values()].filter((p) => !p.emitted.exited);
     await Promise.all(
       live.map((p) =>
-        this.stopPod(p, 'agent shutting down').catch((err: unknown) =>
+        this.stopPod(p, reason).catch((err: unknown) =>
           this.log('cell pod stop failed', { pod: p.name, err: String(err) }),
         ),
       ),
     );
-    this.closed = true;
-    clearInterval(this.sampleTimer);
-    this.watchAbort?.abort();
   }
 }

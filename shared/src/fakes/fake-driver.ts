@@ -1,8 +1,14 @@
 import { containsPoint } from '../geometry';
-import type { CellRunSpec, CellRuntimeStatus, Driver, DriverEvent } from '../ports';
+import type { CellClient, CellRunSpec, CellRuntimeStatus, CellSampleOut, Driver, DriverEvent } from '../ports';
 import type { HandoffRequest, HandoffResult } from '../sessions';
 
-/** A Driver that runs nothing: cells become ready on the next tick, and tests can crash them. */
+const PREFIX = 'http://fake.invalid/';
+
+/**
+ * A Driver that runs nothing: cells become ready on the next tick, and tests can
+ * crash them or make them hang. Its `client` answers for the fake endpoints the way
+ * a cell's HTTP API would (samples, health, hand-offs of the positions in `sessions`).
+ */
 export class FakeDriver implements Driver {
   readonly name = 'fake';
   private readonly cells = new Map<string, CellRuntimeStatus & { spec: CellRunSpec }>();
@@ -11,16 +17,23 @@ export class FakeDriver implements Driver {
   /** Session positions each fake cell holds; tests put sessions here and hand-offs move them. */
   readonly sessions = new Map<string, Array<{ x: number; y: number }>>();
   private readonly handedOff = new Map<string, number>();
+  /** Cells whose health probe fails (a hung process). */
+  readonly hung = new Set<string>();
+  readonly kills: Array<{ world: string; cell: string; incarnation: number; reason: string }> = [];
 
   private emit(e: DriverEvent): void {
     for (const l of this.listeners) l(e);
+  }
+
+  async adopt(): Promise<void> {
+    // Nothing outlives a fake driver.
   }
 
   async start(spec: CellRunSpec): Promise<void> {
     this.starts.push(spec);
     const key = `${spec.world}/${spec.cell}`;
     const current = this.cells.get(key);
-    const endpoint = `http://fake.invalid/${key}`;
+    const endpoint = `${PREFIX}${key}`;
     if (current && current.incarnation === spec.incarnation) {
       if (current.phase === 'ready') this.emit({ ...this.ref(spec), kind: 'ready', endpoint });
       return;
@@ -48,6 +61,14 @@ export class FakeDriver implements Driver {
     this.emit({ ...this.ref(c.spec), kind: 'exited', exitCode: 0, requested: true, reason });
   }
 
+  async kill(world: string, cell: string, incarnation: number, reason: string): Promise<void> {
+    const c = this.cells.get(`${world}/${cell}`);
+    if (!c || c.incarnation !== incarnation) return;
+    this.kills.push({ world, cell, incarnation, reason });
+    this.cells.delete(`${world}/${cell}`);
+    this.emit({ ...this.ref(c.spec), kind: 'exited', exitCode: 137, requested: false, reason });
+  }
+
   /** Simulates a crash: the cell disappears and an unrequested exit is reported. */
   crash(world: string, cell: string): void {
     const c = this.cells.get(`${world}/${cell}`);
@@ -56,28 +77,45 @@ export class FakeDriver implements Driver {
     this.emit({ ...this.ref(c.spec), kind: 'exited', exitCode: 137, requested: false, reason: 'killed' });
   }
 
-  async handoff(
-    world: string,
-    cell: string,
-    incarnation: number,
-    request: HandoffRequest,
-  ): Promise<HandoffResult | undefined> {
-    const key = `${world}/${cell}`;
-    const c = this.cells.get(key);
-    if (!c || c.incarnation !== incarnation) return undefined;
-    const byTarget: Record<string, number> = {};
-    for (const s of this.sessions.get(key) ?? []) {
-      const t = request.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
-      if (!t) throw new Error(`no target owns ${s.x},${s.y}`);
-      const tk = `${world}/${t.cell}`;
-      this.sessions.set(tk, [...(this.sessions.get(tk) ?? []), s]);
-      byTarget[t.cell] = (byTarget[t.cell] ?? 0) + 1;
-    }
-    const moved = (this.handedOff.get(key) ?? 0) + (this.sessions.get(key)?.length ?? 0);
-    this.handedOff.set(key, moved);
-    this.sessions.set(key, []);
-    return { moved, remaining: 0, byTarget };
+  /** Simulates a cell that vanished without anyone seeing it go (no event at all). */
+  vanish(world: string, cell: string): void {
+    this.cells.delete(`${world}/${cell}`);
   }
+
+  private keyOf(endpoint: string): string {
+    if (!endpoint.startsWith(PREFIX)) throw new Error(`not a fake endpoint: ${endpoint}`);
+    return endpoint.slice(PREFIX.length);
+  }
+
+  /** Answers for the fake endpoints as a cell would. */
+  readonly client: CellClient = {
+    sample: async (endpoint: string): Promise<CellSampleOut> => {
+      const key = this.keyOf(endpoint);
+      if (!this.cells.has(key)) throw new Error(`connection refused: ${endpoint}`);
+      return { at: new Date().toISOString(), sessions: this.sessions.get(key)?.length ?? 0, cpuMillis: 1, memoryMiB: 1 };
+    },
+    healthy: async (endpoint: string): Promise<boolean> => {
+      const key = this.keyOf(endpoint);
+      return this.cells.has(key) && !this.hung.has(key);
+    },
+    handoff: async (endpoint: string, request: HandoffRequest): Promise<HandoffResult> => {
+      const key = this.keyOf(endpoint);
+      if (!this.cells.has(key)) throw new Error(`connection refused: ${endpoint}`);
+      const [world] = key.split('/');
+      const byTarget: Record<string, number> = {};
+      for (const s of this.sessions.get(key) ?? []) {
+        const t = request.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
+        if (!t) throw new Error(`no target owns ${s.x},${s.y}`);
+        const tk = `${world}/${t.cell}`;
+        this.sessions.set(tk, [...(this.sessions.get(tk) ?? []), s]);
+        byTarget[t.cell] = (byTarget[t.cell] ?? 0) + 1;
+      }
+      const moved = (this.handedOff.get(key) ?? 0) + (this.sessions.get(key)?.length ?? 0);
+      this.handedOff.set(key, moved);
+      this.sessions.set(key, []);
+      return { moved, remaining: 0, byTarget };
+    },
+  };
 
   list(): CellRuntimeStatus[] {
     return [...this.cells.values()].map(({ spec: _spec, ...status }) => status);
@@ -88,6 +126,10 @@ export class FakeDriver implements Driver {
   }
 
   async close(): Promise<void> {
-    for (const c of [...this.cells.values()]) await this.stop(c.world, c.cell, 'driver closed');
+    // Cells outlive their driver.
+  }
+
+  async stopAll(reason: string): Promise<void> {
+    for (const c of [...this.cells.values()]) await this.stop(c.world, c.cell, reason);
   }
 }

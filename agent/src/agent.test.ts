@@ -1,0 +1,187 @@
+import pino from 'pino';
+import {
+  AgentHeartbeatSchema,
+  AgentReportSchema,
+  FakeDriver,
+  MemoryBus,
+  RecordingMetricsSink,
+  TOPICS,
+  type AgentCommand,
+  type AgentReport,
+} from '@fleetforge/shared';
+import { Agent, type AgentOptions } from './agent';
+
+const W = 'world-a';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function setup(over: Partial<AgentOptions> = {}) {
+  const bus = new MemoryBus();
+  const driver = new FakeDriver();
+  const metrics = new RecordingMetricsSink();
+  const agent = new Agent({
+    agentId: 'a1',
+    bus,
+    driver,
+    client: driver.client,
+    log: pino({ level: 'silent' }),
+    metrics,
+    relayMs: 60_000,
+    heartbeatMs: 60_000,
+    probe: { periodMs: 20, timeoutMs: 10, failures: 3 },
+    ...over,
+  });
+  const published = (topic: string) => bus.published.filter((p) => p.topic === topic).map((p) => p.message.data);
+  const reports = (): AgentReport[] =>
+    published(TOPICS.agentReports)
+      .filter((d) => (d as { kind: string }).kind !== 'heartbeat')
+      .map((d) => AgentReportSchema.parse(d));
+  return { bus, driver, metrics, agent, published, reports };
+}
+
+const start = (cell: string, incarnation = 1): AgentCommand => ({
+  kind: 'start',
+  commandId: `c-${cell}-${incarnation}`,
+  world: W,
+  cell,
+  incarnation,
+  boundary: { x: 0, y: 0, width: 10, height: 10 },
+  capacity: { sessions: 100, cpuMillis: 1000, memoryMiB: 256 },
+  epoch: 1,
+  neverReady: false,
+  correlationId: 'corr',
+});
+const sync = (cells: Array<[string, number]>): AgentCommand => ({
+  kind: 'sync',
+  commandId: 'sync-1',
+  world: W,
+  cells: cells.map(([cell, incarnation]) => ({ cell, incarnation })),
+  correlationId: 'corr-sync',
+});
+
+async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('Agent heartbeat', () => {
+  it('heartbeats at start (adopting), then again once adoption is complete, with its boot id', async () => {
+    const t = setup();
+    await t.agent.start();
+    await until('two heartbeats', () => t.published(TOPICS.agentReports).length >= 2);
+    const beats = t.published(TOPICS.agentReports).map((d) => AgentHeartbeatSchema.parse(d));
+    expect(beats.map((b) => [b.seq, b.adopted])).toEqual([
+      [0, false],
+      [1, true],
+    ]);
+    expect(new Set(beats.map((b) => b.bootId)).size).toBe(1);
+    expect(beats[0]).toMatchObject({ agentId: 'a1', driver: 'fake' });
+    await t.agent.stop();
+  });
+});
+
+describe('Agent sync: positive evidence only', () => {
+  it.each([
+    // what the control plane believes serving, what runs, what is reported exited
+    ['a cell that runs', [['r0c0', 1]], [['r0c0', 1]], []],
+    ['a cell that vanished', [['r0c0', 1]], [], [['r0c0', 1]]],
+    ['an older incarnation than the one running (a late sync)', [['r0c0', 1]], [['r0c0', 2]], []],
+    ['a newer incarnation than the one running', [['r0c0', 2]], [['r0c0', 1]], [['r0c0', 2]]],
+    ['two of three gone', [['a', 1], ['b', 1], ['c', 1]], [['b', 1]], [['a', 1], ['c', 1]]],
+  ] as Array<[string, Array<[string, number]>, Array<[string, number]>, Array<[string, number]>]>)(
+    '%s',
+    async (_label, believed, running, exited) => {
+      const t = setup();
+      await t.agent.start();
+      for (const [cell, inc] of running) await t.agent.execute(start(cell, inc));
+      await t.agent.execute(sync(believed));
+      await sleep(5);
+      const gone = t
+        .reports()
+        .filter((r) => r.kind === 'exited')
+        .map((r) => [r.cell, r.incarnation]);
+      expect(gone).toEqual(exited);
+      for (const r of t.reports().filter((r) => r.kind === 'exited')) expect(r.reason).toMatch(/^NotRunning/);
+      await t.agent.stop();
+    },
+  );
+
+  it('says nothing of an incarnation it stopped itself', async () => {
+    const t = setup();
+    await t.agent.start();
+    await t.agent.execute(start('r0c0'));
+    await t.agent.execute({ kind: 'stop', commandId: 's', world: W, cell: 'r0c0', incarnation: 1, reason: 'x', correlationId: 'c' });
+    await t.agent.execute(sync([['r0c0', 1]]));
+    expect(t.reports().filter((r) => r.kind === 'exited')).toEqual([]);
+    await t.agent.stop();
+  });
+});
+
+describe('Agent health probes', () => {
+  it('kills a hung cell after `failures` failed probes in a row, and reports it exited (a crash, not a stop)', async () => {
+    const t = setup();
+    await t.agent.start();
+    await t.agent.execute(start('r0c0'));
+    await t.agent.execute(start('r0c1'));
+    await until('ready', () => t.driver.list().every((c) => c.phase === 'ready'));
+    t.driver.hung.add(`${W}/r0c0`);
+    await until('killed', () => t.driver.kills.length === 1);
+    expect(t.driver.kills[0]).toMatchObject({ cell: 'r0c0', incarnation: 1 });
+    expect(t.driver.kills[0]!.reason).toMatch(/ProbeFailed: \/healthz failed 3 times/);
+    await until('reported', () => t.reports().some((r) => r.kind === 'exited'));
+    expect(t.reports().filter((r) => r.kind === 'exited' || r.kind === 'stopped').map((r) => [r.kind, r.cell])).toEqual([
+      ['exited', 'r0c0'],
+    ]);
+    expect(t.driver.list().map((c) => c.cell)).toEqual(['r0c1']);
+    expect(t.metrics.value('fleetforge_agent_probe_kills_total', { driver: 'fake' })).toBe(1);
+    await t.agent.stop();
+  });
+
+  it('starts counting again after the agent itself was stalled (a paused agent kills nothing on resume)', async () => {
+    let offset = 0;
+    const t = setup({
+      monotonic: () => performance.now() + offset,
+      probe: { periodMs: 20, timeoutMs: 10, failures: 3 },
+    });
+    await t.agent.start();
+    await t.agent.execute(start('r0c0'));
+    await until('ready', () => t.driver.list()[0]?.phase === 'ready');
+    t.driver.hung.add(`${W}/r0c0`);
+    // Every tick looks as if the agent had been paused for a minute before it: no count survives.
+    const stall = setInterval(() => (offset += 60_000), 5);
+    await sleep(400);
+    clearInterval(stall);
+    expect(t.driver.kills).toEqual([]);
+    await t.agent.stop();
+  });
+});
+
+describe('Agent leadership', () => {
+  it('hands commands back (nack) while it may not act (lost lease), and runs them once it may', async () => {
+    let leader = false;
+    const t = setup({ canAct: () => leader });
+    await t.agent.start();
+    await t.bus.publish(TOPICS.agentCommands, start('r0c0'));
+    await t.bus.idle();
+    expect(t.driver.starts).toEqual([]);
+    // Not acked: every delivery was handed back until the in-memory bus dead-lettered it.
+    expect(t.bus.payloads(TOPICS.deadLetter)).toHaveLength(1);
+    leader = true;
+    await t.bus.publish(TOPICS.agentCommands, start('r0c0'));
+    await until('started', () => t.driver.starts.length === 1);
+    await t.agent.stop();
+  });
+});
+
+describe('Agent stop', () => {
+  it('leaves the cells running (a restart or rollout must not cost sessions)', async () => {
+    const t = setup();
+    await t.agent.start();
+    await t.agent.execute(start('r0c0'));
+    await t.agent.stop();
+    expect(t.driver.list().map((c) => c.cell)).toEqual(['r0c0']);
+    expect(t.reports().filter((r) => r.kind === 'stopped' || r.kind === 'exited')).toEqual([]);
+  });
+});
