@@ -50,11 +50,13 @@ const start = (cell: string, incarnation = 1): AgentCommand => ({
   neverReady: false,
   correlationId: 'corr',
 });
-const sync = (cells: Array<[string, number]>): AgentCommand => ({
+const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));
+const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = cells): AgentCommand => ({
   kind: 'sync',
   commandId: 'sync-1',
   world: W,
-  cells: cells.map(([cell, incarnation]) => ({ cell, incarnation })),
+  cells: refs(cells),
+  keep: refs(keep),
   correlationId: 'corr-sync',
 });
 
@@ -89,7 +91,19 @@ describe('Agent sync: positive evidence only', () => {
     ['a cell that vanished', [['r0c0', 1]], [], [['r0c0', 1]]],
     ['an older incarnation than the one running (a late sync)', [['r0c0', 1]], [['r0c0', 2]], []],
     ['a newer incarnation than the one running', [['r0c0', 2]], [['r0c0', 1]], [['r0c0', 2]]],
-    ['two of three gone', [['a', 1], ['b', 1], ['c', 1]], [['b', 1]], [['a', 1], ['c', 1]]],
+    [
+      'two of three gone',
+      [
+        ['a', 1],
+        ['b', 1],
+        ['c', 1],
+      ],
+      [['b', 1]],
+      [
+        ['a', 1],
+        ['c', 1],
+      ],
+    ],
   ] as Array<[string, Array<[string, number]>, Array<[string, number]>, Array<[string, number]>]>)(
     '%s',
     async (_label, believed, running, exited) => {
@@ -112,11 +126,105 @@ describe('Agent sync: positive evidence only', () => {
     const t = setup();
     await t.agent.start();
     await t.agent.execute(start('r0c0'));
-    await t.agent.execute({ kind: 'stop', commandId: 's', world: W, cell: 'r0c0', incarnation: 1, reason: 'x', correlationId: 'c' });
+    await t.agent.execute({
+      kind: 'stop',
+      commandId: 's',
+      world: W,
+      cell: 'r0c0',
+      incarnation: 1,
+      reason: 'x',
+      correlationId: 'c',
+    });
     await t.agent.execute(sync([['r0c0', 1]]));
     expect(t.reports().filter((r) => r.kind === 'exited')).toEqual([]);
     await t.agent.stop();
   });
+});
+
+describe('Agent sync: orphans', () => {
+  it.each([
+    // running, kept by sync 1, kept by sync 2, ms between the syncs, stopped as orphans
+    [
+      'kept cells stay',
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      20_000,
+      [],
+    ],
+    [
+      'a cell no sync keeps, two syncs a sweep apart',
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      [['a', 1]],
+      [['a', 1]],
+      20_000,
+      ['b'],
+    ],
+    [
+      'two syncs too close together (a start may have raced the first)',
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      [['a', 1]],
+      [['a', 1]],
+      5_000,
+      [],
+    ],
+    [
+      'the second sync keeps it (the first predated its start)',
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      [['a', 1]],
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      20_000,
+      [],
+    ],
+    ['an older incarnation than the one kept', [['a', 1]], [['a', 2]], [['a', 2]], 20_000, ['a']],
+    [
+      'a world that is gone (empty keep)',
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      [],
+      [],
+      20_000,
+      ['a', 'b'],
+    ],
+  ] as Array<[string, Array<[string, number]>, Array<[string, number]>, Array<[string, number]>, number, string[]]>)(
+    '%s',
+    async (_label, running, keep1, keep2, gapMs, stopped) => {
+      let now = 1_000_000;
+      const t = setup({ monotonic: () => now, orphanAfterMs: 10_000 });
+      await t.agent.start();
+      for (const [cell, inc] of running) await t.agent.execute(start(cell, inc));
+      await t.agent.execute(sync([], keep1));
+      now += gapMs;
+      await t.agent.execute(sync([], keep2));
+      expect(t.driver.stops.map((s) => s.cell).sort()).toEqual(stopped);
+      for (const s of t.driver.stops) expect(s.reason).toMatch(/^Orphan/);
+      expect(t.metrics.value('fleetforge_agent_orphans_stopped_total', { driver: 'fake' }) ?? 0).toBe(stopped.length);
+      await t.agent.stop();
+    },
+  );
 });
 
 describe('Agent health probes', () => {
@@ -131,9 +239,12 @@ describe('Agent health probes', () => {
     expect(t.driver.kills[0]).toMatchObject({ cell: 'r0c0', incarnation: 1 });
     expect(t.driver.kills[0]!.reason).toMatch(/ProbeFailed: \/healthz failed 3 times/);
     await until('reported', () => t.reports().some((r) => r.kind === 'exited'));
-    expect(t.reports().filter((r) => r.kind === 'exited' || r.kind === 'stopped').map((r) => [r.kind, r.cell])).toEqual([
-      ['exited', 'r0c0'],
-    ]);
+    expect(
+      t
+        .reports()
+        .filter((r) => r.kind === 'exited' || r.kind === 'stopped')
+        .map((r) => [r.kind, r.cell]),
+    ).toEqual([['exited', 'r0c0']]);
     expect(t.driver.list().map((c) => c.cell)).toEqual(['r0c1']);
     expect(t.metrics.value('fleetforge_agent_probe_kills_total', { driver: 'fake' })).toBe(1);
     await t.agent.stop();

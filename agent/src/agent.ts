@@ -56,6 +56,8 @@ export interface AgentOptions {
   canAct?: () => boolean;
   /** Monotonic milliseconds (tests fake a stall with it). */
   monotonic?: () => number;
+  /** How long two syncs must agree that a running cell is not kept before it is stopped (default 10 s). */
+  orphanAfterMs?: number;
 }
 
 /**
@@ -93,6 +95,12 @@ export class Agent {
    */
   private readonly tombstones = new Set<string>();
   private static readonly MAX_TOMBSTONES = 10_000;
+  /**
+   * Cells a sync did not keep, with when (monotonic ms) that was first seen. A cell is
+   * stopped as an orphan only when a later sync, at least `orphanAfterMs` on, agrees:
+   * one snapshot can predate a start that raced it, two a sweep apart cannot.
+   */
+  private readonly orphanSuspects = new Map<string, number>();
 
   constructor(private readonly opts: AgentOptions) {
     this.client = opts.client ?? new HttpCellClient();
@@ -253,6 +261,27 @@ export class Agent {
    */
   private async sync(c: Extract<AgentCommand, { kind: 'sync' }>, log: Logger): Promise<void> {
     if (!this.adopted) throw new Error('sync before adoption completed');
+    const keep = new Set(c.keep.map((k) => `${k.cell}#${k.incarnation}`));
+    const now = this.mono();
+    for (const r of this.opts.driver.list()) {
+      if (r.world !== c.world) continue;
+      const key = `${r.world}/${r.cell}#${r.incarnation}`;
+      if (keep.has(`${r.cell}#${r.incarnation}`)) {
+        this.orphanSuspects.delete(key);
+        continue;
+      }
+      const since = this.orphanSuspects.get(key);
+      if (since === undefined) {
+        this.orphanSuspects.set(key, now);
+        log.info({ cell: r.cell, incarnation: r.incarnation }, 'a running cell the control plane does not keep');
+      } else if (now - since >= (this.opts.orphanAfterMs ?? 10_000)) {
+        this.orphanSuspects.delete(key);
+        log.warn({ cell: r.cell, incarnation: r.incarnation }, 'stopping an orphan cell');
+        this.opts.metrics.inc('fleetforge_agent_orphans_stopped_total', { driver: this.opts.driver.name });
+        this.tombstone(r.world, r.cell, r.incarnation);
+        await this.opts.driver.stop(r.world, r.cell, 'Orphan: the control plane no longer keeps this incarnation');
+      }
+    }
     for (const want of c.cells) {
       const running = this.running(c.world, want.cell);
       if (running && running.incarnation >= want.incarnation) continue;
@@ -378,6 +407,7 @@ export class Agent {
       driver: this.opts.driver.name,
       cells: this.opts.driver.list().length,
       adopted: this.adopted,
+      worlds: [...new Set(this.opts.driver.list().map((r) => r.world))].sort().slice(0, 1024),
       correlationId: `agent-${this.opts.agentId}`,
     });
     try {

@@ -1,3 +1,4 @@
 export { Agent, type AgentOptions } from './agent';
-export { ProcessDriver, type ProcessDriverOptions } from './drivers/process-driver';
+export { ProcessDriver, cellRecords, reapCells, type ProcessDriverOptions } from './drivers/process-driver';
+export { HttpCellClient } from './cell-client';
 export { CellRuntime, type CellRuntimeOptions } from './cell/runtime';

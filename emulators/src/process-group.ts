@@ -95,3 +95,102 @@ export async function waitForHttp(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface SuperviseOptions extends SpawnOptions {
+  /** Restart delay doubles from `initialMs` up to `maxMs`; resets after `resetAfterMs` of healthy running. */
+  backoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
+  /**
+   * Liveness probe, as a kubelet runs one: GET `url` every `periodMs`; after
+   * `failureThreshold` consecutive failures (no answer within `timeoutMs`, or not 2xx)
+   * the process group is killed and restarted. Probing starts once it first answers.
+   */
+  liveness?: { url: string; periodMs: number; timeoutMs: number; failureThreshold: number };
+  /** Called on each restart with the count so far and why. */
+  onRestart?: (restarts: number, reason: string) => void;
+}
+
+export interface SupervisedProcess {
+  name: string;
+  /** The current incarnation (replaced on restart). */
+  current(): ManagedProcess;
+  restarts(): number;
+  /** Stops supervising and stops the current process (SIGTERM, SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Keeps a process running like a kubelet keeps a container running: restarted with
+ * exponential backoff when it exits, killed and restarted when its liveness probe
+ * fails. It never gives up (CrashLoopBackOff keeps retrying), so a crash of what it
+ * supervises never takes the rest of the stack down.
+ */
+export function supervise(opts: SuperviseOptions): SupervisedProcess {
+  const backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 };
+  let proc = spawnManaged(opts);
+  let restarts = 0;
+  let delay = backoff.initialMs;
+  let stopped = false;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  const watch = (p: ManagedProcess) => {
+    const startedAt = Date.now();
+    let failures = 0;
+    let answered = false;
+    let probing = false;
+    let killedByProbe = false;
+    if (opts.liveness) {
+      const live = opts.liveness;
+      probeTimer = setInterval(() => {
+        if (probing || stopped) return;
+        probing = true;
+        void fetch(live.url, { signal: AbortSignal.timeout(live.timeoutMs) })
+          .then((res) => res.ok)
+          .catch(() => false)
+          .then((ok) => {
+            probing = false;
+            if (ok) {
+              answered = true;
+              failures = 0;
+              return;
+            }
+            if (!answered || stopped) return;
+            failures += 1;
+            if (failures >= live.failureThreshold && !killedByProbe) {
+              killedByProbe = true;
+              void p.stop(0);
+            }
+          });
+      }, live.periodMs);
+    }
+    void p.exited.then((code) => {
+      clearInterval(probeTimer);
+      if (stopped) return;
+      if (Date.now() - startedAt > backoff.resetAfterMs) delay = backoff.initialMs;
+      const reason = killedByProbe
+        ? `liveness probe failed ${opts.liveness!.failureThreshold} times`
+        : `exited (code ${code})`;
+      restartTimer = setTimeout(() => {
+        if (stopped) return;
+        restarts += 1;
+        opts.onRestart?.(restarts, reason);
+        proc = spawnManaged(opts);
+        watch(proc);
+      }, delay);
+      delay = Math.min(delay * 2, backoff.maxMs);
+    });
+  };
+  watch(proc);
+
+  return {
+    name: opts.name,
+    current: () => proc,
+    restarts: () => restarts,
+    async stop(graceMs?: number) {
+      stopped = true;
+      clearInterval(probeTimer);
+      clearTimeout(restartTimer);
+      await proc.stop(graceMs);
+    },
+  };
+}

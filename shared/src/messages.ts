@@ -24,6 +24,8 @@ const CellRef = {
 };
 
 /** `agent-commands`: what the agent must converge to. Idempotent by (world, cell, incarnation). */
+const CellIncarnationSchema = z.strictObject({ cell: z.string().min(1), incarnation: z.number().int().positive() });
+
 export const AgentCommandSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('start'),
@@ -48,15 +50,20 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     reason: z.string(),
   }),
   /**
-   * The cells of one world the control plane believes are serving (the agent reported
-   * them ready). Level-based: the agent answers `exited` (reason NotRunning) for each
-   * one it does not run, which is positive evidence, never a guess from silence.
+   * Level-based reconciliation of what runs against what should. `cells`: those the
+   * control plane believes serving (the agent reported them ready); the agent answers
+   * `exited` (reason NotRunning) for each one it does not run, which is positive
+   * evidence, never a guess from silence. `keep`: every incarnation the control plane
+   * still wants (any state short of Terminated/Failed); a cell of this world running
+   * outside it is an orphan (its stop was lost, or its world is gone), stopped by the
+   * agent once two syncs at least a sweep apart agree.
    */
   z.strictObject({
     kind: z.literal('sync'),
     commandId: z.string().min(1),
     world: NameSchema,
-    cells: z.array(z.strictObject({ cell: z.string().min(1), incarnation: z.number().int().positive() })).max(4096),
+    cells: z.array(CellIncarnationSchema).max(4096),
+    keep: z.array(CellIncarnationSchema).max(4096),
     ...Correlated,
   }),
 ]);
@@ -99,6 +106,8 @@ export const AgentHeartbeatSchema = z.strictObject({
   cells: z.number().int().nonnegative(),
   /** Adoption of cells left by an earlier agent process is complete. */
   adopted: z.boolean(),
+  /** Worlds it runs cells of (a world the control plane no longer has gets an empty sync). */
+  worlds: z.array(NameSchema).max(1024),
   correlationId: z.string().min(1),
 });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeatSchema>;

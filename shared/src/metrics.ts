@@ -121,6 +121,11 @@ export const METRICS = {
     help: 'Cells the control plane believed serving that the agent did not run (reported exited, NotRunning).',
     labels: ['driver'],
   },
+  fleetforge_agent_orphans_stopped_total: {
+    type: 'counter',
+    help: 'Running cells the agent stopped because two syncs agreed the control plane no longer keeps them.',
+    labels: ['driver'],
+  },
   fleetforge_api_requests_total: {
     type: 'counter',
     help: 'API requests by route template and status class.',

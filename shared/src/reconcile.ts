@@ -86,7 +86,12 @@ export function assessHealth(cells: readonly CellDoc[], now: Date, health: Healt
       silentCells: silent,
     };
   }
-  return { degraded: false, reason: 'ReportsFresh', message: 'agent heartbeats and cell reports are fresh', silentCells: [] };
+  return {
+    degraded: false,
+    reason: 'ReportsFresh',
+    message: 'agent heartbeats and cell reports are fresh',
+    silentCells: [],
+  };
 }
 
 /**
@@ -96,6 +101,14 @@ export function assessHealth(cells: readonly CellDoc[], now: Date, health: Healt
 export function servingCells(cells: readonly CellDoc[]): Array<{ cell: string; incarnation: number }> {
   return cells
     .filter((c) => c.state === 'Ready' || c.state === 'Splitting' || c.state === 'Merging')
+    .map((c) => ({ cell: c.id, incarnation: c.incarnation }))
+    .sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
+}
+
+/** Every incarnation the control plane still wants running: anything short of Terminated or Failed. */
+export function keptCells(cells: readonly CellDoc[]): Array<{ cell: string; incarnation: number }> {
+  return cells
+    .filter((c) => c.state !== 'Terminated' && c.state !== 'Failed')
     .map((c) => ({ cell: c.id, incarnation: c.incarnation }))
     .sort((a, b) => (a.cell < b.cell ? -1 : a.cell > b.cell ? 1 : 0));
 }
@@ -297,12 +310,7 @@ function condition(
  * Phase, readiness, cell count and the conditions (Ready; Degraded when a health check
  * is asked for), from the cells as they are now.
  */
-export function computeStatus(
-  current: WorldStatus,
-  cells: readonly CellDoc[],
-  now: Date,
-  check?: Health,
-): WorldStatus {
+export function computeStatus(current: WorldStatus, cells: readonly CellDoc[], now: Date, check?: Health): WorldStatus {
   const live = cells.filter(isLiveCell).filter((c) => c.state !== 'Draining');
   // Cells still coming up inside a split or merge do not make the world unready: their region is served.
   const serving = live.filter((c) => !c.holdRouting);
@@ -323,9 +331,7 @@ export function computeStatus(
   ];
   const h = check ? assessHealth(cells, now, check) : undefined;
   if (h) {
-    conditions.push(
-      condition(current.conditions, 'Degraded', h.degraded ? 'True' : 'False', h.reason, h.message, now),
-    );
+    conditions.push(condition(current.conditions, 'Degraded', h.degraded ? 'True' : 'False', h.reason, h.message, now));
   }
   const degraded = h?.degraded ?? false;
   return {

@@ -13,7 +13,7 @@ import {
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
-import { reconcileWorld } from './reconcile-world';
+import { publishSync, reconcileWorld } from './reconcile-world';
 import { parseCell, writeCell } from './world-state';
 
 /** Applies one agent observation to its cell, then reconciles the world; records heartbeats. */
@@ -119,7 +119,7 @@ async function recordHeartbeat(deps: Deps, hb: AgentHeartbeat, log: Deps['log'])
             severity: 'Warning',
             reason: 'NewBoot',
             message: `agent ${hb.agentId} restarted (boot ${hb.bootId}, started ${hb.startedAt}); it adopts the cells that still run`,
-            data: { agentId: hb.agentId, bootId: hb.bootId, previousBootId: before!.bootId },
+            data: { agentId: hb.agentId, bootId: hb.bootId, previousBootId: before.bootId },
           },
         ],
         { world: null, correlationId: hb.correlationId, principal: `agent:${hb.agentId}`, time: now, ids: deps.ids },
@@ -129,5 +129,12 @@ async function recordHeartbeat(deps: Deps, hb: AgentHeartbeat, log: Deps['log'])
   });
   if (outcome === 'stale') return 'stale';
   if (outcome === 'restarted') log.warn({ agentId: hb.agentId, bootId: hb.bootId }, 'agent restarted');
+  // Cells of a world the control plane no longer has are orphans (the world's stop
+  // commands were lost, say): an empty sync lets the agent stop them.
+  for (const world of hb.worlds) {
+    if (await deps.store.get(paths.world(world))) continue;
+    log.warn({ world, agentId: hb.agentId }, 'agent runs cells of a world that is gone; asking it to stop them');
+    await publishSync(deps, world, [], [], hb.correlationId);
+  }
   return 'ok';
 }

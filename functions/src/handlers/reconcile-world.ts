@@ -3,6 +3,7 @@ import {
   TOPICS,
   isDegraded,
   isEmptyTick,
+  keptCells,
   servingCells,
   paths,
   planTick,
@@ -94,7 +95,8 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   }
   // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
   // vanished while nobody watched (its agent was down, say) is found this way, by evidence.
-  if (msg.reason === 'sentinel') await publishSync(deps, peek.world, servingCells(peek.cells), msg.correlationId);
+  if (msg.reason === 'sentinel')
+    await publishSync(deps, peek.world.name, servingCells(peek.cells), keptCells(peek.cells), msg.correlationId);
   if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
     deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
@@ -177,21 +179,22 @@ function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, 
 }
 
 /** One `sync` command for a world: the cells the agent should be running. */
-async function publishSync(
+export async function publishSync(
   deps: Deps,
-  world: WorldDoc,
+  world: string,
   cells: Array<{ cell: string; incarnation: number }>,
+  keep: Array<{ cell: string; incarnation: number }>,
   correlationId: string,
 ): Promise<void> {
-  if (cells.length === 0) return;
   const command = AgentCommandSchema.parse({
     kind: 'sync',
     commandId: deps.ids.next('cmd'),
-    world: world.name,
+    world,
     cells,
+    keep,
     correlationId,
   });
-  await deps.bus.publish(TOPICS.agentCommands, command, { world: world.name, correlationId });
+  await deps.bus.publish(TOPICS.agentCommands, command, { world, correlationId });
 }
 
 /**

@@ -9,9 +9,12 @@ import {
   portInUse,
   spawnManaged,
   startEmulators,
+  supervise,
   waitForHttp,
   type ManagedProcess,
+  type SupervisedProcess,
 } from '@fleetforge/emulators';
+import { reapCells } from '@fleetforge/agent';
 import type { Server } from 'node:http';
 import { startAlertReceiver } from './alert-receiver';
 import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
@@ -129,6 +132,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   mkdirSync(blobDir, { recursive: true });
 
   const processes: ManagedProcess[] = [];
+  let agent: SupervisedProcess | undefined;
+  // Cells outlive their agent by design, so they live under the stack's own folder
+  // and are reaped by the stack: at stop, and at start for a stack that was killed.
+  const agentStateDir = join(stateDir, 'agent');
+  const leftover = await reapCells(agentStateDir);
+  if (leftover > 0) opts.log.warn({ cells: leftover }, 'stopped cells left running by an earlier stack');
   let schedulerTimers: NodeJS.Timeout[] = [];
   let alertReceiver: Server | undefined;
   const stop = async () => {
@@ -136,7 +145,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     schedulerTimers = [];
     alertReceiver?.close();
     alertReceiver = undefined;
-    // Agent first (it stops its cells), then functions, then emulators.
+    // Agent first, then its cells (they outlive it on purpose), then functions, then emulators.
+    await agent?.stop();
+    agent = undefined;
+    await reapCells(agentStateDir);
     for (const p of [...processes].reverse()) await p.stop();
     processes.length = 0;
     rmSync(join(stateDir, 'stack.json'), { force: true });
@@ -235,15 +247,25 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       // The Kubernetes driver runs under the agent's own identity, so its RBAC is applied first.
       const driverEnv = kube ? await prepareKubeAgent(opts.root, kubeDir) : { FF_DRIVER: 'process' };
       opts.log.info({ driver, ...(kube ? { apiserver: kube.server } : {}) }, 'starting the agent');
-      const agent = spawnManaged({
+      const healthz = `http://127.0.0.1:${ports.agentMetrics}/healthz`;
+      // Supervised as a kubelet would: restarted with backoff when it exits or stops
+      // answering its liveness probe. A restarted agent adopts the running cells.
+      agent = supervise({
         name: 'agent',
         command: process.execPath,
         args: [join(opts.root, 'agent', 'dist', 'main.js')],
-        env: { ...env, ...driverEnv, FF_AGENT_ID: 'local-agent', FF_AGENT_METRICS_PORT: String(ports.agentMetrics) },
+        env: {
+          ...env,
+          ...driverEnv,
+          FF_AGENT_ID: 'local-agent',
+          FF_AGENT_METRICS_PORT: String(ports.agentMetrics),
+          FF_AGENT_STATE_DIR: agentStateDir,
+        },
         logFile: join(logDir, 'agent.log'),
+        liveness: { url: healthz, periodMs: 5000, timeoutMs: 2000, failureThreshold: 6 },
+        onRestart: (restarts, reason) => opts.log.warn({ restarts, reason }, 'agent restarted'),
       });
-      processes.push(agent);
-      await waitForHttp(`http://127.0.0.1:${ports.agentMetrics}/healthz`, 30_000, { died: agent.exited });
+      await waitForHttp(healthz, 30_000, { died: agent.current().exited });
       metrics.agent = `http://127.0.0.1:${ports.agentMetrics}/metrics`;
     }
 

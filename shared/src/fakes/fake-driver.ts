@@ -20,6 +20,7 @@ export class FakeDriver implements Driver {
   /** Cells whose health probe fails (a hung process). */
   readonly hung = new Set<string>();
   readonly kills: Array<{ world: string; cell: string; incarnation: number; reason: string }> = [];
+  readonly stops: Array<{ world: string; cell: string; reason: string }> = [];
 
   private emit(e: DriverEvent): void {
     for (const l of this.listeners) l(e);
@@ -57,6 +58,7 @@ export class FakeDriver implements Driver {
   async stop(world: string, cell: string, reason: string): Promise<void> {
     const c = this.cells.get(`${world}/${cell}`);
     if (!c) return;
+    this.stops.push({ world, cell, reason });
     this.cells.delete(`${world}/${cell}`);
     this.emit({ ...this.ref(c.spec), kind: 'exited', exitCode: 0, requested: true, reason });
   }
@@ -92,7 +94,12 @@ export class FakeDriver implements Driver {
     sample: async (endpoint: string): Promise<CellSampleOut> => {
       const key = this.keyOf(endpoint);
       if (!this.cells.has(key)) throw new Error(`connection refused: ${endpoint}`);
-      return { at: new Date().toISOString(), sessions: this.sessions.get(key)?.length ?? 0, cpuMillis: 1, memoryMiB: 1 };
+      return {
+        at: new Date().toISOString(),
+        sessions: this.sessions.get(key)?.length ?? 0,
+        cpuMillis: 1,
+        memoryMiB: 1,
+      };
     },
     healthy: async (endpoint: string): Promise<boolean> => {
       const key = this.keyOf(endpoint);
