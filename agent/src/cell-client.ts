@@ -15,7 +15,9 @@ export class HttpCellClient implements CellClient {
   constructor(private readonly opts: { sampleTimeoutMs?: number; handoffTimeoutMs?: number } = {}) {}
 
   async sample(endpoint: string): Promise<CellSampleOut> {
-    const res = await fetch(`${endpoint}/v1/sample`, { signal: AbortSignal.timeout(this.opts.sampleTimeoutMs ?? 5000) });
+    const res = await fetch(`${endpoint}/v1/sample`, {
+      signal: AbortSignal.timeout(this.opts.sampleTimeoutMs ?? 5000),
+    });
     if (!res.ok) throw new Error(`sample from ${endpoint}: HTTP ${res.status}`);
     return SampleSchema.parse(await res.json());
   }

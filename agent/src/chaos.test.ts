@@ -89,7 +89,15 @@ function world(busChaos: BusChaos | undefined) {
     handleMessage(deps, 'onAgentReport', AgentMessageSchema, m, (p, log) => onAgentReport(deps, p, log)),
   );
   const driver = new FakeDriver();
-  const agent = new Agent({ agentId: 'test', bus, driver, client: driver.client, log: deps.log, metrics, relayMs: 60_000 });
+  const agent = new Agent({
+    agentId: 'test',
+    bus,
+    driver,
+    client: driver.client,
+    log: deps.log,
+    metrics,
+    relayMs: 60_000,
+  });
   void agent.start();
   const router = new ApiRouter(deps);
   /** A string body is sent as YAML (manifests), anything else as JSON. */

@@ -49,7 +49,15 @@ function world() {
     handleMessage(deps, 'onAgentReport', AgentMessageSchema, m, (p, log) => onAgentReport(deps, p, log)),
   );
   const driver = new FakeDriver();
-  const agent = new Agent({ agentId: 'test', bus, driver, client: driver.client, log: deps.log, metrics, relayMs: 60_000 });
+  const agent = new Agent({
+    agentId: 'test',
+    bus,
+    driver,
+    client: driver.client,
+    log: deps.log,
+    metrics,
+    relayMs: 60_000,
+  });
   void agent.start();
   const router = new ApiRouter(deps);
   const call = (method: string, path: string, token: string | undefined, body?: string) =>

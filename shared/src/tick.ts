@@ -181,7 +181,12 @@ function announceHealth(events: PlannedEvent[], before: WorldStatus, after: Worl
   events.push(
     is
       ? { type: 'WorldDegraded', severity: 'Warning', cells: [], reason: c.reason, message: c.message }
-      : { type: 'WorldHealthy', cells: [], reason: c.reason, message: 'reports resumed; no cell was replaced for silence' },
+      : {
+          type: 'WorldHealthy',
+          cells: [],
+          reason: c.reason,
+          message: 'reports resumed; no cell was replaced for silence',
+        },
   );
 }
 

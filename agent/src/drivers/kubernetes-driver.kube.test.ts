@@ -281,14 +281,19 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     const next = driver('kd-close');
     await next.d.adopt();
     await until('both adopted ready', () => next.events.filter((e) => e.kind === 'ready').length === 2);
-    expect(next.d.list().filter((c) => c.world === 'kd-close').map((c) => [c.cell, c.incarnation, c.phase])).toEqual(
+    expect(
+      next.d
+        .list()
+        .filter((c) => c.world === 'kd-close')
+        .map((c) => [c.cell, c.incarnation, c.phase]),
+    ).toEqual(
       expect.arrayContaining([
         ['a', 1, 'ready'],
         ['b', 1, 'ready'],
       ]),
     );
     // Same process, same sessions: nothing was restarted.
-    expect((await (await fetch(`${a.endpoint}/v1/sessions/keep-me`)).json()) as unknown).toMatchObject({ id: 'keep-me' });
+    expect(await (await fetch(`${a.endpoint}/v1/sessions/keep-me`)).json()).toMatchObject({ id: 'keep-me' });
     await next.d.stopAll('done');
     expect(await podsOf('kd-close')).toEqual([]);
   });

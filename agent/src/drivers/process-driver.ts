@@ -325,7 +325,9 @@ export class ProcessDriver implements Driver {
     };
     writeFileSync(`${base}.json`, JSON.stringify(record));
     const r = this.track(record, child, base);
-    child.on('exit', (code, signal) => this.onExit(r, code, signal ? `killed by ${signal}` : `exited with code ${code}`));
+    child.on('exit', (code, signal) =>
+      this.onExit(r, code, signal ? `killed by ${signal}` : `exited with code ${code}`),
+    );
     child.on('error', () => {
       // 'exit' follows and reports it.
     });

@@ -1,4 +1,12 @@
-import { AgentDocSchema, COLLECTIONS, isDegraded, isLiveCell, parseOrThrow, paths, silentCells } from '@fleetforge/shared';
+import {
+  AgentDocSchema,
+  COLLECTIONS,
+  isDegraded,
+  isLiveCell,
+  parseOrThrow,
+  paths,
+  silentCells,
+} from '@fleetforge/shared';
 import { PromMetricsSink } from '../adapters/prom-metrics';
 import { parseWorld, readCellsWithLoads, readOperations } from '../handlers/world-state';
 import type { ApiResponse, RouteContext } from './http';
