@@ -48,6 +48,7 @@ const start = (cell: string, incarnation = 1): AgentCommand => ({
   capacity: { sessions: 100, cpuMillis: 1000, memoryMiB: 256 },
   epoch: 1,
   neverReady: false,
+  generation: 'g1',
   correlationId: 'corr',
 });
 const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));

@@ -189,6 +189,7 @@ export class Agent {
             epoch: c.epoch,
             neverReady: c.neverReady,
             correlationId: c.correlationId,
+            generation: c.generation,
           });
           break;
         case 'stop': {

@@ -13,7 +13,7 @@ export class PrerequisiteError extends Error {
   override name = 'PrerequisiteError';
 }
 
-function which(cmd: string): string | undefined {
+export function which(cmd: string): string | undefined {
   try {
     return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
   } catch {

@@ -36,6 +36,11 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     epoch: z.number().int().positive().default(1),
     /** Test switch: the cell never reports ready (to exercise rollback). */
     neverReady: z.boolean().default(false),
+    /**
+     * Which generation of the world (its creation time): durable session checkpoints
+     * are scoped by it, so a world deleted and applied again never inherits sessions.
+     */
+    generation: z.string().min(1).max(64).default('0'),
   }),
   z.strictObject({
     kind: z.literal('handoff'),

@@ -132,6 +132,8 @@ export interface CellRunSpec {
   epoch: number;
   neverReady: boolean;
   correlationId: string;
+  /** The world's generation (see the start command); scopes durable session checkpoints. */
+  generation?: string;
 }
 
 export type DriverEvent =

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FleetError } from './errors';
 
 /** A player session as a cell holds it. Ids are opaque and survive hand-offs. */
 export const SessionSchema = z.strictObject({
@@ -20,8 +21,9 @@ export const JoinRequestSchema = z.strictObject({
 export const MoveRequestSchema = z.strictObject({ x: z.number().int(), y: z.number().int() });
 
 /**
- * Where a cell keeps its sessions (GH-023). Today only in memory; the interface
- * is async so a persistent store (Redis, Firestore) can back it later unchanged.
+ * Where a cell keeps its sessions (GH-023): in memory, optionally checkpointed to a
+ * durable store behind {@link SessionCheckpoint} so a crashed cell's replacement
+ * restores them.
  */
 export interface SessionStore {
   get(id: string): Promise<Session | undefined>;
@@ -29,6 +31,31 @@ export interface SessionStore {
   delete(id: string): Promise<boolean>;
   list(): Promise<Session[]>;
   count(): Promise<number>;
+  /** Resolves once every change made before the call is durable (a no-op for memory). */
+  flush(): Promise<void>;
+}
+
+/**
+ * The durable copy of one cell's sessions, fenced by incarnation: once incarnation N
+ * has claimed it, writes by any incarnation below N fail with FAILED_PRECONDITION
+ * (reason `Fenced`), so a cell presumed dead that is in fact alive cannot overwrite
+ * what its replacement restored.
+ */
+export interface SessionCheckpoint {
+  /** Takes the checkpoint over for this incarnation and returns what it holds. Idempotent. */
+  claim(): Promise<Session[]>;
+  /** Applies one batch atomically. */
+  write(batch: { put: readonly Session[]; delete: readonly string[] }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a fenced write or claim fails with. */
+export function fencedError(scope: string, incarnation: number, holder: number): FleetError {
+  return new FleetError(
+    'FAILED_PRECONDITION',
+    `session checkpoint ${scope} belongs to incarnation ${holder}; incarnation ${incarnation} is fenced off`,
+    { details: { reason: 'Fenced', holder, incarnation } },
+  );
 }
 
 export class MemorySessionStore implements SessionStore {
@@ -48,6 +75,9 @@ export class MemorySessionStore implements SessionStore {
   }
   async count(): Promise<number> {
     return this.sessions.size;
+  }
+  async flush(): Promise<void> {
+    // Nothing is durable; nothing to wait for.
   }
 }
 

@@ -33,6 +33,8 @@ export interface CellRuntimeOptions {
   host?: string;
   port?: number;
   store?: SessionStore;
+  /** Sessions restored from the checkpoint at start (reported by /v1/info). */
+  restored?: number;
 }
 
 /** Bins per axis of the position histogram in load samples. */
@@ -79,7 +81,8 @@ export class CellRuntime {
   private server: Server | undefined;
   private draining = false;
   private ready = false;
-  private readonly registry = new Registry();
+  /** The cell's Prometheus registry (main.ts adds the checkpoint's metrics to it). */
+  readonly registry = new Registry();
   private readonly sessionsGauge: Gauge;
   private readonly joins: Counter;
   private readonly rejects: Counter;
@@ -164,6 +167,7 @@ export class CellRuntime {
         epoch: this.epoch,
         draining: this.draining,
         handedOff: this.handedOff,
+        restored: this.opts.restored ?? 0,
         pid: process.pid,
       });
     }
@@ -303,6 +307,8 @@ export class CellRuntime {
         counts[target.cell] = batch.length;
       }),
     );
+    // The forgetting is durable too, so a replacement of this cell cannot restore sessions the children own.
+    await this.store.flush();
     const result: HandoffResult = { moved: this.handedOff, remaining: await this.store.count(), byTarget: counts };
     send(res, 200, result);
   }
@@ -316,6 +322,8 @@ export class CellRuntime {
       await this.store.put(s);
       this.movedTo.delete(s.id);
     }
+    // The parent deletes its copies once this answers: ours must be durable first.
+    await this.store.flush();
     send(res, 200, { imported: body.sessions.length });
   }
 

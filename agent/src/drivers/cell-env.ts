@@ -11,5 +11,6 @@ export function cellEnv(spec: CellRunSpec, sampleMs = 1000): Record<string, stri
     FF_EPOCH: String(spec.epoch),
     FF_NEVER_READY: spec.neverReady ? '1' : '0',
     FF_SAMPLE_MS: String(sampleMs),
+    FF_WORLD_GENERATION: spec.generation ?? '0',
   };
 }

@@ -227,6 +227,7 @@ export async function publishCommands(
         capacity: world.spec.capacity,
         epoch,
         neverReady: s.neverReady ?? false,
+        generation: world.createdAt,
       }),
     ),
     ...plan.stop.map((s) =>

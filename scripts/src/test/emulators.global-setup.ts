@@ -1,14 +1,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startEmulators, type RunningEmulators } from '@fleetforge/emulators';
+import { freePort, startEmulators, startRedis, type RunningEmulators, type RunningRedis } from '@fleetforge/emulators';
 
 declare global {
   var __FF_EMULATORS__: RunningEmulators | undefined;
+  var __FF_REDIS__: RunningRedis | undefined;
 }
 
 /**
- * Starts the real Firestore and Pub/Sub emulators once for the `int` project.
+ * Starts the real Firestore and Pub/Sub emulators, and Redis (the session checkpoint),
+ * once for the `int` project.
  * Workers inherit the *_EMULATOR_HOST variables; each test file isolates itself
  * with its own project id.
  */
@@ -19,4 +21,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.PUBSUB_EMULATOR_HOST = emulators.pubsubHost;
   process.env.METADATA_SERVER_DETECTION = 'none';
   globalThis.__FF_EMULATORS__ = emulators;
+  const redis = await startRedis({ port: await freePort(), dir: join(logDir, 'redis') });
+  process.env.FF_TEST_REDIS_URL = redis.url;
+  globalThis.__FF_REDIS__ = redis;
 }
