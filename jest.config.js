@@ -1,7 +1,8 @@
 /**
- * Three projects, one command. `unit` needs nothing running; `int` starts the real
+ * Five projects, one command. `unit` needs nothing running; `int` starts the real
  * Firestore and Pub/Sub emulators once (globalSetup) and runs the production
- * adapters against them; `e2e` brings the whole stack up and drives it with ffctl.
+ * adapters against them; `e2e` brings the whole stack up and drives it with ffctl;
+ * `kube` runs against a real API server; `chaos` breaks a running stack on purpose.
  */
 const ts = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json', diagnostics: false }],
@@ -54,7 +55,12 @@ module.exports = {
       ...base,
       displayName: 'unit',
       testMatch: ['**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.kube\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        '\\.int\\.test\\.ts$',
+        '\\.e2e\\.test\\.ts$',
+        '\\.kube\\.test\\.ts$',
+        '\\.chaos\\.test\\.ts$',
+      ],
     },
     {
       ...base,
@@ -75,6 +81,12 @@ module.exports = {
       ...base,
       displayName: 'e2e',
       testMatch: ['**/*.e2e.test.ts'],
+    },
+    {
+      // Faults on a running stack (npm run chaos): pauses, kills, duplicated and late messages.
+      ...base,
+      displayName: 'chaos',
+      testMatch: ['**/*.chaos.test.ts'],
     },
   ],
 };

@@ -144,11 +144,15 @@ export async function runDemo(api: ApiClient, opts: DemoOptions): Promise<DemoRe
     const recovered = await until('CellRecovered', 30_000, async () =>
       (await events('CellRecovered')).find((e) => e.cells.includes(victim.id) && Date.parse(e.time) >= t0 - 1000),
     );
-    // The load generator's clients re-join what the crash lost.
+    // With durable sessions the replacement restored them; without, the load generator's clients re-join what the crash lost.
+    const replacement = (await live()).find((c) => c.id === victim.id);
+    const restored = replacement?.endpoint
+      ? z.object({ restored: z.number() }).parse(await (await fetch(`${replacement.endpoint}/v1/info`)).json()).restored
+      : 0;
     const s = await load(200, 1_000, { x: 750, y: 750, r: 80 });
     return {
       ok: s.present === 200,
-      note: `${victim.id} killed; replaced in ${((Date.parse(recovered.time) - t0) / 1000).toFixed(2)}s; ${s.joined + s.rejoinedAfterLoss} lost sessions re-joined`,
+      note: `${victim.id} killed; replaced in ${((Date.parse(recovered.time) - t0) / 1000).toFixed(2)}s; ${restored} sessions restored from the checkpoint, ${s.joined + s.rejoinedAfterLoss} lost and re-joined`,
     };
   });
 

@@ -19,6 +19,8 @@ export const StackFileSchema = z.object({
   driver: z.enum(['process', 'kubernetes', 'external']),
   /** With the Kubernetes driver: the tier's API server and the admin kubeconfig (for kubectl). */
   kube: z.object({ server: z.string(), kubeconfig: z.string(), namespace: z.string() }).optional(),
+  /** Redis the cells checkpoint sessions to; absent when redis-server was not installed (sessions in memory only). */
+  redis: z.string().optional(),
 });
 export type DriverName = StackFile['driver'];
 export type StackFile = z.infer<typeof StackFileSchema>;
@@ -47,6 +49,8 @@ export function stackPorts(base: number) {
     agentMetrics: base + 30,
     /** The local pager: a webhook receiver that logs dedicated-pool alerts. */
     alertReceiver: base + 31,
+    /** Redis: the cells' session checkpoint (durable sessions). */
+    redis: base + 32,
   };
 }
 

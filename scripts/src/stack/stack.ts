@@ -5,10 +5,12 @@ import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared
 import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
 import { newToken, storeToken } from '@fleetforge/functions';
 import {
+  PrerequisiteError,
   pidAlive,
   portInUse,
   spawnManaged,
   startEmulators,
+  startRedis,
   supervise,
   waitForHttp,
   type ManagedProcess,
@@ -45,6 +47,11 @@ export interface RunningStack {
   stop(): Promise<void>;
   /** Resolves if a component dies on its own (the stack is then broken). */
   failed: Promise<string>;
+  /**
+   * Process-group ids of what the stack runs, by component (`function:<name>`, the
+   * emulators, `redis`, `agent`): what the chaos suite pauses and kills.
+   */
+  pids(): Record<string, number>;
 }
 
 export class AlreadyRunningError extends Error {
@@ -60,6 +67,7 @@ function stackPortList(base: number): number[] {
     ...Object.values(ports.functionMetrics),
     ports.agentMetrics,
     ports.alertReceiver,
+    ports.redis,
   ];
 }
 
@@ -96,6 +104,27 @@ export function readRunningStack(stateDir: string): StackFile | undefined {
     const file = StackFileSchema.parse(JSON.parse(readFileSync(f, 'utf8')));
     return pidAlive(file.pid) ? file : undefined;
   } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts Redis for the cells' session checkpoints, from empty: the stack's worlds
+ * start from empty too (the emulators keep nothing). Without redis-server the
+ * stack still runs, with sessions in memory only, and says so.
+ */
+async function startSessionStore(dir: string, port: number, log: Logger) {
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    const redis = await startRedis({ port, dir });
+    log.info({ redis: redis.url }, 'session checkpoints: redis');
+    return redis;
+  } catch (err) {
+    if (!(err instanceof PrerequisiteError)) throw err;
+    log.warn(
+      { reason: err.message },
+      'durable sessions OFF: cells keep sessions in memory only, a crashed cell loses them (install redis-server)',
+    );
     return undefined;
   }
 }
@@ -159,6 +188,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     opts.log.info({ firestore: ports.firestore, pubsub: ports.pubsub }, 'starting emulators');
     const emulators = await startEmulators({ firestorePort: ports.firestore, pubsubPort: ports.pubsub, logDir });
     processes.push(...emulators.processes);
+    const redisUrl = await startSessionStore(join(stateDir, 'redis'), ports.redis, opts.log);
+    if (redisUrl) processes.push(redisUrl.process);
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -260,6 +291,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
           FF_AGENT_ID: 'local-agent',
           FF_AGENT_METRICS_PORT: String(ports.agentMetrics),
           FF_AGENT_STATE_DIR: agentStateDir,
+          ...(redisUrl ? { FF_REDIS_URL: redisUrl.url } : {}),
         },
         logFile: join(logDir, 'agent.log'),
         liveness: { url: healthz, periodMs: 5000, timeoutMs: 2000, failureThreshold: 6 },
@@ -281,13 +313,21 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       logDir,
       blobDir,
       driver,
+      ...(redisUrl ? { redis: redisUrl.url } : {}),
       ...(kube ? { kube: { server: kube.server, kubeconfig: kube.kubeconfig, namespace: 'fleetforge-cells' } } : {}),
     };
     writeFileSync(join(stateDir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`);
     const failed = Promise.race(
       processes.map((p) => p.exited.then((code) => `${p.name} exited (code ${code}); see ${logDir}`)),
     );
-    return { file, token, stop, failed };
+    const pids = () => {
+      const out: Record<string, number> = {};
+      for (const p of processes) if (p.child.pid) out[p.name] = p.child.pid;
+      const a = agent?.current().child.pid;
+      if (a) out.agent = a;
+      return out;
+    };
+    return { file, token, stop, failed, pids };
   } catch (err) {
     await stop();
     throw err;
