@@ -186,6 +186,8 @@ describe('prng and positions', () => {
 });
 
 describe('runLoad against real cells', () => {
+  // Real HTTP round trips by the hundred: on a loaded 2-core machine they take longer than Jest's 5 s default.
+  jest.setTimeout(60_000);
   let world: TestWorld;
   beforeEach(() => {
     world = new TestWorld();
