@@ -22,7 +22,7 @@ import { agentStateDir, compare, settled, snapshot, type ChaosRow, type WorldSna
  * promises: no session lost, no cell replaced that was not dead, no orphan process,
  * the cells still partition the world, every operation Completed or RolledBack.
  * A table of every scenario is printed at the end and written to
- * `bench-results/chaos.json`.
+ * `bench-results/chaos-<stall>s.json`.
  *
  * Stalls last FF_CHAOS_STALL_SECONDS (default 30: twice the 15 s silence threshold,
  * and as long as the supervisor's liveness budget for the agent); run
@@ -218,7 +218,7 @@ describe('chaos on the running stack', () => {
       process.stdout.write(`\nchaos report (stalls of ${STALL_S}s)\n${table.toString()}\n`);
       mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
       writeFileSync(
-        join(ROOT, 'bench-results', 'chaos.json'),
+        join(ROOT, 'bench-results', `chaos-${STALL_S}s.json`),
         `${JSON.stringify({ stallSeconds: STALL_S, sessions: SESSIONS, at: new Date().toISOString(), rows }, null, 2)}\n`,
       );
     }
