@@ -66,6 +66,8 @@ module.exports = {
       ...base,
       displayName: 'int',
       testMatch: ['**/*.int.test.ts'],
+      // The first call to an emulator opens a gRPC channel: seconds on a loaded machine, not Jest's default 5.
+      testTimeout: 30_000,
       globalSetup: '<rootDir>/scripts/src/test/emulators.global-setup.ts',
       globalTeardown: '<rootDir>/scripts/src/test/emulators.global-teardown.ts',
     },

@@ -9,7 +9,6 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Counter, Histogram } from 'prom-client';
 import { CapacitySchema, RectSchema, containsPoint, parseOrThrow, toFleetError, type Rect } from '@fleetforge/shared';
-import { RedisSessionCheckpoint } from './redis-checkpoint';
 import { CellRuntime } from './runtime';
 import { WriteBehindSessionStore } from './write-behind-store';
 
@@ -60,6 +59,8 @@ const log = (severity: string, message: string, data: Record<string, unknown> = 
  * serving empty would silently lose the sessions a crash was supposed to keep.
  */
 async function openCheckpointedStore(env: CellEnv & { FF_REDIS_URL: string }, boundary: Rect) {
+  // Loaded only when used: the Redis client is a good share of a cell's start-up time and memory.
+  const { RedisSessionCheckpoint } = await import('./redis-checkpoint.js');
   const checkpoint = RedisSessionCheckpoint.connect(env.FF_REDIS_URL, {
     world: env.FF_WORLD,
     generation: env.FF_WORLD_GENERATION,
