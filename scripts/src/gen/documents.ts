@@ -59,7 +59,7 @@ function terraformRegistry() {
     functions: Object.fromEntries(
       Object.entries(FUNCTIONS).map(([key, f]) => [
         key,
-        { name: f.name, signature: f.signature, description: f.description },
+        { name: f.name, signature: f.signature, description: f.description, publishes: f.publishes },
       ]),
     ),
     scheduler_jobs: SCHEDULER_JOBS.map((j) => ({
