@@ -17,6 +17,8 @@ locals {
     environment_variables = merge(
       {
         FF_METRICS = "cloud-monitoring"
+        # The location of the functions' Cloud Monitoring series.
+        FF_REGION = var.region
         # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
         GOOGLE_CLOUD_PROJECT = var.project_id
         LOG_LEVEL            = var.log_level

@@ -1,6 +1,7 @@
 import {
   AgentCommandSchema,
   TOPICS,
+  isActiveOperation,
   isDegraded,
   isEmptyTick,
   keptCells,
@@ -99,6 +100,7 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
     await publishSync(deps, peek.world.name, servingCells(peek.cells), keptCells(peek.cells), msg.correlationId);
   if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
+    setOldestOperationAge(deps, msg.world, peek.operations);
     deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
     return 'ok';
   }
@@ -132,6 +134,8 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   const status = plan.status ?? state.world.status;
   deps.metrics.set('fleetforge_worlds_ready', status.ready ? 1 : 0, { world: state.world.name });
   deps.metrics.set('fleetforge_world_degraded', isDegraded(status) ? 1 : 0, { world: state.world.name });
+  const byId = new Map([...state.operations, ...plan.operations].map((o) => [o.id, o]));
+  setOldestOperationAge(deps, state.world.name, [...byId.values()]);
   deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
   log.info(
     {
@@ -245,4 +249,14 @@ export async function publishCommands(
   await Promise.all(
     commands.map((c) => deps.bus.publish(TOPICS.agentCommands, c, { world: c.world, correlationId: c.correlationId })),
   );
+}
+
+/**
+ * Age of the world's oldest active operation (0 with none). The sentinel re-queues
+ * every world each minute, so a stuck operation shows here as a growing age.
+ */
+function setOldestOperationAge(deps: Deps, world: string, operations: readonly OperationDoc[]): void {
+  const now = deps.clock.now().getTime();
+  const ages = operations.filter(isActiveOperation).map((o) => (now - Date.parse(o.createdAt)) / 1000);
+  deps.metrics.set('fleetforge_operation_oldest_active_seconds', Math.max(0, ...ages), { world });
 }
