@@ -151,3 +151,15 @@ variable "agent_oidc_issuer_uri" {
   type        = string
   default     = ""
 }
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) the alert policies notify. Empty: incidents show in the console only."
+  type        = list(string)
+  default     = []
+}
+
+variable "stuck_operation_seconds" {
+  description = "Age past which an unfinished split, merge or recovery alerts."
+  type        = number
+  default     = 600
+}

@@ -233,7 +233,14 @@ export class Terraform {
       case 'literalValue':
         return meta.type === 'number' ? Number(meta.value) : meta.type === 'bool' ? meta.value === 'true' : meta.value;
       case 'template': {
-        const parts = await Promise.all(node.children.map((c) => this.eval(c, scope)));
+        // The AST keeps a template's literal parts in source form, escapes included.
+        const parts = await Promise.all(
+          node.children.map((c) =>
+            c.type === 'literalValue' && c.meta?.type === 'string'
+              ? unescape(String(c.meta.value))
+              : this.eval(c, scope),
+          ),
+        );
         if (parts.length === 1 && node.children[0]!.type !== 'literalValue') return parts[0];
         return parts.map((p) => (p instanceof Ref ? `\${${p.toString()}}` : String(p))).join('');
       }
@@ -283,6 +290,15 @@ export class Terraform {
         const [l, r] = await Promise.all(node.children.map((c) => this.eval(c, scope)));
         if (meta.operator === 'equal') return same(l, r);
         if (meta.operator === 'notEqual') return !same(l, r);
+        const arithmetic: Record<string, (a: number, b: number) => number> = {
+          add: (a, b) => a + b,
+          subtract: (a, b) => a - b,
+          multiply: (a, b) => a * b,
+          divide: (a, b) => a / b,
+          modulo: (a, b) => a % b,
+        };
+        const op = arithmetic[String(meta.operator)];
+        if (op) return op(Number(l), Number(r));
         if (meta.operator === 'and') return Boolean(l) && Boolean(r);
         if (meta.operator === 'or') return Boolean(l) || Boolean(r);
         throw new Error(`operator ${String(meta.operator)} in ${String(meta.value)}`);
@@ -322,6 +338,14 @@ export class Terraform {
     }
     return isObject ? obj : list;
   }
+}
+
+/**
+ * A literal part of a template, from its source form. The source is the JSON string
+ * evalString quoted the template into, so JSON's escapes apply; HCL adds $${ and %%{.
+ */
+function unescape(raw: string): string {
+  return (JSON.parse(`"${raw}"`) as string).replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
 }
 
 function address(prefix: string, key: string | number | undefined): string {
@@ -366,6 +390,10 @@ function call(name: string, args: Value[]): Value {
       return list(args[1]).map(String).join(String(args[0]));
     case 'lower':
       return String(args[0]).toLowerCase();
+    case 'floor':
+      return Math.floor(Number(args[0]));
+    case 'jsonencode':
+      return JSON.stringify(args[0], (_k, v: unknown) => (v instanceof Ref ? `\${${v.toString()}}` : v));
     case 'filemd5':
       return new Ref(`filemd5(${String(args[0])})`);
     default:

@@ -5,7 +5,7 @@
  * would plan, not the text.
  */
 import { join } from 'node:path';
-import { FUNCTIONS, SCHEDULER_JOBS, SUBSCRIPTIONS, TOPICS, type SubscriptionDef } from '@fleetforge/shared';
+import { FUNCTIONS, METRICS, SCHEDULER_JOBS, SUBSCRIPTIONS, TOPICS, type SubscriptionDef } from '@fleetforge/shared';
 import { generatedFiles, repoRoot } from '../gen/documents';
 import { Ref, Terraform, type Instance } from './hcl';
 
@@ -229,4 +229,47 @@ describe('terraform/ grants each identity what the registry says it uses', () =>
       ],
     ]);
   });
+});
+
+describe('terraform/monitoring.tf', () => {
+  /** Every `filter` of a resource type's instances (the dashboard's are inside its JSON). */
+  const filters = (type: string): string[] => {
+    const out: string[] = [];
+    const walk = (v: unknown, key = ''): void => {
+      if (typeof v === 'string' && key === 'filter') out.push(v);
+      else if (typeof v === 'string' && key === 'dashboard_json') walk(JSON.parse(v));
+      else if (Array.isArray(v)) v.forEach((x) => walk(x));
+      else if (v && typeof v === 'object' && !(v instanceof Ref)) for (const [k, x] of Object.entries(v)) walk(x, k);
+    };
+    for (const i of instances(type)) walk(i.body);
+    return out;
+  };
+
+  it('alerts on stuck operations, the dead-letter backlog and the dedicated pool', () => {
+    expect(
+      instances('google_monitoring_alert_policy')
+        .map((p) => p.address)
+        .sort(),
+    ).toEqual([
+      'google_monitoring_alert_policy.dead_letter_backlog',
+      'google_monitoring_alert_policy.dedicated_pool',
+      'google_monitoring_alert_policy.stuck_operations',
+    ]);
+    const deadLetterSub = SUBSCRIPTIONS.find((s) => s.topic === TOPICS.deadLetter)!.name;
+    expect(filters('google_monitoring_alert_policy')).toContain(
+      'metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages" AND resource.type = "pubsub_subscription"' +
+        ` AND resource.label.subscription_id = "\${google_pubsub_subscription.pull["${deadLetterSub}"].name}"`,
+    );
+  });
+
+  it.each(['google_monitoring_alert_policy', 'google_monitoring_dashboard'])(
+    '%s queries only metrics of the catalogue, under the per-instance resource they are written as',
+    (type) => {
+      const custom = filters(type).filter((f) => f.includes('custom.googleapis.com/'));
+      expect(custom.length).toBeGreaterThan(2);
+      const named = custom.map((f) => /metric\.type = "custom\.googleapis\.com\/fleetforge\/(\w+)"/.exec(f)?.[1]);
+      expect(named.filter((n) => n === undefined || !(n in METRICS))).toEqual([]);
+      expect(custom.filter((f) => !f.includes('resource.type = "generic_task"'))).toEqual([]);
+    },
+  );
 });
