@@ -235,7 +235,7 @@ export class Terraform {
       case 'template': {
         // The AST keeps a template's literal parts in source form, escapes included.
         const parts = await Promise.all(
-          node.children.map((c) =>
+          node.children.map(async (c) =>
             c.type === 'literalValue' && c.meta?.type === 'string'
               ? unescape(String(c.meta.value))
               : this.eval(c, scope),
