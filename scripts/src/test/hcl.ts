@@ -9,7 +9,16 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { getExpressionAst, parse } from '@cdktf/hcl2json';
+
+/**
+ * Loaded without its typings: they pull in the DOM library (`/// <reference lib="dom" />`),
+ * which would retype fetch and friends in the whole scripts package.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { getExpressionAst, parse } = require('@cdktf/hcl2json') as {
+  parse: (filename: string, hcl: string) => Promise<unknown>;
+  getExpressionAst: (filename: string, expression: string) => Promise<unknown>;
+};
 
 /** A value known only after apply: an attribute path under a resource instance. */
 export class Ref {
