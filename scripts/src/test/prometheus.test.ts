@@ -54,6 +54,23 @@ describe('Prometheus', () => {
     expect(promtool(['check', 'metrics'], bad).status).not.toBe(0);
   });
 
+  it('every runbook an alert links to exists, down to the heading', () => {
+    const links = [...readFileSync(join(promDir, 'alerts.yml'), 'utf8').matchAll(/runbook: '([^'#]+)(?:#([^']+))?'/g)];
+    expect(links.length).toBeGreaterThan(3);
+    for (const [, file, anchor] of links) {
+      const text = readFileSync(join(repoRoot, file!), 'utf8');
+      if (!anchor) continue;
+      // GitHub's heading anchors: lower case, punctuation dropped, spaces as dashes.
+      const anchors = [...text.matchAll(/^#+ (.+)$/gm)].map((m) =>
+        m[1]!
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      );
+      expect(anchors).toContain(anchor);
+    }
+  });
+
   it('alert rules name only catalogue metrics', () => {
     const named = metricNames(readFileSync(join(promDir, 'alerts.yml'), 'utf8'));
     expect(named.length).toBeGreaterThan(3);
