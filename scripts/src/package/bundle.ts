@@ -19,6 +19,8 @@ import { FleetError } from '@fleetforge/shared';
  */
 export const FIXED_MTIME = new Date(2000, 0, 1, 0, 0, 0);
 const VENDOR_SHARED = 'vendor/shared';
+/** The runtime terraform/functions.tf deploys (nodejs22); the repository itself installs on Node 20 too. */
+const RUNTIME_ENGINES = { node: '>=22' };
 
 interface LockEntry {
   version?: string;
@@ -152,7 +154,6 @@ export function bundleEntries(repoRoot: string): Map<string, Buffer> {
   const functionsPkg = read('functions/package.json') as PackageJson;
   const sharedPkg = read('shared/package.json') as PackageJson;
   const lock = read('package-lock.json') as Lockfile;
-  const rootPkg = read('package.json') as { engines?: Record<string, string> };
 
   const deps = { ...functionsPkg.dependencies, [sharedPkg.name]: `file:${VENDOR_SHARED}` };
   const pkg: PackageJson = {
@@ -161,7 +162,7 @@ export function bundleEntries(repoRoot: string): Map<string, Buffer> {
     private: true,
     description: 'FleetForge Cloud Functions source bundle (npm run package)',
     main: 'dist/index.js',
-    engines: rootPkg.engines,
+    engines: RUNTIME_ENGINES,
     dependencies: Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b))),
   };
   const json = (v: unknown) => Buffer.from(`${JSON.stringify(v, null, 2)}\n`);
