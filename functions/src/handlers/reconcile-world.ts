@@ -1,10 +1,10 @@
 import {
   AgentCommandSchema,
   TOPICS,
-  isActiveOperation,
   isDegraded,
   isEmptyTick,
   keptCells,
+  oldestActiveOperationSeconds,
   servingCells,
   paths,
   planTick,
@@ -134,8 +134,7 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   const status = plan.status ?? state.world.status;
   deps.metrics.set('fleetforge_worlds_ready', status.ready ? 1 : 0, { world: state.world.name });
   deps.metrics.set('fleetforge_world_degraded', isDegraded(status) ? 1 : 0, { world: state.world.name });
-  const byId = new Map([...state.operations, ...plan.operations].map((o) => [o.id, o]));
-  setOldestOperationAge(deps, state.world.name, [...byId.values()]);
+  setOldestOperationAge(deps, state.world.name, [...state.operations, ...plan.operations]);
   deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
   log.info(
     {
@@ -256,7 +255,11 @@ export async function publishCommands(
  * every world each minute, so a stuck operation shows here as a growing age.
  */
 function setOldestOperationAge(deps: Deps, world: string, operations: readonly OperationDoc[]): void {
-  const now = deps.clock.now().getTime();
-  const ages = operations.filter(isActiveOperation).map((o) => (now - Date.parse(o.createdAt)) / 1000);
-  deps.metrics.set('fleetforge_operation_oldest_active_seconds', Math.max(0, ...ages), { world });
+  deps.metrics.set(
+    'fleetforge_operation_oldest_active_seconds',
+    oldestActiveOperationSeconds(operations, deps.clock.now()),
+    {
+      world,
+    },
+  );
 }
