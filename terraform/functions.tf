@@ -17,6 +17,8 @@ locals {
     environment_variables = merge(
       {
         FF_METRICS = "cloud-monitoring"
+        # The location of the functions' Cloud Monitoring series.
+        FF_REGION = var.region
         # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
         GOOGLE_CLOUD_PROJECT = var.project_id
         LOG_LEVEL            = var.log_level
@@ -61,18 +63,11 @@ resource "google_cloudfunctions2_function" "event" {
     environment_variables = local.function_service.environment_variables
     available_memory      = local.function_service.available_memory
     # A delivery is outstanding for the ack deadline; running longer only earns a duplicate.
-    timeout_seconds                = local.push_subscription_to[each.key].ack_deadline_seconds
-    max_instance_count             = var.function_max_instances
+    timeout_seconds    = local.push_subscription_to[each.key].ack_deadline_seconds
+    max_instance_count = var.function_max_instances
+    # Pub/Sub push counts as internal traffic to Cloud Run.
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
-  }
-
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = google_pubsub_topic.this[local.push_subscription_to[each.key].topic].id
-    retry_policy          = "RETRY_POLICY_RETRY"
-    service_account_email = google_service_account.invoker.email
   }
 
   depends_on = [google_project_service.apis]

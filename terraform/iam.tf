@@ -1,6 +1,6 @@
 # Three identities, each with only what it uses:
 #   functions - what the handlers run as (Firestore, publishing, metrics, exports);
-#   invoker   - what Eventarc triggers and Cloud Scheduler call the functions as, so
+#   invoker   - what Pub/Sub pushes and Cloud Scheduler call the functions as, so
 #               the runtime identity cannot invoke functions itself;
 #   agent     - the fleet agent: pulls its commands, publishes reports and metrics.
 
@@ -16,7 +16,7 @@ resource "google_service_account" "functions" {
 
 resource "google_service_account" "invoker" {
   account_id   = "fleetforge-invoker"
-  display_name = "FleetForge function invoker (Eventarc triggers, Cloud Scheduler)"
+  display_name = "FleetForge function invoker (Pub/Sub push, Cloud Scheduler)"
   depends_on   = [google_project_service.apis]
 }
 
@@ -40,15 +40,11 @@ resource "google_project_iam_member" "functions" {
   member  = google_service_account.functions.member
 }
 
-# The topics the handlers publish to: reconcile requests (api, sentinel,
-# onAgentReport), agent commands (reconcileWorld) and poison messages (every
-# Pub/Sub handler). Not the agent's topics.
+# The topics the handlers publish to: the union of the registry's per-function
+# `publishes` (FUNCTIONS in shared/src/topology.ts, checked against the code by
+# functions/src/publishes.test.ts). Not the agent's topics.
 resource "google_pubsub_topic_iam_member" "functions_publish" {
-  for_each = toset([
-    var.registry.topics.worldReconcile,
-    var.registry.topics.agentCommands,
-    var.registry.topics.deadLetter,
-  ])
+  for_each = toset(flatten([for f in values(var.registry.functions) : f.publishes]))
 
   topic  = google_pubsub_topic.this[each.value].id
   role   = "roles/pubsub.publisher"
@@ -86,7 +82,7 @@ resource "google_cloud_run_v2_service_iam_member" "api" {
   member   = each.value
 }
 
-# Pub/Sub signs each push delivery of the trigger subscriptions with an OIDC token
+# Pub/Sub signs each push delivery of the push subscriptions with an OIDC token
 # of the invoker; it needs the right to mint one for that account only.
 resource "google_service_account_iam_member" "pubsub_invoker_tokens" {
   service_account_id = google_service_account.invoker.name
@@ -106,15 +102,10 @@ resource "google_pubsub_topic_iam_member" "pubsub_dead_letter_publish" {
 }
 
 # To acknowledge what it forwarded, on each subscription with a dead-letter policy.
-# The Eventarc subscriptions get the same grant in the README's post-apply step, as
-# Terraform does not know their names.
 resource "google_pubsub_subscription_iam_member" "pubsub_dead_letter_ack" {
-  for_each = {
-    for s in var.registry.subscriptions : s.name => s
-    if s.delivery.kind == "pull" && s.topic != var.registry.topics.deadLetter
-  }
+  for_each = { for s in var.registry.subscriptions : s.name => s if s.topic != var.registry.topics.deadLetter }
 
-  subscription = google_pubsub_subscription.pull[each.key].name
+  subscription = local.subscriptions[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }
@@ -155,4 +146,48 @@ resource "google_secret_manager_secret" "admin_token" {
   }
 
   depends_on = [google_project_service.apis]
+}
+
+# --- agent workload identity (no key files) ---
+
+# On GKE with Workload Identity, the agent's Kubernetes service account
+# (agent/deploy/serviceaccount.yaml) acts as the agent account. The service account
+# also needs the annotation iam.gke.io/gcp-service-account (README.md).
+resource "google_service_account_iam_member" "agent_gke_workload_identity" {
+  count = var.agent_gke_workload_identity ? 1 : 0
+
+  service_account_id = google_service_account.agent.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.agent_kubernetes_service_account.namespace}/${var.agent_kubernetes_service_account.name}]"
+}
+
+# Any other cluster (Kind, EKS, on-premises) federates its service account tokens
+# through a workload identity pool that trusts the cluster's OIDC issuer.
+resource "google_iam_workload_identity_pool" "agent" {
+  count = var.agent_oidc_issuer_uri == "" ? 0 : 1
+
+  workload_identity_pool_id = "fleetforge-agents"
+  display_name              = "FleetForge agents"
+  depends_on                = [google_project_service.apis]
+}
+
+resource "google_iam_workload_identity_pool_provider" "agent" {
+  count = var.agent_oidc_issuer_uri == "" ? 0 : 1
+
+  workload_identity_pool_id          = google_iam_workload_identity_pool.agent[0].workload_identity_pool_id
+  workload_identity_pool_provider_id = "kubernetes"
+  display_name                       = "Agent cluster"
+  attribute_mapping                  = { "google.subject" = "assertion.sub" }
+
+  oidc {
+    issuer_uri = var.agent_oidc_issuer_uri
+  }
+}
+
+resource "google_service_account_iam_member" "agent_federated_identity" {
+  count = var.agent_oidc_issuer_uri == "" ? 0 : 1
+
+  service_account_id = google_service_account.agent.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "principal://iam.googleapis.com/${google_iam_workload_identity_pool.agent[0].name}/subject/system:serviceaccount:${var.agent_kubernetes_service_account.namespace}:${var.agent_kubernetes_service_account.name}"
 }

@@ -14,7 +14,7 @@ output "functions_service_account" {
 }
 
 output "invoker_service_account" {
-  description = "Identity of the Pub/Sub triggers and the scheduler jobs."
+  description = "Identity of the Pub/Sub push subscriptions and the scheduler jobs."
   value       = google_service_account.invoker.email
 }
 
@@ -33,16 +33,14 @@ output "dead_letter_subscription" {
   value       = google_pubsub_subscription.pull[local.pull_subscription_of.operator].id
 }
 
-output "push_triggers" {
-  description = "Per registry push subscription: the Eventarc trigger standing in for it and the delivery settings to put on its subscription (README.md)."
-  value = {
-    for name, sub in local.push_subscriptions : name => {
-      trigger               = google_cloudfunctions2_function.event[sub.delivery.function].event_trigger[0].trigger
-      ack_deadline_seconds  = sub.ack_deadline_seconds
-      max_delivery_attempts = sub.max_delivery_attempts
-      dead_letter_topic     = local.dead_letter_topic.name
-    }
-  }
+output "push_subscriptions" {
+  description = "Per registry push subscription: the function URL it pushes to."
+  value       = { for name, sub in google_pubsub_subscription.push : name => sub.push_config[0].push_endpoint }
+}
+
+output "agent_workload_identity_provider" {
+  description = "Full name of the workload identity provider for non-GKE agent clusters (empty when agent_oidc_issuer_uri is not set)."
+  value       = var.agent_oidc_issuer_uri == "" ? "" : google_iam_workload_identity_pool_provider.agent[0].name
 }
 
 output "source_bucket" {

@@ -4,7 +4,7 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region of the functions, their Pub/Sub triggers, the scheduler jobs and the buckets."
+  description = "Region of the functions, the scheduler jobs and the buckets."
   type        = string
   default     = "europe-west1"
 }
@@ -102,6 +102,7 @@ variable "registry" {
       name        = string
       signature   = string # http or cloudevent
       description = string
+      publishes   = list(string) # topic names
     }))
     scheduler_jobs = list(object({
       name        = string
@@ -125,4 +126,40 @@ variable "alert_webhook_url" {
   description = "Pager webhook for dedicated-pool alerts (empty: alerts are events and logs only)."
   type        = string
   default     = ""
+}
+
+variable "agent_kubernetes_service_account" {
+  description = "Kubernetes service account the agent runs as (agent/deploy/serviceaccount.yaml)."
+  type = object({
+    namespace = string
+    name      = string
+  })
+  default = {
+    namespace = "fleetforge-system"
+    name      = "fleetforge-agent"
+  }
+}
+
+variable "agent_gke_workload_identity" {
+  description = "Let the agent's Kubernetes service account act as the agent account through GKE Workload Identity (needs a GKE cluster with Workload Identity in this project)."
+  type        = bool
+  default     = true
+}
+
+variable "agent_oidc_issuer_uri" {
+  description = "OIDC issuer of a non-GKE cluster that runs the agent; set, it creates a workload identity pool that trusts it. Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) the alert policies notify. Empty: incidents show in the console only."
+  type        = list(string)
+  default     = []
+}
+
+variable "stuck_operation_seconds" {
+  description = "Age past which an unfinished split, merge or recovery alerts."
+  type        = number
+  default     = 600
 }

@@ -15,6 +15,8 @@ export const FunctionsEnvSchema = z.object({
   FF_STALE_AFTER_MS: z.coerce.number().int().nonnegative().default(15_000),
   /** Dedicated-pool alerts are POSTed here (the pager; locally a receiver that logs them). */
   FF_ALERT_WEBHOOK_URL: z.string().url().optional(),
+  /** Region of the function, the location of its Cloud Monitoring series. */
+  FF_REGION: z.string().min(1).default('global'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;

@@ -19,11 +19,22 @@ import { provisionTenant } from './handlers/provision-tenant';
 import { loadEnv } from './env';
 import { decodePubSubEvent, handleMessage, type PubSubEventData } from './pubsub-handler';
 import { productionDeps } from './runtime';
+import type { Deps } from './deps';
 
 let router: ApiRouter | undefined;
 
+/** Runs a message handler, then writes the metrics out whether it succeeded or not (CPU is throttled after). */
+async function flushAfter(deps: Deps, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } finally {
+    await deps.metrics.flush?.();
+  }
+}
+
 ff.http('api', async (req, res) => {
-  router ??= new ApiRouter(productionDeps('api'));
+  const deps = productionDeps('api');
+  router ??= new ApiRouter(deps);
   const out = await router.handle({
     method: req.method,
     path: req.path,
@@ -32,6 +43,8 @@ ff.http('api', async (req, res) => {
     body: req.body as unknown,
     rawBody: (req as { rawBody?: Buffer }).rawBody,
   });
+  // Before answering: once the response is sent, the instance gets no CPU to write with.
+  await deps.metrics.flush?.();
   res.status(out.status).type(out.contentType ?? 'application/json');
   if (typeof out.body === 'string') res.send(out.body);
   else res.send(JSON.stringify(out.body));
@@ -39,30 +52,38 @@ ff.http('api', async (req, res) => {
 
 ff.cloudEvent<PubSubEventData>('reconcileWorld', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('reconcileWorld');
-  await handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
-    reconcileWorld(deps, msg, log),
+  await flushAfter(deps, () =>
+    handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+      reconcileWorld(deps, msg, log),
+    ),
   );
 });
 
 ff.cloudEvent<PubSubEventData>('onAgentReport', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('onAgentReport');
-  await handleMessage(deps, 'onAgentReport', AgentMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
-    onAgentReport(deps, msg, log),
+  await flushAfter(deps, () =>
+    handleMessage(deps, 'onAgentReport', AgentMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+      onAgentReport(deps, msg, log),
+    ),
   );
 });
 
 ff.cloudEvent<PubSubEventData>('ingestMetrics', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('ingestMetrics');
-  await handleMessage(deps, 'ingestMetrics', CellMetricsMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
-    ingestMetrics(deps, msg, log),
+  await flushAfter(deps, () =>
+    handleMessage(deps, 'ingestMetrics', CellMetricsMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+      ingestMetrics(deps, msg, log),
+    ),
   );
 });
 
 ff.cloudEvent<PubSubEventData>('provisionTenant', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('provisionTenant');
   const alertWebhook = loadEnv().FF_ALERT_WEBHOOK_URL;
-  await handleMessage(deps, 'provisionTenant', TenantMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
-    provisionTenant(deps, msg, log, { alertWebhook }),
+  await flushAfter(deps, () =>
+    handleMessage(deps, 'provisionTenant', TenantMessageSchema, decodePubSubEvent(event.data), (msg, log) =>
+      provisionTenant(deps, msg, log, { alertWebhook }),
+    ),
   );
 });
 
@@ -70,9 +91,12 @@ ff.http('sentinel', async (req, res) => {
   const deps = productionDeps('sentinel');
   try {
     const correlationId = req.get('x-correlation-id') ?? deps.ids.next('sweep');
-    res.status(200).json(await sentinelSweep(deps, correlationId));
+    const out = await sentinelSweep(deps, correlationId);
+    await deps.metrics.flush?.();
+    res.status(200).json(out);
   } catch (err) {
     const e = toFleetError(err, 'UNAVAILABLE');
+    await deps.metrics.flush?.();
     res.status(e.httpStatus).json(e.toJSON());
   }
 });

@@ -18,7 +18,9 @@ export function productionDeps(component: string): Deps {
   const log = createLogger(component, env.LOG_LEVEL);
   let metrics: MetricsSink;
   if (env.FF_METRICS === 'cloud-monitoring') {
-    metrics = new CloudMonitoringSink(env.GOOGLE_CLOUD_PROJECT, log);
+    metrics = new CloudMonitoringSink(env.GOOGLE_CLOUD_PROJECT, log, {
+      resource: { job: component, location: env.FF_REGION },
+    });
   } else if (env.FF_METRICS === 'prometheus') {
     promSink = new PromMetricsSink(undefined, { defaultMetrics: true });
     metrics = promSink;

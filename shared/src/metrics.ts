@@ -79,6 +79,11 @@ export const METRICS = {
     labels: ['world'],
   },
   fleetforge_recoveries_total: { type: 'counter', help: 'Failed cells restarted.', labels: ['world'] },
+  fleetforge_operation_oldest_active_seconds: {
+    type: 'gauge',
+    help: 'Age of the oldest split, merge or recovery of a world still in progress (0 with none).',
+    labels: ['world'],
+  },
   fleetforge_routing_epoch: { type: 'gauge', help: 'Current routing epoch of a world.', labels: ['world'] },
   fleetforge_agent_commands_total: {
     type: 'counter',

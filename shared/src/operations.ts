@@ -74,3 +74,18 @@ export type OperationDoc = z.infer<typeof OperationDocSchema>;
 export function isActiveOperation(op: Pick<OperationDoc, 'state'>): boolean {
   return op.state !== 'Completed' && op.state !== 'RolledBack';
 }
+
+/**
+ * Seconds since the oldest still-active operation was created (0 with none): what
+ * the stuck-operation alert watches. A later copy of an operation (same id) wins.
+ */
+export function oldestActiveOperationSeconds(
+  operations: ReadonlyArray<Pick<OperationDoc, 'id' | 'state' | 'createdAt'>>,
+  now: Date,
+): number {
+  const latest = new Map(operations.map((o) => [o.id, o]));
+  const ages = [...latest.values()]
+    .filter(isActiveOperation)
+    .map((o) => (now.getTime() - Date.parse(o.createdAt)) / 1000);
+  return Math.max(0, ...ages);
+}

@@ -108,6 +108,12 @@ export interface MetricsSink {
   inc(name: MetricName, labels?: MetricLabels, by?: number): void;
   set(name: MetricName, value: number, labels?: MetricLabels): void;
   observe(name: MetricName, value: number, labels?: MetricLabels): void;
+  /**
+   * Writes buffered points out. Entry points call it before they answer: on Cloud
+   * Functions the CPU is throttled once the response is sent. Sinks that write
+   * synchronously or are scraped leave it out.
+   */
+  flush?(): Promise<void>;
 }
 
 /* ---------- Clock and ids ---------- */

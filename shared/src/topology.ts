@@ -22,35 +22,52 @@ export interface FunctionDef {
   name: string;
   signature: FunctionSignature;
   description: string;
+  /**
+   * Every topic the function publishes to. Terraform grants exactly these, and a
+   * unit test (functions/src/publishes.test.ts) fails on a publish not declared here.
+   * Every Pub/Sub-triggered function copies poison messages to the dead-letter topic.
+   */
+  publishes: readonly TopicName[];
 }
 
 export const FUNCTIONS = {
-  api: { name: 'api', signature: 'http', description: 'HTTPS API used by ffctl and clients' },
+  api: {
+    name: 'api',
+    signature: 'http',
+    description: 'HTTPS API used by ffctl and clients',
+    publishes: [TOPICS.worldReconcile, TOPICS.agentCommands, TOPICS.tenantRequests],
+  },
   reconcileWorld: {
     name: 'reconcileWorld',
     signature: 'cloudevent',
     description: 'compares desired and actual cells of one world and converges',
+    publishes: [TOPICS.agentCommands, TOPICS.deadLetter],
   },
   ingestMetrics: {
     name: 'ingestMetrics',
     signature: 'cloudevent',
     description: 'records cell load windows with bounded writes',
+    // It reconciles the world inline when load crosses a threshold.
+    publishes: [TOPICS.agentCommands, TOPICS.deadLetter],
   },
   onAgentReport: {
     name: 'onAgentReport',
     signature: 'cloudevent',
     description: 'applies agent observations (started, ready, exited) to cell state',
+    publishes: [TOPICS.worldReconcile, TOPICS.agentCommands, TOPICS.deadLetter],
   },
   provisionTenant: {
     name: 'provisionTenant',
     signature: 'cloudevent',
     description:
       'converges tenants: sends namespace, vcluster and pool commands to the agent, applies what it observed',
+    publishes: [TOPICS.tenantCommands, TOPICS.deadLetter],
   },
   sentinel: {
     name: 'sentinel',
     signature: 'http',
     description: 'scheduled sweep: re-queues every world for a level-based reconcile',
+    publishes: [TOPICS.worldReconcile],
   },
 } as const satisfies Record<string, FunctionDef>;
 export type FunctionName = (typeof FUNCTIONS)[keyof typeof FUNCTIONS]['name'];

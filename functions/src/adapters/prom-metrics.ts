@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { METRICS, type MetricDef, type MetricLabels, type MetricName, type MetricsSink } from '@fleetforge/shared';
 
+const PROCESS_PREFIX = 'fleetforge_process_';
+
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
 
 /** MetricsSink on a prom-client registry, built from the shared catalogue. */
@@ -10,7 +12,14 @@ export class PromMetricsSink implements MetricsSink {
 
   constructor(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'fleetforge_process_' });
+    if (opts.defaultMetrics) {
+      collectDefaultMetrics({ register: registry, prefix: PROCESS_PREFIX });
+      // prom-client also exports these gauges under a `_total` name, which `promtool check
+      // metrics` rejects (only counters end in _total); their twins without it remain.
+      for (const name of ['handles', 'requests', 'resources']) {
+        registry.removeSingleMetric(`${PROCESS_PREFIX}nodejs_active_${name}_total`);
+      }
+    }
   }
 
   private metric(name: MetricName): AnyMetric {

@@ -93,8 +93,8 @@ function alreadyExists(err: unknown): boolean {
 
 /**
  * Creates every topic and subscription of the registry. Push endpoints carry the
- * topic path, which functions-framework needs to turn a raw push into the same
- * CloudEvent an Eventarc Pub/Sub trigger delivers on GCP.
+ * topic path, which functions-framework needs to turn a raw push into a
+ * CloudEvent; terraform/pubsub.tf declares the same push subscriptions on GCP.
  */
 export async function ensureTopology(client: PubSub, projectId: string, opts: TopologyOptions): Promise<void> {
   for (const name of Object.values(TOPICS)) {

@@ -4,6 +4,7 @@ import {
   isDegraded,
   isEmptyTick,
   keptCells,
+  oldestActiveOperationSeconds,
   servingCells,
   paths,
   planTick,
@@ -99,6 +100,7 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
     await publishSync(deps, peek.world.name, servingCells(peek.cells), keptCells(peek.cells), msg.correlationId);
   if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
+    setOldestOperationAge(deps, msg.world, peek.operations);
     deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
     return 'ok';
   }
@@ -132,6 +134,7 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   const status = plan.status ?? state.world.status;
   deps.metrics.set('fleetforge_worlds_ready', status.ready ? 1 : 0, { world: state.world.name });
   deps.metrics.set('fleetforge_world_degraded', isDegraded(status) ? 1 : 0, { world: state.world.name });
+  setOldestOperationAge(deps, state.world.name, [...state.operations, ...plan.operations]);
   deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
   log.info(
     {
@@ -245,5 +248,19 @@ export async function publishCommands(
   ];
   await Promise.all(
     commands.map((c) => deps.bus.publish(TOPICS.agentCommands, c, { world: c.world, correlationId: c.correlationId })),
+  );
+}
+
+/**
+ * Age of the world's oldest active operation (0 with none). The sentinel re-queues
+ * every world each minute, so a stuck operation shows here as a growing age.
+ */
+function setOldestOperationAge(deps: Deps, world: string, operations: readonly OperationDoc[]): void {
+  deps.metrics.set(
+    'fleetforge_operation_oldest_active_seconds',
+    oldestActiveOperationSeconds(operations, deps.clock.now()),
+    {
+      world,
+    },
   );
 }

@@ -1,7 +1,7 @@
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import YAML from 'yaml';
 import { formatRect, type CellView, type LifecycleEvent, type OperationDoc, type WorldView } from '@fleetforge/shared';
+import { kubectlTable, render } from './table';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -29,8 +29,7 @@ function phaseColor(phase: string): string {
 }
 
 export function worldsTable(worlds: WorldView[]): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: ['NAME', 'PHASE', 'READY', 'CELLS', 'EPOCH', 'GEN', 'AGE'].map((h) => pc.bold(h)),
   });
   for (const w of worlds) {
@@ -44,7 +43,7 @@ export function worldsTable(worlds: WorldView[]): string {
       age(w.createdAt),
     ]);
   }
-  return t.toString();
+  return render(t);
 }
 
 export function worldDetail(w: WorldView): string {
@@ -63,8 +62,7 @@ export function worldDetail(w: WorldView): string {
 
 /** Sessions coloured against the split threshold: green below half, yellow below it, red above. */
 export function cellsTable(cells: CellView[], splitSessions?: number): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: ['CELL', 'STATE', 'REGION', 'SESSIONS', 'CPU(m)', 'MEM(MiB)', 'ENDPOINT'].map((h) => pc.bold(h)),
   });
   for (const c of cells) {
@@ -80,12 +78,11 @@ export function cellsTable(cells: CellView[], splitSessions?: number): string {
       c.endpoint ?? pc.dim('-'),
     ]);
   }
-  return t.toString();
+  return render(t);
 }
 
 export function eventsTable(events: LifecycleEvent[]): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: ['TIME', 'TYPE', 'WORLD', 'CELLS', 'REASON', 'CORRELATION', 'MESSAGE'].map((h) => pc.bold(h)),
   });
   for (const e of events) {
@@ -99,7 +96,7 @@ export function eventsTable(events: LifecycleEvent[]): string {
       e.message.slice(0, 60),
     ]);
   }
-  return t.toString();
+  return render(t);
 }
 
 /** One line per event, for `events --follow`. */
@@ -131,8 +128,7 @@ export function operationLine(op: OperationDoc): string {
 }
 
 export function operationsTable(ops: OperationDoc[]): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: ['OPERATION', 'KIND', 'STATE', 'CAUSE', 'FROM', 'TO', 'MOVED', 'SECONDS', 'CORRELATION'].map((h) =>
       pc.bold(h),
     ),
@@ -150,5 +146,5 @@ export function operationsTable(ops: OperationDoc[]): string {
       op.correlationId,
     ]);
   }
-  return t.toString();
+  return render(t);
 }

@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { z } from 'zod';
@@ -13,6 +12,7 @@ import {
 } from '@fleetforge/shared';
 import { CliError, type ApiClient } from './client';
 import { emit, type OutputFormat } from './format';
+import { kubectlTable, render } from './table';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CreateResponseSchema = z.object({ created: z.boolean(), tenant: TenantViewSchema });
@@ -77,17 +77,17 @@ export function tenantDetail(t: TenantView): string {
         ? `delivered ${t.kubeconfig.deliveredAt} to ${t.kubeconfig.deliveredTo}`
         : '-',
   ]);
-  const table = new Table({ style: { head: [], border: [] }, colWidths: [14, 96], wordWrap: true });
+  const table = kubectlTable({
+    colWidths: [14, 96],
+    wordWrap: true,
+  });
   for (const [k, v] of rows) table.push([pc.bold(k), v]);
-  return table.toString();
+  return render(table);
 }
 
 function tenantsTable(items: TenantView[]): string {
   if (items.length === 0) return 'no tenants';
-  const table = new Table({
-    head: ['TENANT', 'TIER', 'PHASE', 'NAMESPACE', 'HOSTS', 'ALERTS'],
-    style: { head: [], border: [] },
-  });
+  const table = kubectlTable({ head: ['TENANT', 'TIER', 'PHASE', 'NAMESPACE', 'HOSTS', 'ALERTS'] });
   for (const t of items) {
     table.push([
       t.spec.name,
@@ -98,7 +98,7 @@ function tenantsTable(items: TenantView[]): string {
       String(t.status.alerts.length),
     ]);
   }
-  return table.toString();
+  return render(table);
 }
 
 /** The agent samples every tenant every few seconds; silence this long means it or the cluster is unreachable. */
@@ -352,11 +352,11 @@ export function registerTenantCommands(
       const flags = await c.request('GET', '/v1/config/features', FeatureFlagsSchema);
       io.out(
         emit(format(), flags, () => {
-          const table = new Table({ head: ['FEATURE', ...TierSchema.options], style: { head: [], border: [] } });
+          const table = kubectlTable({ head: ['FEATURE', ...TierSchema.options] });
           for (const f of FeatureSchema.options) {
             table.push([f, ...TierSchema.options.map((t) => (flags.tiers[t]?.[f] ? pc.green('on') : pc.dim('off')))]);
           }
-          return table.toString();
+          return render(table);
         }),
       );
     });

@@ -10,6 +10,7 @@ import {
   WorldManifestSchema,
 } from '@fleetforge/shared';
 import { ROUTES, openApiDocument } from '@fleetforge/functions';
+import { apiMarkdown, type OpenApiDoc } from './api-doc';
 
 export const repoRoot = resolve(__dirname, '..', '..', '..');
 
@@ -17,6 +18,7 @@ export const repoRoot = resolve(__dirname, '..', '..', '..');
 export function generatedFiles(): Record<string, string> {
   return {
     'docs/openapi.json': json(openApiDocument(ROUTES)),
+    'docs/api.md': apiMarkdown(openApiDocument(ROUTES) as unknown as OpenApiDoc),
     'docs/events.schema.json': json({
       $id: 'https://fleetforge.dev/schemas/lifecycle-event.json',
       title: 'FleetForge lifecycle event',
@@ -59,7 +61,7 @@ function terraformRegistry() {
     functions: Object.fromEntries(
       Object.entries(FUNCTIONS).map(([key, f]) => [
         key,
-        { name: f.name, signature: f.signature, description: f.description },
+        { name: f.name, signature: f.signature, description: f.description, publishes: f.publishes },
       ]),
     ),
     scheduler_jobs: SCHEDULER_JOBS.map((j) => ({

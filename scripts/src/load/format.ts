@@ -1,6 +1,6 @@
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import { summaryOk, type LoadSummary } from './generator';
+import { kubectlTable, render } from '../ffctl/table';
 
 function ms(v: number): string {
   return `${Math.round(v)}ms`;
@@ -9,8 +9,7 @@ function ms(v: number): string {
 /** The outcome of a load run: one compact table of per-cell counts, then the counters. */
 export function formatSummary(s: LoadSummary): string {
   const ok = summaryOk(s);
-  const t = new Table({
-    style: { head: [], border: [], compact: true },
+  const t = kubectlTable({
     head: ['CELL', 'SESSIONS'].map((h) => pc.bold(h)),
   });
   const cells = Object.entries(s.perCell).sort(([a], [b]) => a.localeCompare(b));
@@ -38,5 +37,5 @@ export function formatSummary(s: LoadSummary): string {
     ['elapsed', ms(s.elapsedMs)],
     [pc.bold('result'), ok ? pc.green('OK') : pc.red('NOT OK')],
   );
-  return t.toString();
+  return render(t);
 }
