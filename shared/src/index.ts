@@ -25,3 +25,4 @@ export * from './tick';
 export * from './tenancy';
 export * from './tenancy-manifests';
 export * from './tenancy-plan';
+export * from './billing';
