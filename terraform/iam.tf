@@ -156,3 +156,23 @@ resource "google_secret_manager_secret" "admin_token" {
 
   depends_on = [google_project_service.apis]
 }
+
+# --- billing manifest signing key ---
+
+# Like the admin token, only the secret is declared; its value (32+ random bytes,
+# base64) is added out of band so the key never lands in Terraform state.
+resource "google_secret_manager_secret" "billing_key" {
+  secret_id = var.billing_key_secret
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_iam_member" "functions_billing_key" {
+  secret_id = google_secret_manager_secret.billing_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.functions.member
+}

@@ -15,6 +15,12 @@ export const FunctionsEnvSchema = z.object({
   FF_STALE_AFTER_MS: z.coerce.number().int().nonnegative().default(15_000),
   /** Dedicated-pool alerts are POSTed here (the pager; locally a receiver that logs them). */
   FF_ALERT_WEBHOOK_URL: z.string().url().optional(),
+  /** Billing exports: a Cloud Storage bucket (GCP) or, locally, a folder standing in for one. */
+  FF_EXPORTS_BUCKET: z.string().min(1).optional(),
+  FF_EXPORTS_DIR: z.string().min(1).default('.fleetforge/exports'),
+  /** Manifest signing key: base64 (Secret Manager secret env var on GCP) or a local 0600 key file. */
+  FF_BILLING_KEY: z.string().min(1).optional(),
+  FF_BILLING_KEY_FILE: z.string().min(1).default('.fleetforge/billing-hmac.key'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;

@@ -8,8 +8,10 @@ import {
   CellMetricsMessageSchema,
   TenantMessageSchema,
   WorldReconcileMessageSchema,
+  parseOrThrow,
   toFleetError,
 } from '@fleetforge/shared';
+import { BillingExportRequestSchema, billingExport, updateCostGauges } from './handlers/billing-export';
 import { ApiRouter } from './api/router';
 import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
@@ -18,7 +20,7 @@ import { sentinelSweep } from './handlers/sentinel';
 import { provisionTenant } from './handlers/provision-tenant';
 import { loadEnv } from './env';
 import { decodePubSubEvent, handleMessage, type PubSubEventData } from './pubsub-handler';
-import { productionDeps } from './runtime';
+import { productionBillingDeps, productionDeps } from './runtime';
 
 let router: ApiRouter | undefined;
 
@@ -77,6 +79,25 @@ ff.http('sentinel', async (req, res) => {
   }
 });
 
+// Cloud Scheduler (locally the stack's runner) POSTs here: close the last window, refresh cost gauges.
+ff.http('billingExport', async (req, res) => {
+  const deps = productionDeps('billingExport');
+  const correlationId = req.get('x-correlation-id') ?? deps.ids.next('billing');
+  try {
+    const body: unknown = req.body && typeof req.body === 'object' ? req.body : {};
+    const request = parseOrThrow(BillingExportRequestSchema, body, 'request body');
+    const billing = productionBillingDeps();
+    const gauges = await updateCostGauges(deps, correlationId);
+    const result = await billingExport(deps, billing, request, 'system:billingExport', correlationId);
+    res.status(200).json({ ...result, gauges });
+  } catch (err) {
+    const e = toFleetError(err, 'UNAVAILABLE');
+    deps.metrics.inc('fleetforge_billing_exports_total', { outcome: 'failed' });
+    deps.log.error({ code: e.code, err: e.message, correlationId }, 'billing export failed');
+    res.status(e.httpStatus).json(e.toJSON());
+  }
+});
+
 export { ApiRouter } from './api/router';
 export { ROUTES } from './api/routes';
 export { openApiDocument } from './api/openapi';
@@ -94,4 +115,15 @@ export { onAgentReport } from './handlers/on-agent-report';
 export { ingestMetrics } from './handlers/ingest-metrics';
 export { sentinelSweep } from './handlers/sentinel';
 export { provisionTenant } from './handlers/provision-tenant';
+export {
+  auditBilling,
+  billingExport,
+  ingestUsage,
+  renderExport,
+  updateCostGauges,
+  type BillingDeps,
+} from './handlers/billing-export';
+export { nodeDigests } from './adapters/node-digests';
+export { loadBillingKey } from './adapters/billing-key';
+export { GcsBlobStore } from './adapters/gcs-blob-store';
 export { handleMessage, decodePubSubEvent } from './pubsub-handler';
