@@ -56,7 +56,7 @@ describe('UsageMeter', () => {
     const proc = samples.filter((s) => s.source === 'process');
     expect(totalQuantities(proc)).toEqual({
       cpuMillis: 4000,
-      memoryByteSeconds: 100 * 1024 * 1024 * 20,
+      memoryMiBSeconds: 100 * 20,
       vclusterMillis: 0,
       cellMillis: 20_000,
     });

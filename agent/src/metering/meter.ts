@@ -105,7 +105,7 @@ export class UsageMeter {
         quantities: {
           cpuMillis: Math.round(cpu),
           // Trapezoid: memory moves between readings; its average times the time.
-          memoryByteSeconds: Math.round((((prev.rssBytes + cur.rssBytes) / 2) * dt) / 1000),
+          memoryMiBSeconds: Math.round((((prev.rssBytes + cur.rssBytes) / 2 / 2 ** 20) * dt) / 1000),
           vclusterMillis: 0,
           cellMillis: dt,
         },

@@ -30,7 +30,7 @@ function sample(id: string, tenant: string, start: string, end: string): UsageSa
     start,
     end,
     cpuMillis: 60_000,
-    memoryByteSeconds: 1e9,
+    memoryMiBSeconds: 1000,
     vclusterMillis: 0,
     cellMillis: 60_000,
   };

@@ -19,7 +19,7 @@ import { testDeps } from '../deps';
 import { auditBilling, billingExport, ingestUsage, updateCostGauges, type BillingDeps } from './billing-export';
 
 const log = pino({ level: 'silent' });
-const zero = { cpuMillis: 0, memoryByteSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
+const zero = { cpuMillis: 0, memoryMiBSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
 
 function sample(id: string, tenant: string, start: string, end: string, over: Partial<UsageSample> = {}): UsageSample {
   return {
@@ -34,7 +34,7 @@ function sample(id: string, tenant: string, start: string, end: string, over: Pa
     end,
     ...zero,
     cpuMillis: 1_800_000,
-    memoryByteSeconds: 1024 ** 3 * 1800,
+    memoryMiBSeconds: 1024 * 1800,
     cellMillis: 1_800_000,
     ...over,
   };

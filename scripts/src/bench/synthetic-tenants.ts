@@ -43,7 +43,7 @@ export function syntheticTenants(
         start: new Date(start).toISOString(),
         end: new Date(start + HOUR_MS).toISOString(),
         cpuMillis: Math.round(cores * HOUR_MS * (0.5 + u() / 2)),
-        memoryByteSeconds: Math.round(memGiB * 1024 ** 3 * 3600),
+        memoryMiBSeconds: Math.round(memGiB * 1024 * 3600),
         vclusterMillis: tier === 'standard' ? HOUR_MS : 0,
         cellMillis: tier === 'dev' ? 0 : HOUR_MS,
       });

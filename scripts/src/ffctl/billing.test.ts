@@ -11,7 +11,7 @@ const line: ExportLine = {
   worlds: 1,
   gapMillis: 60_000,
   cpuMillis: 3_600_000,
-  memoryByteSeconds: 1024 ** 3 * 3600,
+  memoryMiBSeconds: 1024 * 3600,
   vclusterMillis: 0,
   cellMillis: 7_200_000,
   cost: 0.065,

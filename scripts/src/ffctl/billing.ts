@@ -75,7 +75,7 @@ export function reportTable(r: Report): string {
       l.tier,
       l.tenant + (l.estimated ? pc.dim(' (est.)') : ''),
       hours(l.cpuMillis),
-      (l.memoryByteSeconds / 1024 ** 3 / 3600).toFixed(3),
+      (l.memoryMiBSeconds / 1024 / 3600).toFixed(3),
       hours(l.vclusterMillis),
       hours(l.cellMillis),
       String(l.samples),

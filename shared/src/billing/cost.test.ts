@@ -9,7 +9,7 @@ import {
 } from './cost';
 import { UsageSampleSchema, type UsageSample } from './usage';
 
-const zero = { cpuMillis: 0, memoryByteSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
+const zero = { cpuMillis: 0, memoryMiBSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
 
 function s(id: string, tenant: string, start: string, end: string, cpuMillis: number): UsageSample {
   return UsageSampleSchema.parse({
@@ -30,7 +30,7 @@ describe('costOf', () => {
   it.each([
     ['dev is free', 'dev', { ...zero, cpuMillis: 3_600_000 }, 0],
     ['one standard CPU-hour', 'standard', { ...zero, cpuMillis: 3_600_000 }, 0.04],
-    ['one GiB-hour on dedicated', 'dedicated', { ...zero, memoryByteSeconds: 1024 ** 3 * 3600 }, 0.008],
+    ['one GiB-hour on dedicated', 'dedicated', { ...zero, memoryMiBSeconds: 1024 * 3600 }, 0.008],
     ['a vcluster hour', 'standard', { ...zero, vclusterMillis: 3_600_000 }, 0.1],
     ['half a cell hour on dedicated', 'dedicated', { ...zero, cellMillis: 1_800_000 }, 0.01],
   ] as const)('%s', (_name, tier, q, expected) => {

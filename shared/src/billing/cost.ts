@@ -45,14 +45,12 @@ export const BillingConfigSchema = z.strictObject({
 });
 export type BillingConfig = z.infer<typeof BillingConfigSchema>;
 
-const GIB = 1024 ** 3;
-
 /** Cost of some usage on a tier, rounded to millionths (the exports' precision). */
 export function costOf(q: Quantities, tier: Tier, table: PriceTable): number {
   const p = table.tiers[tier];
   const raw =
     (q.cpuMillis / HOUR_MS) * p.cpuHour +
-    (q.memoryByteSeconds / GIB / 3600) * p.memoryGiBHour +
+    (q.memoryMiBSeconds / 1024 / 3600) * p.memoryGiBHour +
     (q.vclusterMillis / HOUR_MS) * p.vclusterHour +
     (q.cellMillis / HOUR_MS) * p.cellHour;
   return Math.round(raw * 1e6) / 1e6;

@@ -40,7 +40,7 @@ export function exportLines(lines: readonly RollupLine[], prices: PriceTable): E
     worlds: l.worlds,
     gapMillis: l.gapMillis,
     cpuMillis: l.cpuMillis,
-    memoryByteSeconds: l.memoryByteSeconds,
+    memoryMiBSeconds: l.memoryMiBSeconds,
     vclusterMillis: l.vclusterMillis,
     cellMillis: l.cellMillis,
     cost: costOf(l, l.tier, prices),

@@ -42,7 +42,7 @@ function chain(n: number, key = KEY) {
         cost: seq + 0.5,
         currency: 'USD',
         cpuMillis: 1,
-        memoryByteSeconds: 0,
+        memoryMiBSeconds: 0,
         vclusterMillis: 0,
         cellMillis: 0,
       },

@@ -27,7 +27,7 @@ function sample(id: string, start: string, end: string, q: Partial<Quantities> =
     start,
     end,
     cpuMillis: 0,
-    memoryByteSeconds: 0,
+    memoryMiBSeconds: 0,
     vclusterMillis: 0,
     cellMillis: 0,
     ...q,
@@ -130,7 +130,7 @@ describe('rollup', () => {
 
 const arbQuantities = fc.record({
   cpuMillis: fc.integer({ min: 0, max: 1e9 }),
-  memoryByteSeconds: fc.integer({ min: 0, max: 1e13 }),
+  memoryMiBSeconds: fc.integer({ min: 0, max: 1e13 }),
   vclusterMillis: fc.integer({ min: 0, max: 1e9 }),
   cellMillis: fc.integer({ min: 0, max: 1e9 }),
 });

@@ -8,7 +8,7 @@ import { NameSchema } from '../world';
  * Usage metering, pure. Quantities are integers in fine units, so sums are exact
  * and "totals conserve across windows" is an equality, not a tolerance.
  */
-export const QUANTITY_KEYS = ['cpuMillis', 'memoryByteSeconds', 'vclusterMillis', 'cellMillis'] as const;
+export const QUANTITY_KEYS = ['cpuMillis', 'memoryMiBSeconds', 'vclusterMillis', 'cellMillis'] as const;
 export type QuantityKey = (typeof QUANTITY_KEYS)[number];
 export type Quantities = Record<QuantityKey, number>;
 
@@ -17,8 +17,11 @@ const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const QuantitiesSchema = z.strictObject({
   /** CPU time, CPU-milliseconds. */
   cpuMillis: count,
-  /** Resident memory integrated over time, byte-seconds. */
-  memoryByteSeconds: count,
+  /**
+   * Resident memory integrated over time (byte-seconds), counted in MiB-seconds
+   * (2^20 byte-seconds) so a fleet's yearly total stays an exact integer.
+   */
+  memoryMiBSeconds: count,
   /** vcluster control-plane uptime, milliseconds (standard tier). */
   vclusterMillis: count,
   /** Time a cell (process driver) or pod (Kubernetes) ran, milliseconds. */
@@ -80,7 +83,7 @@ export const UsageReportSchema = z.strictObject({
 export type UsageReport = z.infer<typeof UsageReportSchema>;
 
 export function zeroQuantities(): Quantities {
-  return { cpuMillis: 0, memoryByteSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
+  return { cpuMillis: 0, memoryMiBSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
 }
 
 export function addQuantities(into: Quantities, q: Quantities): Quantities {
