@@ -22,6 +22,8 @@ locals {
         LOG_LEVEL            = var.log_level
         # Billing exports (api serves listings and audits; billingExport writes them).
         FF_EXPORTS_BUCKET = google_storage_bucket.exports.name
+        # billingExport updates its own Cloud Scheduler job when config/billing changes the interval.
+        FF_SCHEDULER_LOCATION = var.region
       },
       # provisionTenant pages dedicated-pool alerts here (docs/runbooks/dedicated-pool-alerts.md).
       var.alert_webhook_url == "" ? {} : { FF_ALERT_WEBHOOK_URL = var.alert_webhook_url },

@@ -176,3 +176,17 @@ resource "google_secret_manager_secret_iam_member" "functions_billing_key" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.functions.member
 }
+
+# billingExport keeps its Cloud Scheduler job's schedule equal to live config: it may
+# update jobs, and act as the invoker account those jobs call with.
+resource "google_project_iam_member" "functions_scheduler" {
+  project = var.project_id
+  role    = "roles/cloudscheduler.admin"
+  member  = google_service_account.functions.member
+}
+
+resource "google_service_account_iam_member" "functions_act_as_invoker" {
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.functions.member
+}

@@ -21,6 +21,8 @@ export const FunctionsEnvSchema = z.object({
   /** Manifest signing key: base64 (Secret Manager secret env var on GCP) or a local 0600 key file. */
   FF_BILLING_KEY: z.string().min(1).optional(),
   FF_BILLING_KEY_FILE: z.string().min(1).default('.fleetforge/billing-hmac.key'),
+  /** GCP: region of the Cloud Scheduler jobs; set, billingExport keeps its job's cron equal to config/billing. */
+  FF_SCHEDULER_LOCATION: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;

@@ -8,10 +8,18 @@ import {
   CellMetricsMessageSchema,
   TenantMessageSchema,
   WorldReconcileMessageSchema,
+  SCHEDULER_JOBS,
+  intervalCron,
   parseOrThrow,
   toFleetError,
 } from '@fleetforge/shared';
-import { BillingExportRequestSchema, billingExport, updateCostGauges } from './handlers/billing-export';
+import { SchedulerJobs } from './adapters/scheduler-jobs';
+import {
+  BillingExportRequestSchema,
+  billingExport,
+  loadBillingConfig,
+  updateCostGauges,
+} from './handlers/billing-export';
 import { ApiRouter } from './api/router';
 import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
@@ -88,6 +96,17 @@ ff.http('billingExport', async (req, res) => {
     const request = parseOrThrow(BillingExportRequestSchema, body, 'request body');
     const billing = productionBillingDeps();
     const gauges = await updateCostGauges(deps, correlationId);
+    // On GCP the run interval is live config: keep the Cloud Scheduler job's cron equal to it.
+    const env = loadEnv();
+    if (env.FF_SCHEDULER_LOCATION) {
+      const config = await loadBillingConfig(deps);
+      const job = SCHEDULER_JOBS.find((j) => j.target === 'billingExport')!;
+      const r = await new SchedulerJobs(env.GOOGLE_CLOUD_PROJECT, env.FF_SCHEDULER_LOCATION).ensureSchedule(
+        job.name,
+        intervalCron(config.intervalMinutes),
+      );
+      if (r.changed) deps.log.info({ job: job.name, ...r }, 'billing schedule updated from config/billing');
+    }
     const result = await billingExport(deps, billing, request, 'system:billingExport', correlationId);
     res.status(200).json({ ...result, gauges });
   } catch (err) {

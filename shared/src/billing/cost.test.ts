@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   BillingConfigSchema,
+  intervalCron,
   DEFAULT_PRICE_TABLE,
   OTHER_TENANT_LABEL,
   costOf,
@@ -107,5 +108,21 @@ describe('guardTenantLabels', () => {
         },
       ),
     );
+  });
+});
+
+describe('intervalCron', () => {
+  it.each([
+    [1, '* * * * *'],
+    [15, '*/15 * * * *'],
+    [60, '5 * * * *'],
+    [180, '5 */3 * * *'],
+    [1440, '5 0 * * *'],
+  ])('%i minutes is %s', (m, cron) => {
+    expect(intervalCron(m)).toBe(cron);
+  });
+
+  it.each([7, 90, 300])('config refuses %i minutes (no cron expresses it)', (m) => {
+    expect(BillingConfigSchema.safeParse({ intervalMinutes: m }).success).toBe(false);
   });
 });

@@ -39,7 +39,15 @@ export const BillingConfigSchema = z.strictObject({
   /** The billing period closed by each scheduled export. */
   period: PeriodSchema.default('day'),
   /** How often the scheduler runs billingExport (hourly rollups by default). */
-  intervalMinutes: z.number().int().min(1).max(1440).default(60),
+  intervalMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1440)
+    .refine((m) => (m <= 60 ? 60 % m === 0 : m % 60 === 0 && 1440 % m === 0), {
+      message: 'a divisor of 60, or a whole number of hours dividing 24 (a cron schedule must express it)',
+    })
+    .default(60),
   maxTenantLabels: z.number().int().min(1).max(10_000).default(DEFAULT_MAX_TENANT_LABELS),
   prices: PriceTableSchema.default(DEFAULT_PRICE_TABLE),
 });
@@ -112,4 +120,17 @@ export function guardTenantLabels(
     folded.reduce((sum, t) => sum + values.get(t)!, 0),
   );
   return { series, folded: folded.sort() };
+}
+
+/**
+ * The Cloud Scheduler cron for a run interval. Hourly and longer runs fire at
+ * minute 5, after the agents' last samples of the closed hour have arrived.
+ */
+export function intervalCron(minutes: number): string {
+  if (minutes === 1) return '* * * * *';
+  if (minutes < 60) return `*/${minutes} * * * *`;
+  const hours = minutes / 60;
+  if (hours === 1) return '5 * * * *';
+  if (hours === 24) return '5 0 * * *';
+  return `5 */${hours} * * *`;
 }
