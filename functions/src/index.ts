@@ -91,6 +91,11 @@ ff.http('sentinel', async (req, res) => {
 ff.http('billingExport', async (req, res) => {
   const deps = productionDeps('billingExport');
   const correlationId = req.get('x-correlation-id') ?? deps.ids.next('billing');
+  // Only a POST (the scheduler's) runs an export; a GET is a liveness probe.
+  if (req.method !== 'POST') {
+    res.status(200).json({ ok: true });
+    return;
+  }
   try {
     const body: unknown = req.body && typeof req.body === 'object' ? req.body : {};
     const request = parseOrThrow(BillingExportRequestSchema, body, 'request body');
