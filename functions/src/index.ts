@@ -17,6 +17,7 @@ import { SchedulerJobs } from './adapters/scheduler-jobs';
 import {
   BillingExportRequestSchema,
   billingExport,
+  billingExportDue,
   loadBillingConfig,
   updateCostGauges,
 } from './handlers/billing-export';
@@ -112,8 +113,13 @@ ff.http('billingExport', async (req, res) => {
       );
       if (r.changed) deps.log.info({ job: job.name, ...r }, 'billing schedule updated from config/billing');
     }
-    const result = await billingExport(deps, billing, request, 'system:billingExport', correlationId);
-    res.status(200).json({ ...result, gauges });
+    const operator = 'system:billingExport';
+    // An empty body (the scheduler's) exports every due window; a body names one.
+    const results =
+      request.window !== undefined || request.now
+        ? [await billingExport(deps, billing, request, operator, correlationId)]
+        : await billingExportDue(deps, billing, operator, correlationId);
+    res.status(200).json({ results, gauges });
   } catch (err) {
     const e = toFleetError(err, 'UNAVAILABLE');
     deps.metrics.inc('fleetforge_billing_exports_total', { outcome: 'failed' });

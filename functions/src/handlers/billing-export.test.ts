@@ -16,7 +16,14 @@ import {
 } from '@fleetforge/shared';
 import { nodeDigests } from '../adapters/node-digests';
 import { testDeps } from '../deps';
-import { auditBilling, billingExport, ingestUsage, updateCostGauges, type BillingDeps } from './billing-export';
+import {
+  auditBilling,
+  billingExport,
+  billingExportDue,
+  ingestUsage,
+  updateCostGauges,
+  type BillingDeps,
+} from './billing-export';
 
 const log = pino({ level: 'silent' });
 const zero = { cpuMillis: 0, memoryMiBSeconds: 0, vclusterMillis: 0, cellMillis: 0 };
@@ -162,6 +169,24 @@ describe('billingExport', () => {
     expect((await auditBilling(deps, other, 'token:fin', 'c')).problems.map((p) => p.cause)).toContain(
       'SignedWithAnotherKey',
     );
+  });
+});
+
+describe('billingExportDue', () => {
+  it('catches up closed windows a missed run left, oldest first, and re-runs cost one read each', async () => {
+    const { deps, billing, clock, store } = setup('2026-11-23T00:05:00.000Z');
+    await ingestUsage(deps, report([...DAY1, ...DAY2]), log);
+    const first = await billingExportDue(deps, billing, 'system:billingExport', 'c');
+    expect(first.map((r) => [r.status, r.export.id, r.export.seq])).toEqual([
+      ['exported', 'day-2026-11-20', 1],
+      ['exported', 'day-2026-11-21', 2],
+      ['exported', 'day-2026-11-22', 3],
+    ]);
+    clock.advance(3_600_000);
+    const again = await billingExportDue(deps, billing, 'system:billingExport', 'c');
+    expect(again.map((r) => [r.status, r.export.id])).toEqual([['exists', 'day-2026-11-22']]);
+    expect(await store.get(paths.billingHead())).toMatchObject({ seq: 3, id: 'day-2026-11-22' });
+    expect((await auditBilling(deps, billing, 'token:fin', 'c')).ok).toBe(true);
   });
 });
 

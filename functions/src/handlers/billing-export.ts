@@ -354,6 +354,33 @@ export async function billingExport(
   };
 }
 
+/** How many closed windows a scheduled run looks back for one that was never exported. */
+export const CATCH_UP_WINDOWS = 3;
+
+/**
+ * The scheduled run: exports, oldest first, every one of the last
+ * `CATCH_UP_WINDOWS` closed windows not exported yet (a missed run is caught up;
+ * one already exported costs a single read).
+ */
+export async function billingExportDue(
+  deps: Deps,
+  billing: BillingDeps,
+  operator: string,
+  correlationId: string,
+): Promise<BillingExportResult[]> {
+  const config = await loadBillingConfig(deps);
+  const ms = PERIOD_MS[config.period];
+  const now = deps.clock.now().getTime();
+  const results: BillingExportResult[] = [];
+  for (let back = CATCH_UP_WINDOWS; back >= 1; back--) {
+    const window = windowOf(now - back * ms, config.period);
+    const done = await deps.store.get(paths.export(`${config.period}-${window.id}`));
+    if (done?.state === 'complete' && back > 1) continue;
+    results.push(await billingExport(deps, billing, { window: window.id, now: false }, operator, correlationId));
+  }
+  return results;
+}
+
 /**
  * Refreshes the two cost gauges (rolling 1 h estimate, daily billing window) per
  * tenant behind the cardinality guard; folding writes one TenantLabelsFolded
