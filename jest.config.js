@@ -67,7 +67,7 @@ module.exports = {
       displayName: 'int',
       testMatch: ['**/*.int.test.ts'],
       // The first call to an emulator opens a gRPC channel: seconds on a loaded machine, not Jest's default 5.
-      testTimeout: 30_000,
+      setupFilesAfterEnv: ['<rootDir>/scripts/jest-int-timeout.js'],
       globalSetup: '<rootDir>/scripts/src/test/emulators.global-setup.ts',
       globalTeardown: '<rootDir>/scripts/src/test/emulators.global-teardown.ts',
     },

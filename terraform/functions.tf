@@ -22,6 +22,10 @@ locals {
         # The runtime does not set it, and loadEnv would fall back to fleetforge-local.
         GOOGLE_CLOUD_PROJECT = var.project_id
         LOG_LEVEL            = var.log_level
+        # Billing exports (api serves listings and audits; billingExport writes them).
+        FF_EXPORTS_BUCKET = google_storage_bucket.exports.name
+        # billingExport updates its own Cloud Scheduler job when config/billing changes the interval.
+        FF_SCHEDULER_LOCATION = var.region
       },
       # provisionTenant pages dedicated-pool alerts here (docs/runbooks/dedicated-pool-alerts.md).
       var.alert_webhook_url == "" ? {} : { FF_ALERT_WEBHOOK_URL = var.alert_webhook_url },
@@ -33,8 +37,16 @@ locals {
 
   # The HTTP functions by name, for the scheduler jobs' targets.
   http_functions = {
-    (var.registry.functions.api.name)      = google_cloudfunctions2_function.api
-    (var.registry.functions.sentinel.name) = google_cloudfunctions2_function.sentinel
+    (var.registry.functions.api.name)           = google_cloudfunctions2_function.api
+    (var.registry.functions.sentinel.name)      = google_cloudfunctions2_function.sentinel
+    (var.registry.functions.billingExport.name) = google_cloudfunctions2_function.billing_export
+  }
+
+  # The manifest signing key, from Secret Manager, for the functions that sign or verify.
+  billing_key_env = {
+    key     = "FF_BILLING_KEY"
+    secret  = google_secret_manager_secret.billing_key.secret_id
+    version = "latest"
   }
 }
 
@@ -99,9 +111,16 @@ resource "google_cloudfunctions2_function" "api" {
     max_instance_count             = var.function_max_instances
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
+
+    secret_environment_variables {
+      key        = local.billing_key_env.key
+      project_id = var.project_id
+      secret     = local.billing_key_env.secret
+      version    = local.billing_key_env.version
+    }
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.functions_billing_key]
 }
 
 # Private through IAM, not ingress: Cloud Scheduler calls its URL with an OIDC token
@@ -136,4 +155,44 @@ resource "google_cloudfunctions2_function" "sentinel" {
   }
 
   depends_on = [google_project_service.apis]
+}
+
+# Private through IAM like sentinel: Cloud Scheduler calls it hourly with the
+# invoker's OIDC token. One instance: exports of one chain are serialized anyway.
+resource "google_cloudfunctions2_function" "billing_export" {
+  name        = var.registry.functions.billingExport.name
+  location    = var.region
+  description = var.registry.functions.billingExport.description
+
+  build_config {
+    runtime         = local.function_build.runtime
+    entry_point     = var.registry.functions.billingExport.name
+    service_account = local.function_build.service_account
+
+    source {
+      storage_source {
+        bucket = local.function_build.bucket
+        object = local.function_build.object
+      }
+    }
+  }
+
+  service_config {
+    service_account_email          = local.function_service.service_account_email
+    environment_variables          = local.function_service.environment_variables
+    available_memory               = "1Gi"
+    timeout_seconds                = 300
+    max_instance_count             = 1
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+
+    secret_environment_variables {
+      key        = local.billing_key_env.key
+      project_id = var.project_id
+      secret     = local.billing_key_env.secret
+      version    = local.billing_key_env.version
+    }
+  }
+
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.functions_billing_key]
 }

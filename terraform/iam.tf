@@ -191,3 +191,37 @@ resource "google_service_account_iam_member" "agent_federated_identity" {
   role               = "roles/iam.workloadIdentityUser"
   member             = "principal://iam.googleapis.com/${google_iam_workload_identity_pool.agent[0].name}/subject/system:serviceaccount:${var.agent_kubernetes_service_account.namespace}:${var.agent_kubernetes_service_account.name}"
 }
+
+# --- billing manifest signing key ---
+
+# Like the admin token, only the secret is declared; its value (32+ random bytes,
+# base64) is added out of band so the key never lands in Terraform state.
+resource "google_secret_manager_secret" "billing_key" {
+  secret_id = var.billing_key_secret
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_iam_member" "functions_billing_key" {
+  secret_id = google_secret_manager_secret.billing_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.functions.member
+}
+
+# billingExport keeps its Cloud Scheduler job's schedule equal to live config: it may
+# update jobs, and act as the invoker account those jobs call with.
+resource "google_project_iam_member" "functions_scheduler" {
+  project = var.project_id
+  role    = "roles/cloudscheduler.admin"
+  member  = google_service_account.functions.member
+}
+
+resource "google_service_account_iam_member" "functions_act_as_invoker" {
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.functions.member
+}

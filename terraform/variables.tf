@@ -50,6 +50,12 @@ variable "admin_token_secret" {
   default     = "fleetforge-admin-token"
 }
 
+variable "billing_key_secret" {
+  description = "Secret Manager secret id that holds the HMAC key signing billing export manifests (base64, 32+ bytes)."
+  type        = string
+  default     = "fleetforge-billing-key"
+}
+
 variable "api_invoker_members" {
   description = "Principals allowed to reach the api function. The API checks bearer tokens itself, so the default is public; narrow it where an org policy forbids allUsers."
   type        = list(string)

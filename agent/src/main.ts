@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { parseOrThrow } from '@fleetforge/shared';
+import { TierSchema, parseOrThrow } from '@fleetforge/shared';
 import { PromMetricsSink, PubSubBus, createLogger, type Logger } from '@fleetforge/functions/adapters';
 import { Agent } from './agent';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -10,6 +10,8 @@ import type { Driver } from '@fleetforge/shared';
 import { KubernetesDriver } from './drivers/kubernetes-driver';
 import { ProcessDriver } from './drivers/process-driver';
 import { LeaseElector } from './leader';
+import { UsageMeter } from './metering/meter';
+import { cellTargets } from './metering/targets';
 import { KubeTenantExecutor } from './tenancy/kube-tenants';
 import { NoClusterExecutor, TenantAgent } from './tenancy/tenant-agent';
 
@@ -50,6 +52,10 @@ const AgentEnvSchema = z.object({
   FF_LEASE_NAME: z.string().min(1).default('fleetforge-agent'),
   /** Redis that cells checkpoint their sessions to (absent: sessions live in memory only). */
   FF_REDIS_URL: z.string().min(1).optional(),
+  /** Usage metering: how often cells are measured, and whom their usage is billed to (worlds name no tenant yet). */
+  FF_METER_MS: z.coerce.number().int().positive().default(10_000),
+  FF_METER_TENANT: z.string().min(1).default('platform'),
+  FF_METER_TIER: TierSchema.default('standard'),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -144,6 +150,18 @@ async function main(): Promise<void> {
         })
       : new NoClusterExecutor();
   const tenants = new TenantAgent({ agentId: env.FF_AGENT_ID, bus, executor: tenantExecutor, log, metrics });
+  // Usage samples for billing: real process consumption (process driver) or pod requests × time (Kubernetes).
+  const meter = new UsageMeter({
+    agentId: env.FF_AGENT_ID,
+    bus,
+    log,
+    targets: cellTargets(driver, {
+      tenant: env.FF_METER_TENANT,
+      tier: env.FF_METER_TIER,
+      podCpuMillicores: 100,
+      podMemoryBytes: 64 * 1024 * 1024,
+    }),
+  });
 
   let stopping = false;
   // The cells are left running: a restarted (or newly elected) agent adopts them.
@@ -151,7 +169,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ why }, 'agent stopping; its cells keep running');
-    void Promise.all([agent.stop(), tenants.stop(), elector?.stop(code === 0)])
+    void Promise.all([agent.stop(), tenants.stop(), meter.stop(), elector?.stop(code === 0)])
       .then(() => bus.close())
       .finally(() => process.exit(code));
   };
@@ -162,6 +180,7 @@ async function main(): Promise<void> {
 
   await agent.start();
   tenants.start();
+  meter.start(env.FF_METER_MS);
 }
 
 main().catch((err: unknown) => {

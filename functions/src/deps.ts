@@ -7,6 +7,7 @@ import {
   type MetricsSink,
   type StateStore,
 } from '@fleetforge/shared';
+import type { BillingDeps } from './handlers/billing-export';
 import type { Logger } from './log';
 
 /** What every handler needs; production wires real adapters, tests wire fakes. */
@@ -21,6 +22,8 @@ export interface Deps {
   resendAfterMs: number;
   /** A serving cell silent for this long is restarted (0 disables). */
   staleAfterMs: number;
+  /** Billing exports (blob store, signing key); built on first use in production when absent. */
+  billing?: BillingDeps;
 }
 
 export function testDeps(partial: Pick<Deps, 'store' | 'bus' | 'metrics' | 'log'> & Partial<Deps>): Deps {

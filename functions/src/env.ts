@@ -17,6 +17,14 @@ export const FunctionsEnvSchema = z.object({
   FF_ALERT_WEBHOOK_URL: z.string().url().optional(),
   /** Region of the function, the location of its Cloud Monitoring series. */
   FF_REGION: z.string().min(1).default('global'),
+  /** Billing exports: a Cloud Storage bucket (GCP) or, locally, a folder standing in for one. */
+  FF_EXPORTS_BUCKET: z.string().min(1).optional(),
+  FF_EXPORTS_DIR: z.string().min(1).default('.fleetforge/exports'),
+  /** Manifest signing key: base64 (Secret Manager secret env var on GCP) or a local 0600 key file. */
+  FF_BILLING_KEY: z.string().min(1).optional(),
+  FF_BILLING_KEY_FILE: z.string().min(1).default('.fleetforge/billing-hmac.key'),
+  /** GCP: region of the Cloud Scheduler jobs; set, billingExport keeps its job's cron equal to config/billing. */
+  FF_SCHEDULER_LOCATION: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type FunctionsEnv = z.infer<typeof FunctionsEnvSchema>;

@@ -8,8 +8,19 @@ import {
   CellMetricsMessageSchema,
   TenantMessageSchema,
   WorldReconcileMessageSchema,
+  SCHEDULER_JOBS,
+  intervalCron,
+  parseOrThrow,
   toFleetError,
 } from '@fleetforge/shared';
+import { SchedulerJobs } from './adapters/scheduler-jobs';
+import {
+  BillingExportRequestSchema,
+  billingExport,
+  billingExportDue,
+  loadBillingConfig,
+  updateCostGauges,
+} from './handlers/billing-export';
 import { ApiRouter } from './api/router';
 import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
@@ -18,7 +29,7 @@ import { sentinelSweep } from './handlers/sentinel';
 import { provisionTenant } from './handlers/provision-tenant';
 import { loadEnv } from './env';
 import { decodePubSubEvent, handleMessage, type PubSubEventData } from './pubsub-handler';
-import { productionDeps } from './runtime';
+import { productionBillingDeps, productionDeps } from './runtime';
 import type { Deps } from './deps';
 
 let router: ApiRouter | undefined;
@@ -101,6 +112,46 @@ ff.http('sentinel', async (req, res) => {
   }
 });
 
+// Cloud Scheduler (locally the stack's runner) POSTs here: close the last window, refresh cost gauges.
+ff.http('billingExport', async (req, res) => {
+  const deps = productionDeps('billingExport');
+  const correlationId = req.get('x-correlation-id') ?? deps.ids.next('billing');
+  // Only a POST (the scheduler's) runs an export; a GET is a liveness probe.
+  if (req.method !== 'POST') {
+    res.status(200).json({ ok: true });
+    return;
+  }
+  try {
+    const body: unknown = req.body && typeof req.body === 'object' ? req.body : {};
+    const request = parseOrThrow(BillingExportRequestSchema, body, 'request body');
+    const billing = productionBillingDeps();
+    const gauges = await updateCostGauges(deps, correlationId);
+    // On GCP the run interval is live config: keep the Cloud Scheduler job's cron equal to it.
+    const env = loadEnv();
+    if (env.FF_SCHEDULER_LOCATION) {
+      const config = await loadBillingConfig(deps);
+      const job = SCHEDULER_JOBS.find((j) => j.target === 'billingExport')!;
+      const r = await new SchedulerJobs(env.GOOGLE_CLOUD_PROJECT, env.FF_SCHEDULER_LOCATION).ensureSchedule(
+        job.name,
+        intervalCron(config.intervalMinutes),
+      );
+      if (r.changed) deps.log.info({ job: job.name, ...r }, 'billing schedule updated from config/billing');
+    }
+    const operator = 'system:billingExport';
+    // An empty body (the scheduler's) exports every due window; a body names one.
+    const results =
+      request.window !== undefined || request.now
+        ? [await billingExport(deps, billing, request, operator, correlationId)]
+        : await billingExportDue(deps, billing, operator, correlationId);
+    res.status(200).json({ results, gauges });
+  } catch (err) {
+    const e = toFleetError(err, 'UNAVAILABLE');
+    deps.metrics.inc('fleetforge_billing_exports_total', { outcome: 'failed' });
+    deps.log.error({ code: e.code, err: e.message, correlationId }, 'billing export failed');
+    res.status(e.httpStatus).json(e.toJSON());
+  }
+});
+
 export { ApiRouter } from './api/router';
 export { ROUTES } from './api/routes';
 export { openApiDocument } from './api/openapi';
@@ -118,4 +169,15 @@ export { onAgentReport } from './handlers/on-agent-report';
 export { ingestMetrics } from './handlers/ingest-metrics';
 export { sentinelSweep } from './handlers/sentinel';
 export { provisionTenant } from './handlers/provision-tenant';
+export {
+  auditBilling,
+  billingExport,
+  ingestUsage,
+  renderExport,
+  updateCostGauges,
+  type BillingDeps,
+} from './handlers/billing-export';
+export { nodeDigests } from './adapters/node-digests';
+export { loadBillingKey } from './adapters/billing-key';
+export { GcsBlobStore } from './adapters/gcs-blob-store';
 export { handleMessage, decodePubSubEvent } from './pubsub-handler';

@@ -1,5 +1,10 @@
 import { createServer } from 'node:http';
-import { systemClock, randomIds, type MetricsSink } from '@fleetforge/shared';
+import { systemClock, randomIds, type BlobStore, type MetricsSink } from '@fleetforge/shared';
+import { loadBillingKey } from './adapters/billing-key';
+import { GcsBlobStore } from './adapters/gcs-blob-store';
+import { LocalBlobStore } from './adapters/local-blob-store';
+import { nodeDigests } from './adapters/node-digests';
+import type { BillingDeps } from './handlers/billing-export';
 import { CloudMonitoringSink } from './adapters/cloud-monitoring-metrics';
 import { FirestoreStateStore } from './adapters/firestore-state-store';
 import { PromMetricsSink } from './adapters/prom-metrics';
@@ -9,6 +14,22 @@ import { loadEnv } from './env';
 import { createLogger } from './log';
 
 let deps: Deps | undefined;
+let billing: BillingDeps | undefined;
+
+/** Where exports go and the signing key, built once per instance (the key file is created on first use). */
+export function productionBillingDeps(): BillingDeps {
+  if (billing) return billing;
+  const env = loadEnv();
+  const blobs: BlobStore = env.FF_EXPORTS_BUCKET
+    ? new GcsBlobStore(env.FF_EXPORTS_BUCKET)
+    : new LocalBlobStore(env.FF_EXPORTS_DIR);
+  billing = {
+    blobs,
+    key: loadBillingKey({ base64: env.FF_BILLING_KEY, file: env.FF_BILLING_KEY_FILE }),
+    digests: nodeDigests,
+  };
+  return billing;
+}
 let promSink: PromMetricsSink | undefined;
 
 /** Production wiring, built once per function instance on first use. */

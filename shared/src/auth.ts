@@ -15,6 +15,12 @@ export const PERMISSIONS = {
   /** tenant-admin tokens are further limited to their own tenant. */
   'tenants:read': ['observer', 'operator', 'admin', 'billing', 'tenant-admin'],
   'tenants:write': ['operator', 'admin'],
+  /** Usage reports; tenant-admin tokens only for their own tenant. */
+  'billing:read': ['billing', 'admin', 'tenant-admin'],
+  /** Export lineage and the audit: every tenant's data, so not for tenant admins. */
+  'billing:exports': ['billing', 'admin'],
+  /** Closing and exporting a window by hand. */
+  'billing:export': ['operator', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -36,6 +36,9 @@ export const EventTypeSchema = z.enum([
   'WorldDegraded',
   'WorldHealthy',
   'AgentRestarted',
+  'BillingExported',
+  'ExportTampered',
+  'TenantLabelsFolded',
 ]);
 export type EventType = z.infer<typeof EventTypeSchema>;
 

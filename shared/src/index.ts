@@ -26,3 +26,4 @@ export * from './tenancy';
 export * from './tenancy-manifests';
 export * from './tenancy-plan';
 export * from './fakes/memory-session-checkpoint';
+export * from './billing';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UsageReportSchema } from './billing/usage';
 import { RectSchema } from './geometry';
 import { HistogramSchema, IsoTimeSchema } from './model';
 import { HandoffTargetSchema } from './sessions';
@@ -117,8 +118,8 @@ export const AgentHeartbeatSchema = z.strictObject({
 });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeatSchema>;
 
-/** Everything on `agent-reports`: cell observations and agent heartbeats. */
-export const AgentMessageSchema = z.union([AgentHeartbeatSchema, AgentReportSchema]);
+/** Everything on `agent-reports`: cell observations, agent heartbeats and usage samples. */
+export const AgentMessageSchema = z.union([AgentHeartbeatSchema, UsageReportSchema, AgentReportSchema]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 
 export const CellSampleSchema = z.strictObject({

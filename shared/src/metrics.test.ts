@@ -67,3 +67,64 @@ describe('metricNameProblems', () => {
     expect(metricNameProblems(name, def)).toEqual([]);
   });
 });
+
+/**
+ * The frozen catalogue (004: never rename a metric; add and deprecate). Dashboards,
+ * alerts and finance queries name these. A new metric is appended here; a name,
+ * type or label set is never changed or removed: mark it `deprecated` instead.
+ */
+const FROZEN: ReadonlyArray<[string, MetricDef['type'], string[]]> = [
+  ['fleetforge_cells_active', 'gauge', ['world']],
+  ['fleetforge_cell_sessions', 'gauge', ['world', 'cell']],
+  ['fleetforge_average_cell_load', 'gauge', ['world']],
+  ['fleetforge_sessions_active', 'gauge', ['world']],
+  ['fleetforge_worlds_ready', 'gauge', ['world']],
+  ['fleetforge_messages_total', 'counter', ['function', 'outcome']],
+  ['fleetforge_reconcile_duration_seconds', 'histogram', []],
+  ['fleetforge_world_ready_seconds', 'histogram', []],
+  ['fleetforge_split_duration_seconds', 'histogram', []],
+  ['fleetforge_merge_duration_seconds', 'histogram', []],
+  ['fleetforge_splits_total', 'counter', ['world']],
+  ['fleetforge_merges_total', 'counter', ['world']],
+  ['fleetforge_operation_oldest_active_seconds', 'gauge', ['world']],
+  ['fleetforge_split_rollbacks_total', 'counter', ['world']],
+  ['fleetforge_sessions_reassigned_total', 'counter', ['world']],
+  ['fleetforge_split_cooldown_blocks_total', 'counter', ['world']],
+  ['fleetforge_split_rate_limit_hits_total', 'counter', ['world']],
+  ['fleetforge_recoveries_total', 'counter', ['world']],
+  ['fleetforge_routing_epoch', 'gauge', ['world']],
+  ['fleetforge_agent_commands_total', 'counter', ['kind', 'outcome']],
+  ['fleetforge_agent_cells', 'gauge', ['driver']],
+  ['fleetforge_world_degraded', 'gauge', ['world']],
+  ['fleetforge_cells_silent', 'gauge', ['world']],
+  ['fleetforge_agent_heartbeat_age_seconds', 'gauge', ['agent']],
+  ['fleetforge_agent_restarts_total', 'counter', ['agent']],
+  ['fleetforge_agent_cells_adopted_total', 'counter', ['driver']],
+  ['fleetforge_agent_probe_kills_total', 'counter', ['driver']],
+  ['fleetforge_agent_sync_missing_total', 'counter', ['driver']],
+  ['fleetforge_agent_orphans_stopped_total', 'counter', ['driver']],
+  ['fleetforge_api_requests_total', 'counter', ['route', 'status']],
+  ['fleetforge_tenant_pool_nodes', 'gauge', ['tenant']],
+  ['fleetforge_tenant_pool_utilization_ratio', 'gauge', ['tenant', 'resource']],
+  ['fleetforge_tenant_pool_headroom', 'gauge', ['tenant', 'resource']],
+  ['fleetforge_tenant_ready_seconds', 'histogram', ['tier']],
+  ['fleetforge_tenant_upgrade_downtime_seconds', 'histogram', []],
+  ['fleetforge_feature_denied_total', 'counter', ['tier', 'feature']],
+  ['fleetforge_tenant_cost_estimate_rolling', 'gauge', ['tenant']],
+  ['fleetforge_tenant_cost_billing_window', 'gauge', ['tenant']],
+  ['fleetforge_usage_samples_total', 'counter', ['outcome']],
+  ['fleetforge_billing_exports_total', 'counter', ['outcome']],
+  ['fleetforge_billing_export_duration_seconds', 'histogram', []],
+];
+
+describe('frozen metric catalogue', () => {
+  it.each(FROZEN)('%s is still a %s with labels %j', (name, type, labels) => {
+    const def = (METRICS as Record<string, MetricDef>)[name];
+    expect(def).toBeDefined();
+    expect([def!.type, [...def!.labels]]).toEqual([type, labels]);
+  });
+
+  it('lists every metric (a new one is added to FROZEN in the same change)', () => {
+    expect(Object.keys(METRICS).sort()).toEqual(FROZEN.map(([n]) => n).sort());
+  });
+});

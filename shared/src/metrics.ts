@@ -168,6 +168,32 @@ export const METRICS = {
     help: 'Premium API calls refused for the caller tenant tier.',
     labels: ['tier', 'feature'],
   },
+  fleetforge_tenant_cost_estimate_rolling: {
+    type: 'gauge',
+    help: 'Estimated cost of a tenant over the last hour (sliding; an observation, not the invoice). Tenants past MAX_TENANT_LABELS are summed in tenant="other".',
+    labels: ['tenant'],
+  },
+  fleetforge_tenant_cost_billing_window: {
+    type: 'gauge',
+    help: 'Cost of a tenant so far in the current billing window (daily, cut at UTC midnight). Tenants past MAX_TENANT_LABELS are summed in tenant="other".',
+    labels: ['tenant'],
+  },
+  fleetforge_usage_samples_total: {
+    type: 'counter',
+    help: 'Usage samples ingested, by outcome (new, duplicate, late).',
+    labels: ['outcome'],
+  },
+  fleetforge_billing_exports_total: {
+    type: 'counter',
+    help: 'billingExport runs by outcome (exported, exists, failed).',
+    labels: ['outcome'],
+  },
+  fleetforge_billing_export_duration_seconds: {
+    type: 'histogram',
+    help: 'Time one billing export took, from reading samples to the manifest committed.',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof METRICS;

@@ -95,6 +95,11 @@ export interface BlobInfo {
 
 export interface BlobStore {
   put(key: string, body: Uint8Array | string, contentType: string): Promise<void>;
+  /**
+   * Create-only write (GCS `ifGenerationMatch: 0`): fails with ALREADY_EXISTS when
+   * the key exists, whoever wins a race; an export is never rewritten in place.
+   */
+  create(key: string, body: Uint8Array | string, contentType: string): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   list(prefix: string): Promise<BlobInfo[]>;
   delete(key: string): Promise<void>;

@@ -69,6 +69,12 @@ export const FUNCTIONS = {
     description: 'scheduled sweep: re-queues every world for a level-based reconcile',
     publishes: [TOPICS.worldReconcile],
   },
+  billingExport: {
+    name: 'billingExport',
+    signature: 'http',
+    description: 'scheduled billing: closes usage windows into signed JSON/CSV exports, updates cost gauges',
+    publishes: [],
+  },
 } as const satisfies Record<string, FunctionDef>;
 export type FunctionName = (typeof FUNCTIONS)[keyof typeof FUNCTIONS]['name'];
 
@@ -164,6 +170,14 @@ export const SCHEDULER_JOBS: readonly SchedulerJobDef[] = [
     target: 'sentinel',
     description: 're-queue every world for reconcile; heals lost messages',
   },
+  {
+    name: 'billing-export',
+    // Hourly rollups; the daily UTC window is exported by the first run after midnight.
+    schedule: '5 * * * *',
+    localIntervalSeconds: 60,
+    target: 'billingExport',
+    description: 'close the last billing window into a signed export; refresh tenant cost gauges',
+  },
 ];
 
 export const COLLECTIONS = {
@@ -179,6 +193,9 @@ export const COLLECTIONS = {
   tenants: 'tenants',
   exports: 'exports',
   agents: 'agents',
+  usageSamples: 'usageSamples',
+  usage: 'usage',
+  billingHead: 'billingHead',
 } as const;
 
 /** Document paths, so no handler builds one by hand. */
@@ -198,6 +215,13 @@ export const paths = {
   load: (world: string, cell: string) => `${COLLECTIONS.worlds}/${world}/${COLLECTIONS.loads}/${cell}`,
   agents: () => COLLECTIONS.agents,
   agent: (id: string) => `${COLLECTIONS.agents}/${id}`,
+  usageSample: (id: string) => `${COLLECTIONS.usageSamples}/${id}`,
+  /** One tenant's share of one export (`tenants/{t}/usage/{exportId}`). */
+  tenantUsage: (tenant: string, exportId: string) =>
+    `${COLLECTIONS.tenants}/${tenant}/${COLLECTIONS.usage}/${exportId}`,
+  tenantUsages: (tenant: string) => `${COLLECTIONS.tenants}/${tenant}/${COLLECTIONS.usage}`,
+  export: (id: string) => `${COLLECTIONS.exports}/${id}`,
+  billingHead: () => `${COLLECTIONS.billingHead}/chain`,
 } as const;
 
 export function pushSubscriptions(): Array<SubscriptionDef & { delivery: { kind: 'push'; function: FunctionName } }> {

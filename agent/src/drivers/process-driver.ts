@@ -180,6 +180,18 @@ export class ProcessDriver implements Driver {
     return [...this.cells.values()].map((r) => r.record.pid);
   }
 
+  /** The running cells with their OS pids, for metering their real consumption. */
+  processes(): Array<{ world: string; cell: string; incarnation: number; pid: number }> {
+    return [...this.cells.values()]
+      .filter((r) => !r.done)
+      .map((r) => ({
+        world: r.record.world,
+        cell: r.record.cell,
+        incarnation: r.record.incarnation,
+        pid: r.record.pid,
+      }));
+  }
+
   private ref(r: CellRecord) {
     return { world: r.world, cell: r.cell, incarnation: r.incarnation, correlationId: r.correlationId };
   }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, rm, stat, unlink, writeFile, rename } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { FleetError, type BlobInfo, type BlobStore } from '@fleetforge/shared';
 
@@ -29,6 +29,28 @@ export class LocalBlobStore implements BlobStore {
     await writeFile(tmp, body);
     await writeFile(`${f}.meta`, JSON.stringify({ contentType }));
     await rename(tmp, f);
+  }
+
+  /** Create-only: the body is written aside and hard-linked into place; link() fails atomically if the key exists. */
+  async create(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
+    const f = this.file(key);
+    await mkdir(dirname(f), { recursive: true });
+    const tmp = `${f}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    await writeFile(tmp, body);
+    try {
+      await writeFile(`${f}.meta`, JSON.stringify({ contentType }), { flag: 'wx' }).catch((err: unknown) => {
+        // A meta file left by a crashed create of the same key is not a winner; the link below decides.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      });
+      await link(tmp, f);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new FleetError('ALREADY_EXISTS', `blob ${key} already exists`);
+      }
+      throw err;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -1,5 +1,6 @@
 import {
   ApplyResultSchema,
+  AuditReportSchema,
   CellListSchema,
   DeleteResultSchema,
   EventListSchema,
@@ -26,6 +27,15 @@ import {
   patchConfig,
   splitCell,
 } from './elasticity';
+import {
+  BillingReportSchema,
+  ExportListSchema,
+  auditExportsRoute,
+  billingReport,
+  listExports,
+  runExport,
+} from './billing';
+import { BillingExportRequestSchema } from '../handlers/billing-export';
 import { listEvents } from './events';
 import { json, type Route } from './http';
 import { metricsText } from './metrics';
@@ -257,5 +267,39 @@ export const ROUTES: Route[] = [
     requestSchema: TokenCreateRequestSchema,
     responseSchema: TokenCreateResponseSchema,
     handler: createToken,
+  },
+  {
+    method: 'GET',
+    path: '/v1/billing/report',
+    permission: 'billing:read',
+    summary:
+      'Usage and cost per tier and tenant of one export (default the newest closed window); a tenant admin sees its own',
+    query: { tenant: 'only this tenant', window: 'UTC day (2026-11-21) or hour (2026-11-21T13)' },
+    responseSchema: BillingReportSchema,
+    handler: billingReport,
+  },
+  {
+    method: 'GET',
+    path: '/v1/billing/exports',
+    permission: 'billing:exports',
+    summary: 'Billing export lineage: seq, window, files with SHA-256, generation time, operator, chain hashes',
+    responseSchema: ExportListSchema,
+    handler: listExports,
+  },
+  {
+    method: 'POST',
+    path: '/v1/billing/exports',
+    permission: 'billing:export',
+    summary: 'Close and export a window now (`now: true`: the open window so far, provisional); idempotent',
+    requestSchema: BillingExportRequestSchema,
+    handler: runExport,
+  },
+  {
+    method: 'POST',
+    path: '/v1/billing:audit',
+    permission: 'billing:exports',
+    summary: 'Verify every export (checksums, signatures, chain); tampering answers ok=false and writes ExportTampered',
+    responseSchema: AuditReportSchema,
+    handler: auditExportsRoute,
   },
 ];

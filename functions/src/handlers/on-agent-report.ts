@@ -11,6 +11,7 @@ import {
   type Transaction,
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
+import { ingestUsage } from './billing-export';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
 import { publishSync, reconcileWorld } from './reconcile-world';
@@ -19,6 +20,7 @@ import { parseCell, writeCell } from './world-state';
 /** Applies one agent observation to its cell, then reconciles the world; records heartbeats. */
 export async function onAgentReport(deps: Deps, message: AgentMessage, log: Deps['log']): Promise<Outcome> {
   if (message.kind === 'heartbeat') return recordHeartbeat(deps, message, log);
+  if (message.kind === 'usage') return ingestUsage(deps, message, log);
   const report: AgentReport = message;
   const changed = await deps.store.runTransaction(async (tx) => {
     if (report.kind === 'handedOff') return applyHandoff(tx, report);

@@ -3,7 +3,8 @@ import YAML from 'yaml';
 import { formatRect, type CellView, type LifecycleEvent, type OperationDoc, type WorldView } from '@fleetforge/shared';
 import { kubectlTable, render } from './table';
 
-export type OutputFormat = 'table' | 'json' | 'yaml';
+/** csv: billing commands print their rows as CSV; other commands print their table. */
+export type OutputFormat = 'table' | 'json' | 'yaml' | 'csv';
 
 export function emit(format: OutputFormat, value: unknown, table: () => string): string {
   if (format === 'json') return `${JSON.stringify(value, null, 2)}\n`;

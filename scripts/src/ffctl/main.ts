@@ -21,6 +21,7 @@ import {
 import { formatSummary } from '../load/format';
 import { runLoad, summaryOk, type Hotspot } from '../load/generator';
 import { ApiClient, CliError, resolveEndpoint } from './client';
+import { registerBillingCommands } from './billing';
 import { registerTenantCommands } from './tenant';
 import {
   cellsTable,
@@ -60,7 +61,9 @@ export function buildProgram(io: Io): Command {
     .description('Operate FleetForge: worlds, cells, events, tenants.')
     .option('--api <url>', 'API base URL (default: FLEETFORGE_API, else the local stack)')
     .option('--token <token>', 'bearer token (default: FLEETFORGE_TOKEN, else the local stack admin token)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml', 'csv']).default('table'),
+    )
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
@@ -440,6 +443,7 @@ export function buildProgram(io: Io): Command {
     });
 
   registerTenantCommands(program, client, format, io, duration);
+  registerBillingCommands(program, client, format, io);
 
   return program;
 }

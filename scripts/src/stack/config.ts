@@ -37,6 +37,7 @@ export function stackPorts(base: number) {
       onAgentReport: base + 13,
       sentinel: base + 14,
       provisionTenant: base + 15,
+      billingExport: base + 16,
     } as Record<string, number>,
     functionMetrics: {
       api: base + 20,
@@ -45,6 +46,7 @@ export function stackPorts(base: number) {
       onAgentReport: base + 23,
       sentinel: base + 24,
       provisionTenant: base + 25,
+      billingExport: base + 26,
     } as Record<string, number>,
     agentMetrics: base + 30,
     /** The local pager: a webhook receiver that logs dedicated-pool alerts. */

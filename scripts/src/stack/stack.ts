@@ -199,6 +199,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       FF_SAMPLE_MS: String(opts.sampleMs ?? 1000),
       FF_RESEND_AFTER_MS: String(opts.resendAfterMs ?? 5000),
       FF_ALERT_WEBHOOK_URL: `http://127.0.0.1:${ports.alertReceiver}/alerts`,
+      // Billing exports: a folder standing in for the bucket, and the generated 0600 signing key.
+      FF_EXPORTS_DIR: join(stateDir, 'exports'),
+      FF_BILLING_KEY_FILE: join(stateDir, 'billing-hmac.key'),
       // No GCE metadata server here: skip the lookup the Google auth library would try.
       METADATA_SERVER_DETECTION: 'none',
     };

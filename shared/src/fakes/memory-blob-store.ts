@@ -1,3 +1,4 @@
+import { FleetError } from '../errors';
 import type { BlobInfo, BlobStore } from '../ports';
 
 /** In-memory BlobStore for unit tests. */
@@ -7,6 +8,11 @@ export class MemoryBlobStore implements BlobStore {
   async put(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : new Uint8Array(body);
     this.blobs.set(key, { body: bytes, contentType });
+  }
+
+  async create(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
+    if (this.blobs.has(key)) throw new FleetError('ALREADY_EXISTS', `blob ${key} already exists`);
+    await this.put(key, body, contentType);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -30,5 +30,26 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
       expect(await store.get('k')).toBeUndefined();
       expect(await store.list('k')).toEqual([]);
     });
+
+    it('creates only once: a second create fails with ALREADY_EXISTS and leaves the first body', async () => {
+      await store.create('exports/m.json', 'first', 'application/json');
+      await expect(store.create('exports/m.json', 'second', 'application/json')).rejects.toMatchObject({
+        code: 'ALREADY_EXISTS',
+      });
+      expect(new TextDecoder().decode(await store.get('exports/m.json'))).toBe('first');
+      expect(await store.list('exports/')).toEqual([
+        { key: 'exports/m.json', size: 5, contentType: 'application/json' },
+      ]);
+    });
+
+    it('lets exactly one of several concurrent creates of a key win', async () => {
+      const results = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((i) => store.create('race/k', `body-${i}`, 'text/plain')),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results.filter((x) => x.status === 'rejected')) {
+        expect(r.reason).toMatchObject({ code: 'ALREADY_EXISTS' });
+      }
+    });
   });
 }

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import {
+  AuditReportSchema,
+  ExportDocumentSchema,
+  ExportLineSchema,
+  FleetError,
+  WindowIdSchema,
+  parseOrThrow,
+  COLLECTIONS,
+  type Principal,
+} from '@fleetforge/shared';
+import {
+  BillingExportRequestSchema,
+  ExportDocSchema,
+  auditBilling,
+  billingExport,
+  type BillingDeps,
+  type ExportDoc,
+} from '../handlers/billing-export';
+import { productionBillingDeps } from '../runtime';
+import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+
+export const BillingReportQuerySchema = z.strictObject({
+  tenant: z.string().min(1).max(40).optional(),
+  window: WindowIdSchema.optional(),
+});
+
+export const BillingReportSchema = z.object({
+  export: z.object({
+    id: z.string(),
+    seq: z.number(),
+    window: z.string(),
+    period: z.enum(['hour', 'day']),
+    closed: z.boolean(),
+    generatedAt: z.string().nullable(),
+    currency: z.string(),
+  }),
+  lines: z.array(ExportLineSchema),
+});
+export type BillingReport = z.infer<typeof BillingReportSchema>;
+
+export const ExportListSchema = z.object({ items: z.array(ExportDocSchema) });
+
+function billingDeps(ctx: RouteContext): BillingDeps {
+  return ctx.deps.billing ?? productionBillingDeps();
+}
+
+/** A tenant admin sees only its own tenant: asking for another, or for all, is a 403. */
+function scopeTenant(principal: Principal, asked: string | undefined): string | undefined {
+  if (principal.role !== 'tenant-admin') return asked;
+  if (asked !== undefined && asked !== principal.tenant) {
+    throw new FleetError(
+      'PERMISSION_DENIED',
+      `token ${principal.name} may only see tenant ${principal.tenant ?? '(none)'}`,
+    );
+  }
+  if (!principal.tenant) throw new FleetError('PERMISSION_DENIED', `token ${principal.name} names no tenant`);
+  return principal.tenant;
+}
+
+async function completeExports(ctx: RouteContext): Promise<ExportDoc[]> {
+  const docs = await ctx.deps.store.list(COLLECTIONS.exports);
+  return docs
+    .map((d) => parseOrThrow(ExportDocSchema, d.data, `doc ${d.path}`))
+    .filter((e) => e.state === 'complete')
+    .sort((a, b) => a.seq - b.seq);
+}
+
+/** `GET /v1/billing/report`: the lines of one export (default: the newest closed one), per tier and tenant. */
+export async function billingReport(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'billing:read');
+  const q = parseOrThrow(BillingReportQuerySchema, ctx.req.query, 'query');
+  const tenant = scopeTenant(principal, q.tenant);
+  const all = await completeExports(ctx);
+  const chosen = q.window
+    ? all.filter((e) => e.window === q.window).at(-1)
+    : (all.filter((e) => e.closed).at(-1) ?? all.at(-1));
+  if (!chosen) {
+    throw new FleetError('NOT_FOUND', q.window ? `no export of window ${q.window}` : 'no billing export yet');
+  }
+  const file = chosen.files.find((f) => f.contentType === 'application/json');
+  const bytes = file ? await billingDeps(ctx).blobs.get(file.key) : undefined;
+  if (!file || !bytes) throw new FleetError('NOT_FOUND', `export ${chosen.id} has no readable JSON file`);
+  const doc = parseOrThrow(ExportDocumentSchema, JSON.parse(new TextDecoder().decode(bytes)), `file ${file.key}`);
+  const report: BillingReport = {
+    export: {
+      id: chosen.id,
+      seq: chosen.seq,
+      window: chosen.window,
+      period: chosen.period,
+      closed: chosen.closed,
+      generatedAt: chosen.generatedAt,
+      currency: doc.currency,
+    },
+    lines: doc.lines.filter((l) => tenant === undefined || l.tenant === tenant),
+  };
+  return json(200, report);
+}
+
+/** `GET /v1/billing/exports`: lineage (seq, files and SHA-256, time, operator, chain hashes). */
+export async function listExports(ctx: RouteContext): Promise<ApiResponse> {
+  requirePermission(ctx.principal, 'billing:exports');
+  return json(200, { items: await completeExports(ctx) });
+}
+
+/** `POST /v1/billing:audit`: verifies every export; 200 with `ok: false` and the causes when tampered. */
+export async function auditExportsRoute(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'billing:exports');
+  return json(200, await auditBilling(ctx.deps, billingDeps(ctx), principal.id, ctx.correlationId));
+}
+
+/** `POST /v1/billing/exports`: close and export a window now (operator). */
+export async function runExport(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'billing:export');
+  const body = parseOrThrow(BillingExportRequestSchema, ctx.req.body ?? {}, 'request body');
+  const r = await billingExport(ctx.deps, billingDeps(ctx), body, principal.id, ctx.correlationId);
+  return json(r.status === 'exported' ? 201 : 200, r);
+}

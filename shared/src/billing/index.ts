@@ -1,0 +1,4 @@
+export * from './usage';
+export * from './cost';
+export * from './export';
+export * from './manifest';
