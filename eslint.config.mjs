@@ -27,6 +27,7 @@ export default tseslint.config(
       'scripts/bin/**',
       'scripts/jest-summary-reporter.js',
       'scripts/jest-symbol-dispose.js',
+      'scripts/jest-int-timeout.js',
       '.scratch/**',
     ],
   },

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import {
-  AuditReportSchema,
   ExportDocumentSchema,
   ExportLineSchema,
   FleetError,
