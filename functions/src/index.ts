@@ -10,6 +10,7 @@ import {
   WorldReconcileMessageSchema,
   toFleetError,
 } from '@fleetforge/shared';
+import { apiHttpFunction } from './api/http-function';
 import { ApiRouter } from './api/router';
 import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
@@ -22,20 +23,10 @@ import { productionDeps } from './runtime';
 
 let router: ApiRouter | undefined;
 
-ff.http('api', async (req, res) => {
-  router ??= new ApiRouter(productionDeps('api'));
-  const out = await router.handle({
-    method: req.method,
-    path: req.path,
-    query: Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])),
-    headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
-    body: req.body as unknown,
-    rawBody: (req as { rawBody?: Buffer }).rawBody,
-  });
-  res.status(out.status).type(out.contentType ?? 'application/json');
-  if (typeof out.body === 'string') res.send(out.body);
-  else res.send(JSON.stringify(out.body));
-});
+ff.http(
+  'api',
+  apiHttpFunction(() => (router ??= new ApiRouter(productionDeps('api')))),
+);
 
 ff.cloudEvent<PubSubEventData>('reconcileWorld', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('reconcileWorld');

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { httpStatus: 404, retryable: false },
   CONFLICT: { httpStatus: 409, retryable: false },
   FAILED_PRECONDITION: { httpStatus: 409, retryable: false },
+  PAYLOAD_TOO_LARGE: { httpStatus: 413, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false },
   ABORTED: { httpStatus: 409, retryable: true },
   UNAVAILABLE: { httpStatus: 503, retryable: true },
   DEADLINE_EXCEEDED: { httpStatus: 504, retryable: true },
