@@ -56,7 +56,7 @@ export class ApiRouter {
     routes: readonly Route[] = ROUTES,
   ) {
     this.compiled = routes.map(compile);
-    this.auth = new TokenAuthenticator(deps.store);
+    this.auth = new TokenAuthenticator(deps.store, deps.clock);
   }
 
   async handle(req: ApiRequest): Promise<ApiResponse> {
