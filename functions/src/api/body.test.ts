@@ -45,7 +45,7 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-async function send(path: string, contentType: string | undefined, body: string | Buffer, method = 'POST') {
+async function send(path: string, contentType: string | undefined, body: string | Buffer | undefined, method = 'POST') {
   const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
   if (contentType !== undefined) headers['content-type'] = contentType;
   const res = await fetch(`${base}${path}`, { method, headers, body });
@@ -150,6 +150,35 @@ describe('malformed request bodies over HTTP', () => {
     // A manual split takes an optional body: empty means `{}` (the world does not exist: 404, not 400).
     const split = await send('/v1/worlds/nope/cells/r0c0:split', undefined, '');
     expect(split.status).toBe(404);
+  });
+
+  it('refuses a path parameter that is not a document id (a slash, a space, NUL) with 400', async () => {
+    for (const path of [
+      '/v1/worlds/a%2Fb',
+      '/v1/worlds/a%20b',
+      '/v1/tenants/%00',
+      '/v1/worlds/w/cells/a%2F..%2Fb:split',
+    ]) {
+      const post = path.endsWith(':split');
+      const res = await send(path, 'application/json', post ? '{}' : undefined, post ? 'POST' : 'GET');
+      expect([path, res.status]).toEqual([path, 400]);
+    }
+  });
+
+  it('random path parameters never get a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('/v1/worlds/', '/v1/tenants/', '/v1/worlds/w/cells/'),
+        fc.string({ minLength: 1 }),
+        async (prefix, name) => {
+          const res = await fetch(`${base}${prefix}${encodeURIComponent(name)}`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          });
+          expect(res.status).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('checks the token before it parses a body', async () => {

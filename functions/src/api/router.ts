@@ -20,12 +20,22 @@ function compile(route: Route): Compiled {
   return { route, regex: new RegExp(`^${pattern}/?$`), names };
 }
 
+/** What a path parameter may be: a Firestore document id, never a path (`a/b`) or `.`/`..`. */
+const PATH_PARAM = /^[A-Za-z0-9._-]{1,253}$/;
+
 function decodePathParam(name: string, raw: string): string {
+  let value: string;
   try {
-    return decodeURIComponent(raw);
+    value = decodeURIComponent(raw);
   } catch {
     throw new FleetError('INVALID_ARGUMENT', `path parameter ${name} is not valid percent-encoding`);
   }
+  if (!PATH_PARAM.test(value) || value === '.' || value === '..') {
+    throw new FleetError('INVALID_ARGUMENT', `path parameter ${name} must be letters, digits, '.', '_' or '-'`, {
+      issues: [{ path: name, message: 'expected letters, digits, ".", "_" or "-" (at most 253)' }],
+    });
+  }
+  return value;
 }
 
 /**
