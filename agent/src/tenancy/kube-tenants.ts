@@ -250,6 +250,8 @@ export class KubeTenantExecutor implements TenantExecutor {
   ): Promise<{ server: string; kubeconfig: string; health: number; nodes: string[] }> {
     const ns = vclusterNamespace(spec.name);
     let token = randomBytes(24).toString('hex');
+    // The namespace (and the agent's binding in it) first: only then may the agent read its secrets.
+    await this.apply(standardTenantObjects({ ...spec, tier: 'standard' }, token).filter((o) => o.kind === 'Namespace'));
     try {
       const existing = await this.core.readNamespacedSecret({ name: `vc-${spec.name}-token`, namespace: ns });
       const t = existing.data?.token;
