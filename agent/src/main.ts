@@ -50,6 +50,11 @@ const AgentEnvSchema = z.object({
   FF_LEADER_ELECTION: z.enum(['none', 'lease']).default('none'),
   FF_LEASE_NAMESPACE: z.string().min(1).default('fleetforge-system'),
   FF_LEASE_NAME: z.string().min(1).default('fleetforge-agent'),
+  /** `namespace/name` of the agent's service account: it binds itself in each tenant namespace. */
+  FF_AGENT_SERVICE_ACCOUNT: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'namespace/name')
+    .default('fleetforge-system/fleetforge-agent'),
   /** Redis that cells checkpoint their sessions to (absent: sessions live in memory only). */
   FF_REDIS_URL: z.string().min(1).optional(),
   /** Usage metering: how often cells are measured, and whom their usage is billed to (worlds name no tenant yet). */
@@ -146,6 +151,10 @@ async function main(): Promise<void> {
       ? new KubeTenantExecutor({
           kubeconfig: tenantKubeConfig(env),
           sampleMs: env.FF_TENANT_SAMPLE_MS,
+          agent: {
+            namespace: env.FF_AGENT_SERVICE_ACCOUNT.split('/')[0]!,
+            name: env.FF_AGENT_SERVICE_ACCOUNT.split('/')[1]!,
+          },
           log: (msg, data) => log.warn(data ?? {}, msg),
         })
       : new NoClusterExecutor();

@@ -21,6 +21,7 @@ import {
   loadBillingConfig,
   updateCostGauges,
 } from './handlers/billing-export';
+import { apiHttpFunction } from './api/http-function';
 import { ApiRouter } from './api/router';
 import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
@@ -43,23 +44,15 @@ async function flushAfter(deps: Deps, run: () => Promise<void>): Promise<void> {
   }
 }
 
-ff.http('api', async (req, res) => {
-  const deps = productionDeps('api');
-  router ??= new ApiRouter(deps);
-  const out = await router.handle({
-    method: req.method,
-    path: req.path,
-    query: Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])),
-    headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
-    body: req.body as unknown,
-    rawBody: (req as { rawBody?: Buffer }).rawBody,
-  });
-  // Before answering: once the response is sent, the instance gets no CPU to write with.
-  await deps.metrics.flush?.();
-  res.status(out.status).type(out.contentType ?? 'application/json');
-  if (typeof out.body === 'string') res.send(out.body);
-  else res.send(JSON.stringify(out.body));
-});
+let apiDeps: Deps | undefined;
+ff.http(
+  'api',
+  apiHttpFunction(
+    () => (router ??= new ApiRouter((apiDeps ??= productionDeps('api')))),
+    // Before answering: once the response is sent, the instance gets no CPU to write with.
+    async () => apiDeps?.metrics.flush?.(),
+  ),
+);
 
 ff.cloudEvent<PubSubEventData>('reconcileWorld', async (event: ff.CloudEvent<PubSubEventData>) => {
   const deps = productionDeps('reconcileWorld');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RoleSchema } from './auth';
+import { MAX_TOKEN_TTL_SECONDS, RoleSchema } from './auth';
 import { LifecycleEventSchema } from './events';
 import { RectSchema } from './geometry';
 import { CellStateSchema, ConditionSchema, WorldPhaseSchema } from './model';
@@ -66,13 +66,33 @@ export const TokenCreateRequestSchema = z.strictObject({
   name: NameSchema,
   role: RoleSchema,
   tenant: NameSchema.optional(),
+  /** Lifetime; default DEFAULT_TOKEN_TTL_SECONDS (30 days), at most 366 days. */
+  ttlSeconds: z.number().int().min(60).max(MAX_TOKEN_TTL_SECONDS).optional(),
 });
 export const TokenCreateResponseSchema = z.object({
+  /** What `ffctl token revoke` takes. */
+  id: z.string().optional(),
   name: NameSchema,
   role: RoleSchema,
+  expiresAt: z.string().nullable().optional(),
   /** Shown once; only its hash is stored. */
   token: z.string(),
 });
+
+/** A token as `GET /v1/tokens` lists it: never the secret, never the full hash. */
+export const TokenViewSchema = z.object({
+  id: z.string(),
+  name: NameSchema,
+  role: RoleSchema,
+  tenant: z.string().nullable(),
+  status: z.enum(['active', 'expired', 'revoked']),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export type TokenView = z.infer<typeof TokenViewSchema>;
+export const TokenListSchema = z.object({ items: z.array(TokenViewSchema) });
 
 export const DeleteResultSchema = z.object({ result: z.enum(['deleting']), world: z.string() });
 

@@ -35,8 +35,33 @@ export const TokenDocSchema = z.strictObject({
   tenant: NameSchema.nullable().default(null),
   createdAt: z.string(),
   createdBy: z.string(),
+  /** ISO time after which the token is refused; null: never (the local stack's bootstrap token). */
+  expiresAt: z.string().nullable().default(null),
+  revokedAt: z.string().nullable().default(null),
+  revokedBy: z.string().nullable().default(null),
 });
 export type TokenDoc = z.infer<typeof TokenDocSchema>;
+
+/** A token created through the API lives this long unless the request says otherwise. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+export const MAX_TOKEN_TTL_SECONDS = 366 * 24 * 3600;
+
+/**
+ * A token's public id: the first 16 hex digits of its SHA-256 (the document key).
+ * Safe to show and log; it names the token for `ffctl token revoke` without revealing it.
+ */
+export function tokenId(hash: string): string {
+  return hash.slice(0, 16);
+}
+
+export type TokenStatus = 'active' | 'expired' | 'revoked';
+
+/** Pure: whether a token document still authenticates at `now`. */
+export function tokenStatus(doc: Pick<TokenDoc, 'expiresAt' | 'revokedAt'>, now: Date): TokenStatus {
+  if (doc.revokedAt) return 'revoked';
+  if (doc.expiresAt && Date.parse(doc.expiresAt) <= now.getTime()) return 'expired';
+  return 'active';
+}
 
 export interface Principal {
   /** `token:NAME` in audit entries and events. */

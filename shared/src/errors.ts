@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   FAILED_PRECONDITION: { httpStatus: 409, retryable: false },
   /** A create-only write found the object already there (blob exports are never rewritten). */
   ALREADY_EXISTS: { httpStatus: 409, retryable: false },
+  PAYLOAD_TOO_LARGE: { httpStatus: 413, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false },
   ABORTED: { httpStatus: 409, retryable: true },
   UNAVAILABLE: { httpStatus: 503, retryable: true },
   DEADLINE_EXCEEDED: { httpStatus: 504, retryable: true },

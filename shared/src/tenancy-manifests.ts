@@ -21,6 +21,30 @@ export const LABELS = {
 /** The ClusterRole (agent/deploy/rbac.yaml) each vcluster's syncer is bound to in its host namespace. */
 export const VCLUSTER_CLUSTER_ROLE = 'fleetforge-vcluster';
 
+/**
+ * The agent's rights inside a tenant namespace (agent/deploy/rbac.yaml). Bound per
+ * namespace, when the namespace is created, so the agent holds them nowhere else.
+ */
+export const AGENT_TENANT_CLUSTER_ROLE = 'fleetforge-agent-tenant';
+
+/** The agent's own service account: the subject of its per-namespace binding. */
+export interface AgentSubject {
+  namespace: string;
+  name: string;
+}
+export const DEFAULT_AGENT_SUBJECT: AgentSubject = { namespace: 'fleetforge-system', name: 'fleetforge-agent' };
+
+/** The RoleBinding that gives the agent AGENT_TENANT_CLUSTER_ROLE in one tenant namespace. */
+export function agentTenantRoleBinding(ns: string, agent: AgentSubject = DEFAULT_AGENT_SUBJECT): KubeObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'fleetforge-agent', namespace: ns, labels: { [LABELS.managedBy]: 'fleetforge' } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: AGENT_TENANT_CLUSTER_ROLE },
+    subjects: [{ kind: 'ServiceAccount', name: agent.name, namespace: agent.namespace }],
+  };
+}
+
 /** The taint and label a reserved node carries; only the tenant's pods tolerate it. */
 export const TENANT_TAINT_KEY = LABELS.tenant;
 export const UNASSIGNED_POOL = 'unassigned';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import {
   AppsV1Api,
+  AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
   KubernetesObjectApi,
@@ -12,8 +13,10 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import {
+  DEFAULT_AGENT_SUBJECT,
   LABELS,
   TENANT_TAINT_KEY,
+  agentTenantRoleBinding,
   UNASSIGNED_POOL,
   dedicatedTenantObjects,
   devTenantObjects,
@@ -21,6 +24,7 @@ import {
   standardTenantObjects,
   tenantNamespace,
   vclusterNamespace,
+  type AgentSubject,
   type KubeObject,
   type PoolStatus,
   type QuotaWarning,
@@ -116,6 +120,8 @@ export interface KubeTenantExecutorOptions {
   /** How often pool and usage are sampled. */
   sampleMs?: number;
   readyTimeoutMs?: number;
+  /** The service account the agent runs as: it binds itself in each tenant namespace it creates. */
+  agent?: AgentSubject;
   log?: (msg: string, data?: Record<string, unknown>) => void;
 }
 
@@ -129,6 +135,7 @@ export class KubeTenantExecutor implements TenantExecutor {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly objects: KubernetesObjectApi;
+  private readonly authz: AuthorizationV1Api;
   private readonly listeners: Array<(tenant: string, obs: TenantObservation) => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private eventAbort: AbortController | undefined;
@@ -140,6 +147,7 @@ export class KubeTenantExecutor implements TenantExecutor {
     this.core = o.kubeconfig.makeApiClient(CoreV1Api);
     this.apps = o.kubeconfig.makeApiClient(AppsV1Api);
     this.objects = KubernetesObjectApi.makeApiClient(o.kubeconfig);
+    this.authz = o.kubeconfig.makeApiClient(AuthorizationV1Api);
     this.log = o.log ?? (() => undefined);
   }
 
@@ -148,7 +156,28 @@ export class KubeTenantExecutor implements TenantExecutor {
   async apply(objs: readonly KubeObject[], api: KubernetesObjectApi = this.objects): Promise<void> {
     for (const obj of objs) {
       await api.patch(obj, undefined, undefined, 'fleetforge', true, PatchStrategy.ServerSideApply);
+      // On the host cluster the agent holds no rights inside a namespace until it binds itself there.
+      if (obj.kind === 'Namespace' && api === this.objects) await this.bindAgent(obj.metadata.name);
     }
+  }
+
+  /**
+   * Binds the agent to its tenant ClusterRole in `ns` (agent/deploy/rbac.yaml). A plain
+   * create, not an apply: outside a tenant namespace that is all the agent may do with
+   * role bindings. Then waits until the authorizer honours the binding (its cache lags).
+   */
+  async bindAgent(ns: string): Promise<void> {
+    try {
+      await this.objects.create(agentTenantRoleBinding(ns, this.o.agent ?? DEFAULT_AGENT_SUBJECT));
+    } catch (err) {
+      if (code(err) !== 409) throw err;
+    }
+    await this.until(`the agent's role binding in ${ns}`, 10_000, async () => {
+      const review = await this.authz.createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { namespace: ns, verb: 'patch', resource: 'resourcequotas' } } },
+      });
+      return review.status?.allowed === true;
+    });
   }
 
   async execute(cmd: TenantCommand, report: (p: ProgressInput) => Promise<void>): Promise<void> {
@@ -221,6 +250,8 @@ export class KubeTenantExecutor implements TenantExecutor {
   ): Promise<{ server: string; kubeconfig: string; health: number; nodes: string[] }> {
     const ns = vclusterNamespace(spec.name);
     let token = randomBytes(24).toString('hex');
+    // The namespace (and the agent's binding in it) first: only then may the agent read its secrets.
+    await this.apply(standardTenantObjects({ ...spec, tier: 'standard' }, token).filter((o) => o.kind === 'Namespace'));
     try {
       const existing = await this.core.readNamespacedSecret({ name: `vc-${spec.name}-token`, namespace: ns });
       const t = existing.data?.token;

@@ -1,7 +1,8 @@
-import { FleetError, toFleetError } from '@fleetforge/shared';
+import { FleetError, toFleetError, zodIssues } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import { TokenAuthenticator } from './auth';
-import type { ApiRequest, ApiResponse, Route } from './http';
+import { parseRequestBody } from './body';
+import { requirePermission, type ApiRequest, type ApiResponse, type Route } from './http';
 import { ROUTES } from './routes';
 
 interface Compiled {
@@ -19,6 +20,42 @@ function compile(route: Route): Compiled {
   return { route, regex: new RegExp(`^${pattern}/?$`), names };
 }
 
+/** What a path parameter may be: a Firestore document id, never a path (`a/b`) or `.`/`..`. */
+const PATH_PARAM = /^[A-Za-z0-9._-]{1,253}$/;
+
+function decodePathParam(name: string, raw: string): string {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    throw new FleetError('INVALID_ARGUMENT', `path parameter ${name} is not valid percent-encoding`);
+  }
+  if (!PATH_PARAM.test(value) || value === '.' || value === '..') {
+    throw new FleetError('INVALID_ARGUMENT', `path parameter ${name} must be letters, digits, '.', '_' or '-'`, {
+      issues: [{ path: name, message: 'expected letters, digits, ".", "_" or "-" (at most 253)' }],
+    });
+  }
+  return value;
+}
+
+/**
+ * The body a route with a request schema sees: parsed from the raw bytes (callers
+ * in-process may pass an already parsed body instead). An empty body stands for `{}`
+ * when the schema takes that (optional bodies such as a manual split's reason).
+ */
+function readBody(route: Route, req: ApiRequest): unknown {
+  const body = req.rawBody ? parseRequestBody(req.rawBody, req.headers['content-type']) : req.body;
+  if (body !== undefined) return body;
+  const empty = route.requestSchema?.safeParse({});
+  if (!empty || empty.success) return {};
+  const issues = zodIssues(empty.error);
+  throw new FleetError(
+    'INVALID_ARGUMENT',
+    `request body is empty: ${route.method} ${route.path} takes a JSON or YAML object with ${issues.map((i) => i.path).join(', ')}`,
+    { issues },
+  );
+}
+
 /** Routes a request: authenticate, match, run, and turn every error into the one JSON error body. */
 export class ApiRouter {
   private readonly compiled: Compiled[];
@@ -29,7 +66,7 @@ export class ApiRouter {
     routes: readonly Route[] = ROUTES,
   ) {
     this.compiled = routes.map(compile);
-    this.auth = new TokenAuthenticator(deps.store);
+    this.auth = new TokenAuthenticator(deps.store, deps.clock);
   }
 
   async handle(req: ApiRequest): Promise<ApiResponse> {
@@ -49,10 +86,20 @@ export class ApiRouter {
         });
       }
       routeLabel = hit.c.route.path;
-      const params = Object.fromEntries(hit.c.names.map((n, i) => [n, decodeURIComponent(hit.m[i + 1]!)]));
+      const params = Object.fromEntries(hit.c.names.map((n, i) => [n, decodePathParam(n, hit.m[i + 1]!)]));
       // Every route sees who is calling (whoami needs it on a public route); handlers check permissions.
       const principal = await this.auth.authenticate(req.headers.authorization);
-      res = await hit.c.route.handler({ deps: this.deps, req, params, principal, correlationId, log });
+      // Checked here too, so an unauthenticated caller's body is never parsed.
+      if (hit.c.route.permission) requirePermission(principal, hit.c.route.permission);
+      const body = hit.c.route.requestSchema ? readBody(hit.c.route, req) : req.body;
+      res = await hit.c.route.handler({
+        deps: this.deps,
+        req: { ...req, body },
+        params,
+        principal,
+        correlationId,
+        log,
+      });
     } catch (err) {
       const e = toFleetError(err);
       if (e.code === 'INTERNAL') log.error({ err: e.message, stack: e.stack }, 'request failed');

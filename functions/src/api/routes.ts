@@ -11,6 +11,7 @@ import {
   RoutingTableSchema,
   TokenCreateRequestSchema,
   TokenCreateResponseSchema,
+  TokenListSchema,
   WorldListSchema,
   WorldManifestSchema,
   WorldViewSchema,
@@ -40,7 +41,7 @@ import { listEvents } from './events';
 import { json, type Route } from './http';
 import { metricsText } from './metrics';
 import { openApiDocument } from './openapi';
-import { createToken, whoami } from './tokens';
+import { createToken, listTokens, revokeToken, whoami } from './tokens';
 import {
   createTenant,
   deleteTenant,
@@ -263,7 +264,7 @@ export const ROUTES: Route[] = [
     method: 'POST',
     path: '/v1/tokens',
     permission: 'tokens:manage',
-    summary: 'Create an API token for a role (the token is shown once)',
+    summary: 'Create an API token for a role, valid ttlSeconds (default 30 days; the token is shown once)',
     requestSchema: TokenCreateRequestSchema,
     responseSchema: TokenCreateResponseSchema,
     handler: createToken,
@@ -301,5 +302,21 @@ export const ROUTES: Route[] = [
     summary: 'Verify every export (checksums, signatures, chain); tampering answers ok=false and writes ExportTampered',
     responseSchema: AuditReportSchema,
     handler: auditExportsRoute,
+  },
+  {
+    method: 'GET',
+    path: '/v1/tokens',
+    permission: 'tokens:manage',
+    summary: 'List API tokens: id, name, role, status (active, expired, revoked), expiry; never the secret',
+    responseSchema: TokenListSchema,
+    handler: listTokens,
+  },
+  {
+    method: 'POST',
+    path: '/v1/tokens/{id}:revoke',
+    permission: 'tokens:manage',
+    summary: 'Revoke a token by id (idempotent); every API instance refuses it within 2 s',
+    responseSchema: z.object({ id: z.string(), name: z.string(), revokedAt: z.string() }),
+    handler: revokeToken,
   },
 ];

@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import {
+  COLLECTIONS,
+  DEFAULT_TOKEN_TTL_SECONDS,
+  FleetError,
   TokenCreateRequestSchema,
+  TokenDocSchema,
   paths,
   parseOrThrow,
+  tokenId,
+  tokenStatus,
   type Principal,
   type Role,
   type StateStore,
+  type TokenView,
 } from '@fleetforge/shared';
 import { auditedTransaction } from '../records';
 import { hashToken } from './auth';
@@ -16,45 +23,117 @@ export function newToken(): string {
   return `ff_${randomBytes(32).toString('base64url')}`;
 }
 
-/** Stores a token's hash (bootstrap and API share this). */
+/** Stores a token's hash (bootstrap and API share this). Without `expiresAt` it never expires. */
 export async function storeToken(
   store: StateStore,
   token: string,
-  doc: { name: string; role: Role; tenant: string | null; createdBy: string },
+  doc: { name: string; role: Role; tenant: string | null; createdBy: string; expiresAt?: string | null },
   now: Date,
 ): Promise<void> {
-  await store.set(paths.token(hashToken(token)), { ...doc, createdAt: now.toISOString() });
+  await store.set(paths.token(hashToken(token)), {
+    ...doc,
+    expiresAt: doc.expiresAt ?? null,
+    revokedAt: null,
+    revokedBy: null,
+    createdAt: now.toISOString(),
+  });
 }
 
 export async function createToken(ctx: RouteContext): Promise<ApiResponse> {
   const principal: Principal = requirePermission(ctx.principal, 'tokens:manage');
   const body = parseOrThrow(TokenCreateRequestSchema, ctx.req.body, 'request body');
   const token = newToken();
+  const hash = hashToken(token);
   const { deps } = ctx;
+  const now = deps.clock.now();
+  const expiresAt = new Date(now.getTime() + (body.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000).toISOString();
   await auditedTransaction(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-      tx.set(paths.token(hashToken(token)), {
+      tx.set(paths.token(hash), {
         name: body.name,
         role: body.role,
         tenant: body.tenant ?? null,
         createdBy: principal.id,
-        createdAt: deps.clock.now().toISOString(),
+        createdAt: now.toISOString(),
+        expiresAt,
+        revokedAt: null,
+        revokedBy: null,
       });
       return {
         result: undefined,
         audit: {
           action: 'token.create',
-          target: `tokens/${body.name}`,
+          target: `tokens/${tokenId(hash)}`,
           principal,
           correlationId: ctx.correlationId,
-          details: { role: body.role },
+          details: { name: body.name, role: body.role, expiresAt },
         },
       };
     },
   );
-  return json(201, { name: body.name, role: body.role, token });
+  return json(201, { id: tokenId(hash), name: body.name, role: body.role, expiresAt, token });
+}
+
+/** Every token (never the secret), newest first. */
+export async function listTokens(ctx: RouteContext): Promise<ApiResponse> {
+  requirePermission(ctx.principal, 'tokens:manage');
+  const now = ctx.deps.clock.now();
+  const docs = await ctx.deps.store.list(COLLECTIONS.tokens);
+  const items: TokenView[] = docs.map((d) => {
+    const t = parseOrThrow(TokenDocSchema, d.data, `doc ${d.path}`);
+    return {
+      id: tokenId(d.id),
+      name: t.name,
+      role: t.role,
+      tenant: t.tenant,
+      status: tokenStatus(t, now),
+      createdAt: t.createdAt,
+      createdBy: t.createdBy,
+      expiresAt: t.expiresAt,
+      revokedAt: t.revokedAt,
+    };
+  });
+  items.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return json(200, { items });
+}
+
+/** Revokes a token by its id (idempotent). API instances refuse it within AUTH_CACHE_MS. */
+export async function revokeToken(ctx: RouteContext): Promise<ApiResponse> {
+  const principal = requirePermission(ctx.principal, 'tokens:manage');
+  const id = ctx.params.id ?? '';
+  if (!/^[0-9a-f]{16}$/.test(id)) {
+    throw new FleetError('INVALID_ARGUMENT', `token id ${id} is not 16 hex digits (see ffctl token list)`, {
+      issues: [{ path: 'id', message: 'expected 16 lowercase hex digits' }],
+    });
+  }
+  const { deps } = ctx;
+  const match = (await deps.store.list(COLLECTIONS.tokens)).filter((d) => tokenId(d.id) === id);
+  if (match.length === 0) throw new FleetError('NOT_FOUND', `no token with id ${id}`);
+  const path = match[0]!.path;
+  const view = await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const data = await tx.get(path);
+      if (!data) throw new FleetError('NOT_FOUND', `no token with id ${id}`);
+      const t = parseOrThrow(TokenDocSchema, data, `doc ${path}`);
+      const revokedAt = t.revokedAt ?? deps.clock.now().toISOString();
+      if (!t.revokedAt) tx.set(path, { ...t, revokedAt, revokedBy: principal.id });
+      return {
+        result: { id, name: t.name, revokedAt },
+        audit: {
+          action: 'token.revoke',
+          target: `tokens/${id}`,
+          principal,
+          correlationId: ctx.correlationId,
+          details: { name: t.name, alreadyRevoked: t.revokedAt !== null },
+        },
+      };
+    },
+  );
+  return json(200, view);
 }
 
 export async function whoami(ctx: RouteContext): Promise<ApiResponse> {

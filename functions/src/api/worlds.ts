@@ -1,4 +1,3 @@
-import YAML from 'yaml';
 import {
   COLLECTIONS,
   FleetError,
@@ -55,20 +54,11 @@ export function cellView(c: CellDoc): CellView {
   };
 }
 
-/** Reads the manifest as YAML or JSON, whichever the client sent. */
+/** The manifest the router parsed (YAML or JSON, whichever the client sent; see ./body). */
 export function parseManifestBody(ctx: RouteContext): unknown {
-  const type = (ctx.req.headers['content-type'] ?? '').toLowerCase();
-  if (type.includes('json') && ctx.req.body !== undefined && !Buffer.isBuffer(ctx.req.body)) return ctx.req.body;
-  const text = ctx.req.rawBody?.toString('utf8') ?? (typeof ctx.req.body === 'string' ? ctx.req.body : '');
-  if (text.trim() === '')
+  if (ctx.req.body === undefined)
     throw new FleetError('INVALID_ARGUMENT', 'request body is empty: send a World manifest (YAML or JSON)');
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new FleetError('INVALID_ARGUMENT', `malformed YAML/JSON: ${doc.errors.map((e) => e.message).join('; ')}`, {
-      issues: doc.errors.map((e) => ({ path: '(body)', message: e.message })),
-    });
-  }
-  return doc.toJS() as unknown;
+  return ctx.req.body;
 }
 
 export async function applyWorld(ctx: RouteContext): Promise<ApiResponse> {

@@ -7,8 +7,6 @@ import {
   CellListSchema,
   DeleteResultSchema,
   EventListSchema,
-  RoleSchema,
-  TokenCreateResponseSchema,
   WorldListSchema,
   WorldViewSchema,
   OperationDocSchema,
@@ -23,6 +21,7 @@ import { runLoad, summaryOk, type Hotspot } from '../load/generator';
 import { ApiClient, CliError, resolveEndpoint } from './client';
 import { registerBillingCommands } from './billing';
 import { registerTenantCommands } from './tenant';
+import { registerTokenCommands } from './token';
 import {
   cellsTable,
   emit,
@@ -415,20 +414,7 @@ export function buildProgram(io: Io): Command {
       );
     });
 
-  const token = program.command('token').description('API tokens (admin)');
-  token
-    .command('create <name>')
-    .description('Create a token; it is printed once')
-    .requiredOption('--role <role>', `one of ${RoleSchema.options.join(', ')}`)
-    .option('--tenant <tenant>', 'tenant the token belongs to (tenant-admin)')
-    .action(async (name: string, o: { role: string; tenant?: string }) => {
-      const r = await client().request('POST', '/v1/tokens', TokenCreateResponseSchema, {
-        name,
-        role: o.role,
-        ...(o.tenant ? { tenant: o.tenant } : {}),
-      });
-      io.out(emit(format(), r, () => r.token));
-    });
+  registerTokenCommands(program, client, format, io);
 
   program
     .command('whoami')

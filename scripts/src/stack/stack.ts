@@ -204,6 +204,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       FF_BILLING_KEY_FILE: join(stateDir, 'billing-hmac.key'),
       // No GCE metadata server here: skip the lookup the Google auth library would try.
       METADATA_SERVER_DETECTION: 'none',
+      // As Google's Node.js runtime sets it: functions-framework's error pages (a body its
+      // parsers refuse) then say "Bad Request" instead of showing a stack trace.
+      NODE_ENV: 'production',
     };
 
     // The package exports only its API; its CLI (main.js) sits beside the entry point.
