@@ -21,6 +21,7 @@ interface Variant {
 
 async function startOnce(v: Variant, dir: string, i: number): Promise<{ readyMs: number; rssMiB: number }> {
   const endpointFile = join(dir, `c${i}.endpoint.json`);
+  rmSync(endpointFile, { force: true }); // the previous variant's cell wrote the same name
   const t0 = performance.now();
   const child = spawn(process.execPath, [CELL_MAIN], {
     env: {
@@ -79,10 +80,12 @@ async function main(): Promise<void> {
     variants.map((v) => [v.name, { readyMs: [], rssMiB: [] }]),
   );
   // Warm the file cache and the compile cache once: the first cell on a machine pays for both.
+  process.stderr.write('warming up\n');
   await startOnce(variants[1]!, dir, -1);
   for (let i = 0; i < runs; i++) {
     for (const v of variants) {
       const r = await startOnce(v, dir, i);
+      process.stderr.write(`${v.name} #${i + 1}: ready ${r.readyMs.toFixed(0)} ms, rss ${r.rssMiB} MiB\n`);
       results.get(v.name)!.readyMs.push(r.readyMs);
       results.get(v.name)!.rssMiB.push(r.rssMiB);
     }
