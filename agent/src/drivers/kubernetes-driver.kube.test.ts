@@ -129,6 +129,8 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
       FF_EPOCH: '1',
       FF_NEVER_READY: '0',
       FF_SAMPLE_MS: '200',
+      // The spec carries no generation here; a world's reconcile sets it (its createdAt).
+      FF_WORLD_GENERATION: '0',
     });
     expect(pod!.spec!.restartPolicy).toBe('Never');
     expect(c.readinessProbe!.httpGet).toMatchObject({ path: '/readyz', port: 8080 });
