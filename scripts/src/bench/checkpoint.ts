@@ -77,7 +77,7 @@ interface CellProc {
 }
 
 async function startCell(redisUrl: string, generation: string, incarnation: number, dir: string): Promise<CellProc> {
-  const endpointFile = join(dir, `cell-${incarnation}.endpoint.json`);
+  const endpointFile = join(dir, `cell-${generation}-${incarnation}.endpoint.json`);
   const child = spawn(process.execPath, [CELL_MAIN], {
     env: {
       ...process.env,
