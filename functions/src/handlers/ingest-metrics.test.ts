@@ -1,0 +1,139 @@
+import pino from 'pino';
+import {
+  LOAD_WINDOW_SIZE,
+  LoadDocSchema,
+  MemoryBus,
+  MemoryStateStore,
+  RecordingMetricsSink,
+  SeqIds,
+  paths,
+  type CellSample,
+} from '@fleetforge/shared';
+import { ApiRouter } from '../api/router';
+import { storeToken } from '../api/tokens';
+import { testDeps } from '../deps';
+import { ingestMetrics } from './ingest-metrics';
+import { reconcileWorld } from './reconcile-world';
+
+const MANIFEST = `apiVersion: fleetforge.dev/v1
+kind: World
+metadata:
+  name: w
+spec:
+  topology:
+    bounds: { x: 0, y: 0, width: 1000, height: 1000 }
+    grid: { cols: 2, rows: 1 }
+`;
+
+/** A world of two cells (incarnation 1), applied through the API and reconciled once. */
+async function setup() {
+  const store = new MemoryStateStore();
+  const metrics = new RecordingMetricsSink();
+  const deps = testDeps({ store, bus: new MemoryBus(), metrics, log: pino({ level: 'silent' }), ids: new SeqIds() });
+  await storeToken(store, 'admin', { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' }, new Date());
+  const created = await new ApiRouter(deps).handle({
+    method: 'POST',
+    path: '/v1/worlds',
+    query: {},
+    headers: { authorization: 'Bearer admin', 'content-type': 'application/yaml' },
+    body: undefined,
+    rawBody: Buffer.from(MANIFEST),
+  });
+  expect(created.status).toBe(201);
+  await reconcileWorld(deps, { world: 'w', reason: 'test', correlationId: 'c' }, deps.log);
+  const load = async (cell: string) => {
+    const d = await store.get(paths.load('w', cell));
+    return d ? LoadDocSchema.parse(d) : undefined;
+  };
+  const ingest = (samples: CellSample[]) => ingestMetrics(deps, { world: 'w', agentId: 'a', samples }, deps.log);
+  return { store, metrics, deps, load, ingest };
+}
+
+const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 10, 0, s)).toISOString();
+const sample = (cell: string, s: number, o: Partial<CellSample> = {}): CellSample => ({
+  cell,
+  incarnation: 1,
+  at: at(s),
+  sessions: s,
+  cpuMillis: 10,
+  memoryMiB: 70,
+  ...o,
+});
+
+describe('ingestMetrics', () => {
+  const table: Array<{ name: string; batches: CellSample[][]; last: string; window: number[]; sessions: number }> = [
+    { name: 'appends a sample', batches: [[sample('r0c0', 1)]], last: 'ok', window: [1], sessions: 1 },
+    {
+      name: 'appends a batch in time order, whatever order it came in',
+      batches: [[sample('r0c0', 3), sample('r0c0', 1), sample('r0c0', 2)]],
+      last: 'ok',
+      window: [1, 2, 3],
+      sessions: 3,
+    },
+    {
+      name: 'a redelivered batch changes nothing',
+      batches: [[sample('r0c0', 1)], [sample('r0c0', 1)]],
+      last: 'stale',
+      window: [1],
+      sessions: 1,
+    },
+    {
+      name: 'a sample older than the window is dropped (late delivery)',
+      batches: [[sample('r0c0', 5)], [sample('r0c0', 4)]],
+      last: 'stale',
+      window: [5],
+      sessions: 5,
+    },
+    {
+      name: 'a sample of another incarnation is dropped',
+      batches: [[sample('r0c0', 1)], [sample('r0c0', 2, { incarnation: 7 })]],
+      last: 'stale',
+      window: [1],
+      sessions: 1,
+    },
+    {
+      name: 'a sample for a cell the world does not have is dropped',
+      batches: [[sample('r0c0', 1)], [sample('nope', 2)]],
+      last: 'stale',
+      window: [1],
+      sessions: 1,
+    },
+  ];
+
+  it.each(table)('$name', async ({ batches, last, window, sessions }) => {
+    const t = await setup();
+    let outcome = '';
+    for (const b of batches) outcome = await t.ingest(b);
+    expect(outcome).toBe(last);
+    const l = await t.load('r0c0');
+    expect(l?.window.map((p) => p.sessions)).toEqual(window);
+    expect(l).toMatchObject({ cell: 'r0c0', incarnation: 1, sessions, lastReportAt: at(window.at(-1)!) });
+    expect(await t.load('r0c1')).toBeUndefined();
+  });
+
+  it('caps the window at LOAD_WINDOW_SIZE, keeping the newest', async () => {
+    const t = await setup();
+    const n = LOAD_WINDOW_SIZE + 10;
+    await t.ingest(Array.from({ length: n }, (_, i) => sample('r0c0', i)));
+    const l = await t.load('r0c0');
+    expect(l?.window).toHaveLength(LOAD_WINDOW_SIZE);
+    expect(l?.window[0]?.sessions).toBe(10);
+    expect(l?.window.at(-1)?.sessions).toBe(n - 1);
+  });
+
+  it('starts a new window for a new incarnation', async () => {
+    const t = await setup();
+    await t.ingest([sample('r0c0', 1), sample('r0c0', 2)]);
+    await t.store.update(paths.cell('w', 'r0c0'), { incarnation: 2 });
+    expect(await t.ingest([sample('r0c0', 3, { incarnation: 2 })])).toBe('ok');
+    expect(await t.load('r0c0')).toMatchObject({ incarnation: 2, window: [expect.objectContaining({ sessions: 3 })] });
+  });
+
+  it('writes one load document per cell for a batch covering several cells, and the sessions gauge', async () => {
+    const t = await setup();
+    await t.ingest([sample('r0c0', 1), sample('r0c1', 2), sample('r0c1', 3)]);
+    expect((await t.load('r0c0'))?.sessions).toBe(1);
+    expect((await t.load('r0c1'))?.window).toHaveLength(2);
+    expect(t.metrics.value('fleetforge_cell_sessions', { world: 'w', cell: 'r0c1' })).toBe(3);
+  });
+});
