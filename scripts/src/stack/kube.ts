@@ -1,7 +1,13 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import {
   KubePrerequisiteError,
@@ -34,6 +40,30 @@ export async function applyManifests(kubeconfig: string, files: string[]): Promi
     }
   }
   return applied;
+}
+
+/** The label the Kubernetes driver puts on cell pods (agent/src/drivers/kubernetes-driver.ts). */
+const CELL_SELECTOR = 'fleetforge.dev/role=cell';
+
+/**
+ * Deletes every cell pod and waits until none is left: what stopping a stack on the
+ * Kubernetes driver does, since the agent leaves its pods running on purpose (a
+ * restarted agent adopts them). Returns how many there were.
+ */
+export async function reapCellPods(kubeconfig: string, namespace: string, timeoutMs = 60_000): Promise<number> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const list = async () => (await core.listNamespacedPod({ namespace, labelSelector: CELL_SELECTOR })).items;
+  const found = (await list()).length;
+  if (found === 0) return 0;
+  await core.deleteCollectionNamespacedPod({ namespace, labelSelector: CELL_SELECTOR, gracePeriodSeconds: 5 });
+  const deadline = Date.now() + timeoutMs;
+  while ((await list()).length > 0) {
+    if (Date.now() > deadline) throw new Error(`cell pods in ${namespace} still there after ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return found;
 }
 
 /** The running local Kubernetes tier in `dir`, or an error that says how to start it. */

@@ -20,7 +20,7 @@ import { reapCells } from '@fleetforge/agent';
 import type { Server } from 'node:http';
 import { startAlertReceiver } from './alert-receiver';
 import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
-import { prepareKubeAgent, requireKube } from './kube';
+import { prepareKubeAgent, reapCellPods, requireKube } from './kube';
 
 export interface StackOptions {
   /** Where stack.json, the token, logs and blobs live (default `.fleetforge`). */
@@ -178,6 +178,11 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     await agent?.stop();
     agent = undefined;
     await reapCells(agentStateDir);
+    if (kube) {
+      await reapCellPods(kube.kubeconfig, 'fleetforge-cells').catch((err: unknown) =>
+        opts.log.warn({ err: String(err) }, 'could not delete the cell pods'),
+      );
+    }
     for (const p of [...processes].reverse()) await p.stop();
     processes.length = 0;
     rmSync(join(stateDir, 'stack.json'), { force: true });
