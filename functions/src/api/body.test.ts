@@ -125,6 +125,8 @@ const CASES: Array<[string, string, string | undefined, string | Buffer, number,
 ];
 
 describe('malformed request bodies over HTTP', () => {
+  // Real HTTP through functions-framework, and YAML nesting that is costly to parse: over 5 s on a loaded machine.
+  jest.setTimeout(30_000);
   it.each(CASES)('%s', async (_name, path, type, body, status, message) => {
     const res = await send(path, type, body);
     expect(res.status).toBe(status);

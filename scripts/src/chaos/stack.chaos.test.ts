@@ -65,12 +65,21 @@ describe('chaos on the running stack', () => {
   const rows: ChaosRow[] = [];
   const snap = () => snapshot(api, WORLD, agentStateDir(h.stateDir));
 
-  /** Waits for the world to settle with the expected sessions; returns the last snapshot either way (callers assert). */
+  /** Whether the agent answers its health probe (after a kill it may be in the supervisor's restart backoff). */
+  const agentUp = async () => {
+    const url = h.stack.file.metrics.agent!.replace(/\/metrics$/, '/healthz');
+    return (await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))?.ok === true;
+  };
+
+  /**
+   * Waits for the world to settle with the expected sessions and the agent to be up;
+   * returns the last snapshot either way (callers assert).
+   */
   const settle = async (expect = SESSIONS): Promise<WorldSnapshot> => {
     const deadline = Date.now() + SETTLE_MS;
     for (;;) {
       const s = await snap().catch(() => undefined);
-      if (s && (settled(s, expect) || Date.now() > deadline)) return s;
+      if (s && ((settled(s, expect) && (await agentUp())) || Date.now() > deadline)) return s;
       await sleep(500);
     }
   };
@@ -148,9 +157,11 @@ describe('chaos on the running stack', () => {
     const at = await waitOp(op.id, (o) => TERMINAL.includes(o.state) || ORDER.indexOf(o.state) >= ORDER.indexOf(step));
     const oldPid = signal('agent', 'SIGKILL');
     const done = await waitOp(op.id, (o) => TERMINAL.includes(o.state), SETTLE_MS);
-    const newPid = h.stack.pids().agent;
     expect(done?.state === 'Completed' || done?.state === 'RolledBack').toBe(true);
-    expect(newPid).not.toBe(oldPid);
+    // The supervisor brings a new agent up (after its crash-loop backoff, which grows with each kill).
+    const deadline = Date.now() + 60_000;
+    while (h.stack.pids().agent === oldPid && Date.now() < deadline) await sleep(250);
+    expect(h.stack.pids().agent).not.toBe(oldPid);
     return { op: done!, killedAt: at?.state ?? 'unknown' };
   };
 
@@ -293,6 +304,7 @@ describe('chaos on the running stack', () => {
       }),
     );
     try {
+      await settle(); // the agent may still be coming back from the last kill
       const parent = await leaf();
       const op = await split(parent);
       const done = await waitOp(op.id, (o) => TERMINAL.includes(o.state), SETTLE_MS);
