@@ -27,7 +27,6 @@ export default tseslint.config(
       'scripts/bin/**',
       'scripts/jest-summary-reporter.js',
       'scripts/jest-symbol-dispose.js',
-      'scripts/jest-int-timeout.js',
       '.scratch/**',
     ],
   },
