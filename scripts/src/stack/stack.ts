@@ -193,8 +193,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     opts.log.info({ firestore: ports.firestore, pubsub: ports.pubsub }, 'starting emulators');
     const emulators = await startEmulators({ firestorePort: ports.firestore, pubsubPort: ports.pubsub, logDir });
     processes.push(...emulators.processes);
-    const redisUrl = await startSessionStore(join(stateDir, 'redis'), ports.redis, opts.log);
-    if (redisUrl) processes.push(redisUrl.process);
+    const redis = await startSessionStore(join(stateDir, 'redis'), ports.redis, opts.log);
+    if (redis) processes.push(redis.process);
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -302,7 +302,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
           FF_AGENT_ID: 'local-agent',
           FF_AGENT_METRICS_PORT: String(ports.agentMetrics),
           FF_AGENT_STATE_DIR: agentStateDir,
-          ...(redisUrl ? { FF_REDIS_URL: redisUrl.url } : {}),
+          ...(redis ? { FF_REDIS_URL: redis.url } : {}),
         },
         logFile: join(logDir, 'agent.log'),
         liveness: { url: healthz, periodMs: 5000, timeoutMs: 2000, failureThreshold: 6 },
@@ -324,7 +324,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       logDir,
       blobDir,
       driver,
-      ...(redisUrl ? { redis: redisUrl.url } : {}),
+      ...(redis ? { redis: redis.url } : {}),
       ...(kube ? { kube: { server: kube.server, kubeconfig: kube.kubeconfig, namespace: 'fleetforge-cells' } } : {}),
     };
     writeFileSync(join(stateDir, 'stack.json'), `${JSON.stringify(file, null, 2)}\n`);
