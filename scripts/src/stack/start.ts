@@ -43,12 +43,15 @@ async function main(): Promise<void> {
     `  api          ${f.api}`,
     `  token        ${f.tokenFile}`,
     `  firestore    ${f.emulators.firestore}   pubsub ${f.emulators.pubsub}`,
-    ...Object.entries(f.functions).map(([n, u]) => `  fn ${n.padEnd(14)}${u}`),
+    ...Object.entries(f.functions).map(([n, u]) => `  fn ${n.padEnd(16)} ${u}`),
     f.kube
       ? `  driver       kubernetes: cells are Pods in ${f.kube.namespace} on ${f.kube.server} (KUBECONFIG=${f.kube.kubeconfig})`
       : f.driver === 'external'
         ? `  driver       external: no local agent; cells run where an agent consumes agent-commands (agent/deploy)`
         : `  driver       process: cells are local processes`,
+    f.redis
+      ? `  sessions     checkpointed to ${f.redis} every 100 ms (a crashed cell's replacement restores them)`
+      : `  sessions     in memory only: install redis-server for durable sessions`,
     `  metrics      ${f.api}/metrics (worlds and cells)${f.metrics.agent ? `, ${f.metrics.agent} (agent)` : ''}`,
     `  logs         ${f.logDir}`,
     '',
