@@ -4,3 +4,4 @@ export { HttpCellClient } from './cell-client';
 export { CellRuntime, type CellRuntimeOptions } from './cell/runtime';
 export { RedisSessionCheckpoint, checkpointKeys, type RedisCheckpointOptions } from './cell/redis-checkpoint';
 export { WriteBehindSessionStore, type WriteBehindOptions } from './cell/write-behind-store';
+export { LABELS as CELL_POD_LABELS } from './drivers/kubernetes-driver';

@@ -9,9 +9,8 @@ import type { AddressInfo } from 'node:net';
 import * as ff from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import fc from 'fast-check';
-import pino from 'pino';
-import { ErrorBodySchema, FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink } from '@fleetforge/shared';
-import { testDeps } from '../deps';
+import { ErrorBodySchema, FakeClock } from '@fleetforge/shared';
+import { memoryDeps } from '../deps';
 import { BODY_LIMITS } from './body';
 import { apiHttpFunction } from './http-function';
 import { ApiRouter } from './router';
@@ -22,15 +21,9 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  const store = new MemoryStateStore();
   const clock = new FakeClock('2026-03-01T10:00:00.000Z');
-  const deps = testDeps({
-    store,
-    bus: new MemoryBus(),
-    metrics: new RecordingMetricsSink(),
-    clock,
-    log: pino({ level: 'silent' }),
-  });
+  const deps = memoryDeps({ clock });
+  const { store } = deps;
   await storeToken(store, TOKEN, { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' }, clock.now());
   const router = new ApiRouter(deps);
   ff.http(

@@ -1,30 +1,20 @@
-import pino from 'pino';
 import {
   COLLECTIONS,
   ErrorBodySchema,
   FakeClock,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
   TokenCreateResponseSchema,
   TokenListSchema,
 } from '@fleetforge/shared';
-import { testDeps } from '../deps';
+import { memoryDeps } from '../deps';
 import { verifyAuditChain } from '../records';
 import { AUTH_CACHE_MS } from './auth';
 import { ApiRouter } from './router';
 import { storeToken } from './tokens';
 
 async function api() {
-  const store = new MemoryStateStore();
   const clock = new FakeClock('2026-03-01T10:00:00.000Z');
-  const deps = testDeps({
-    store,
-    bus: new MemoryBus(),
-    metrics: new RecordingMetricsSink(),
-    clock,
-    log: pino({ level: 'silent' }),
-  });
+  const deps = memoryDeps({ clock });
+  const { store } = deps;
   await storeToken(store, 'root', { name: 'root', role: 'admin', tenant: null, createdBy: 'test' }, clock.now());
   await storeToken(store, 'looker', { name: 'looker', role: 'observer', tenant: null, createdBy: 'test' }, clock.now());
   const router = new ApiRouter(deps);

@@ -1,17 +1,7 @@
-import pino from 'pino';
-import {
-  LOAD_WINDOW_SIZE,
-  LoadDocSchema,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
-  SeqIds,
-  paths,
-  type CellSample,
-} from '@fleetforge/shared';
+import { LOAD_WINDOW_SIZE, LoadDocSchema, SeqIds, paths, type CellSample } from '@fleetforge/shared';
 import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
-import { testDeps } from '../deps';
+import { memoryDeps } from '../deps';
 import { ingestMetrics } from './ingest-metrics';
 import { reconcileWorld } from './reconcile-world';
 
@@ -27,9 +17,8 @@ spec:
 
 /** A world of two cells (incarnation 1), applied through the API and reconciled once. */
 async function setup() {
-  const store = new MemoryStateStore();
-  const metrics = new RecordingMetricsSink();
-  const deps = testDeps({ store, bus: new MemoryBus(), metrics, log: pino({ level: 'silent' }), ids: new SeqIds() });
+  const deps = memoryDeps({ ids: new SeqIds() });
+  const { store, metrics } = deps;
   await storeToken(store, 'admin', { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' }, new Date());
   const created = await new ApiRouter(deps).handle({
     method: 'POST',

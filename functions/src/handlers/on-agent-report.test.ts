@@ -1,15 +1,5 @@
-import pino from 'pino';
-import {
-  FakeClock,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
-  SeqIds,
-  TOPICS,
-  paths,
-  type AgentHeartbeat,
-} from '@fleetforge/shared';
-import { testDeps } from '../deps';
+import { FakeClock, SeqIds, TOPICS, paths, type AgentHeartbeat } from '@fleetforge/shared';
+import { memoryDeps } from '../deps';
 import { onAgentReport } from './on-agent-report';
 
 const hb = (o: Partial<AgentHeartbeat> = {}): AgentHeartbeat => ({
@@ -28,16 +18,8 @@ const hb = (o: Partial<AgentHeartbeat> = {}): AgentHeartbeat => ({
 });
 
 function setup() {
-  const store = new MemoryStateStore();
-  const bus = new MemoryBus();
-  const deps = testDeps({
-    store,
-    bus,
-    metrics: new RecordingMetricsSink(),
-    clock: new FakeClock('2026-12-01T10:00:06.000Z'),
-    log: pino({ level: 'silent' }),
-    ids: new SeqIds(),
-  });
+  const deps = memoryDeps({ clock: new FakeClock('2026-12-01T10:00:06.000Z'), ids: new SeqIds() });
+  const { store, bus } = deps;
   const agentDoc = async () => store.get(paths.agent('a1'));
   const events = async () => (await store.list('events')).map((d) => d.data as { type: string; reason: string });
   return { store, bus, deps, agentDoc, events };

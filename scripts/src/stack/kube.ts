@@ -9,6 +9,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { CELL_POD_LABELS } from '@fleetforge/agent';
 import {
   KubePrerequisiteError,
   kubePorts,
@@ -42,8 +43,8 @@ export async function applyManifests(kubeconfig: string, files: string[]): Promi
   return applied;
 }
 
-/** The label the Kubernetes driver puts on cell pods (agent/src/drivers/kubernetes-driver.ts). */
-const CELL_SELECTOR = 'fleetforge.dev/role=cell';
+/** The Kubernetes driver's label on cell pods. */
+const CELL_SELECTOR = `${CELL_POD_LABELS.role}=cell`;
 
 /**
  * Deletes every cell pod and waits until none is left: what stopping a stack on the
