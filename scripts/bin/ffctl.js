@@ -6,6 +6,7 @@ run(process.argv.slice(2), {
   err: (t) => process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
+  isTTY: process.stdout.isTTY === true,
 }).then((code) => {
   process.exitCode = code;
 });

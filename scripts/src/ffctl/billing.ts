@@ -1,6 +1,5 @@
-import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
-import pc from 'picocolors';
+import { color } from './colors';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import {
@@ -12,6 +11,7 @@ import {
 } from '@fleetforge/shared';
 import { CliError, type ApiClient } from './client';
 import { emit, type OutputFormat } from './format';
+import { kubectlTable, render } from './table';
 
 const ExportSchema = z.object({
   id: z.string(),
@@ -56,8 +56,7 @@ export function linesCsv(lines: readonly ExportLine[]): string {
 const hours = (ms: number) => (ms / 3_600_000).toFixed(3);
 
 export function reportTable(r: Report): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: [
       'TIER',
       'TENANT',
@@ -73,30 +72,29 @@ export function reportTable(r: Report): string {
   for (const l of r.lines) {
     t.push([
       l.tier,
-      l.tenant + (l.estimated ? pc.dim(' (est.)') : ''),
+      l.tenant + (l.estimated ? color.dim(' (est.)') : ''),
       hours(l.cpuMillis),
       (l.memoryMiBSeconds / 1024 / 3600).toFixed(3),
       hours(l.vclusterMillis),
       hours(l.cellMillis),
       String(l.samples),
-      l.gapMillis > 0 ? pc.yellow(`${Math.round(l.gapMillis / 1000)} s`) : '-',
+      l.gapMillis > 0 ? color.yellow(`${Math.round(l.gapMillis / 1000)} s`) : '-',
       l.cost.toFixed(6),
     ]);
   }
   const e = r.export;
   const head = `export ${e.id} (seq ${e.seq}, ${e.period} window ${e.window}${e.closed ? '' : ', provisional'}) generated ${e.generatedAt ?? '-'}`;
-  return `${head}\n${r.lines.length === 0 ? 'no usage in this window' : t.toString()}`;
+  return `${head}\n${r.lines.length === 0 ? 'no usage in this window' : render(t)}`;
 }
 
 export function exportsTable(items: z.infer<typeof ExportSchema>[]): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: ['SEQ', 'EXPORT', 'GENERATED', 'OPERATOR', 'FILES (SHA-256)', 'MANIFEST', 'PREVIOUS'],
   });
   for (const e of items) {
     t.push([
       String(e.seq),
-      e.id + (e.closed ? '' : pc.dim(' (provisional)')),
+      e.id + (e.closed ? '' : color.dim(' (provisional)')),
       e.generatedAt ?? '-',
       e.operator,
       e.files.map((f) => `${f.key.split('/').at(-1)} ${f.sha256.slice(0, 16)}… ${f.size} B`).join('\n'),
@@ -104,12 +102,11 @@ export function exportsTable(items: z.infer<typeof ExportSchema>[]): string {
       e.previous ? `${e.previous.seq} ${e.previous.hash.slice(0, 16)}` : '-',
     ]);
   }
-  return items.length === 0 ? 'no billing exports yet' : t.toString();
+  return items.length === 0 ? 'no billing exports yet' : render(t);
 }
 
 export function auditText(r: AuditReport): string {
-  const t = new Table({
-    style: { head: [], border: [] },
+  const t = kubectlTable({
     head: ['SEQ', 'EXPORT', 'WINDOW', 'GENERATED', 'OPERATOR', 'AUDIT'],
   });
   for (const e of r.exports) {
@@ -119,15 +116,15 @@ export function auditText(r: AuditReport): string {
       e.window ?? '-',
       e.generatedAt ?? '-',
       e.operator ?? '-',
-      e.ok ? pc.green('ok') : pc.red('TAMPERED'),
+      e.ok ? color.green('ok') : color.red('TAMPERED'),
     ]);
   }
-  const problems = r.problems.map((p) => `  ${pc.red(p.cause)}: ${p.message}`);
+  const problems = r.problems.map((p) => `  ${color.red(p.cause)}: ${p.message}`);
   return [
-    r.exports.length === 0 ? 'no billing exports yet' : t.toString(),
+    r.exports.length === 0 ? 'no billing exports yet' : render(t),
     r.ok
-      ? pc.green(`audit ok: ${r.exports.length} exports verify`)
-      : pc.red(`audit FAILED: ${r.problems.length} problems`),
+      ? color.green(`audit ok: ${r.exports.length} exports verify`)
+      : color.red(`audit FAILED: ${r.problems.length} problems`),
     ...problems,
   ].join('\n');
 }

@@ -1,4 +1,4 @@
-import pc from 'picocolors';
+import { color } from './colors';
 import YAML from 'yaml';
 import { formatRect, type CellView, type LifecycleEvent, type OperationDoc, type WorldView } from '@fleetforge/shared';
 import { kubectlTable, render } from './table';
@@ -16,28 +16,28 @@ function phaseColor(phase: string): string {
   switch (phase) {
     case 'Ready':
     case 'Completed':
-      return pc.green(phase);
+      return color.green(phase);
     case 'Degraded':
     case 'Failed':
     case 'RolledBack':
-      return pc.red(phase);
+      return color.red(phase);
     case 'Deleting':
     case 'Terminated':
-      return pc.dim(phase);
+      return color.dim(phase);
     default:
-      return pc.yellow(phase);
+      return color.yellow(phase);
   }
 }
 
 export function worldsTable(worlds: WorldView[]): string {
   const t = kubectlTable({
-    head: ['NAME', 'PHASE', 'READY', 'CELLS', 'EPOCH', 'GEN', 'AGE'].map((h) => pc.bold(h)),
+    head: ['NAME', 'PHASE', 'READY', 'CELLS', 'EPOCH', 'GEN', 'AGE'].map((h) => color.bold(h)),
   });
   for (const w of worlds) {
     t.push([
       w.name,
       phaseColor(w.status.phase),
-      w.status.ready ? pc.green('true') : pc.yellow('false'),
+      w.status.ready ? color.green('true') : color.yellow('false'),
       String(w.status.cellsActive),
       String(w.status.routingEpoch),
       `${w.status.observedGeneration}/${w.status.generation}`,
@@ -50,7 +50,7 @@ export function worldsTable(worlds: WorldView[]): string {
 export function worldDetail(w: WorldView): string {
   const s = w.spec;
   const lines = [
-    `${pc.bold('World')} ${w.name}  ${phaseColor(w.status.phase)}  ready=${w.status.ready}`,
+    `${color.bold('World')} ${w.name}  ${phaseColor(w.status.phase)}  ready=${w.status.ready}`,
     `  bounds      ${formatRect(s.topology.bounds)}   grid ${s.topology.grid.cols}x${s.topology.grid.rows}`,
     `  capacity    ${s.capacity.sessions} sessions, ${s.capacity.cpuMillis}m CPU, ${s.capacity.memoryMiB} MiB per cell`,
     `  scaling     split >${s.scaling.splitSessions} for ${s.scaling.splitSustainSeconds}s, merge <${s.scaling.mergeSessions} for ${s.scaling.mergeSustainSeconds}s, cool-down ${s.scaling.cooldownSeconds}s, max ${s.scaling.maxCells} cells`,
@@ -64,7 +64,7 @@ export function worldDetail(w: WorldView): string {
 /** Sessions coloured against the split threshold: green below half, yellow below it, red above. */
 export function cellsTable(cells: CellView[], splitSessions?: number): string {
   const t = kubectlTable({
-    head: ['CELL', 'STATE', 'REGION', 'SESSIONS', 'CPU(m)', 'MEM(MiB)', 'ENDPOINT'].map((h) => pc.bold(h)),
+    head: ['CELL', 'STATE', 'REGION', 'SESSIONS', 'CPU(m)', 'MEM(MiB)', 'ENDPOINT'].map((h) => color.bold(h)),
   });
   for (const c of cells) {
     const ratio = splitSessions ? c.sessions / splitSessions : 0;
@@ -73,10 +73,10 @@ export function cellsTable(cells: CellView[], splitSessions?: number): string {
       c.id,
       phaseColor(c.state),
       formatRect(c.boundary),
-      ratio >= 1 ? pc.red(sessions) : ratio >= 0.5 ? pc.yellow(sessions) : pc.green(sessions),
+      ratio >= 1 ? color.red(sessions) : ratio >= 0.5 ? color.yellow(sessions) : color.green(sessions),
       String(Math.round(c.cpuMillis)),
       String(c.memoryMiB),
-      c.endpoint ?? pc.dim('-'),
+      c.endpoint ?? color.dim('-'),
     ]);
   }
   return render(t);
@@ -84,12 +84,12 @@ export function cellsTable(cells: CellView[], splitSessions?: number): string {
 
 export function eventsTable(events: LifecycleEvent[]): string {
   const t = kubectlTable({
-    head: ['TIME', 'TYPE', 'WORLD', 'CELLS', 'REASON', 'CORRELATION', 'MESSAGE'].map((h) => pc.bold(h)),
+    head: ['TIME', 'TYPE', 'WORLD', 'CELLS', 'REASON', 'CORRELATION', 'MESSAGE'].map((h) => color.bold(h)),
   });
   for (const e of events) {
     t.push([
       e.time.slice(11, 23),
-      e.severity === 'Warning' ? pc.yellow(e.type) : e.type,
+      e.severity === 'Warning' ? color.yellow(e.type) : e.type,
       e.world ?? '',
       e.cells.join(',').slice(0, 40),
       e.reason,
@@ -102,7 +102,7 @@ export function eventsTable(events: LifecycleEvent[]): string {
 
 /** One line per event, for `events --follow`. */
 export function eventLine(e: LifecycleEvent): string {
-  const type = e.severity === 'Warning' ? pc.yellow(e.type) : pc.cyan(e.type);
+  const type = e.severity === 'Warning' ? color.yellow(e.type) : color.cyan(e.type);
   return `${e.time} ${type} world=${e.world ?? '-'} cells=${e.cells.join(',') || '-'} reason=${e.reason} corr=${e.correlationId} ${e.message}`;
 }
 
@@ -131,7 +131,7 @@ export function operationLine(op: OperationDoc): string {
 export function operationsTable(ops: OperationDoc[]): string {
   const t = kubectlTable({
     head: ['OPERATION', 'KIND', 'STATE', 'CAUSE', 'FROM', 'TO', 'MOVED', 'SECONDS', 'CORRELATION'].map((h) =>
-      pc.bold(h),
+      color.bold(h),
     ),
   });
   for (const op of ops) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pc from 'picocolors';
+import { color, colorEnabled, useColors } from './colors';
 import { z } from 'zod';
 import {
   ApplyResultSchema,
@@ -40,6 +40,8 @@ export interface Io {
   err: (text: string) => void;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Whether `out` is a terminal: only then is output coloured (unless NO_COLOR/FORCE_COLOR say otherwise). */
+  isTTY?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -178,7 +180,7 @@ export function buildProgram(io: Io): Command {
       };
       if (!o.watch) return io.out(await show());
       for (;;) {
-        io.out(`\x1b[2J\x1b[H${pc.dim(new Date().toISOString())}\n${await show()}`);
+        io.out(`\x1b[2J\x1b[H${color.dim(new Date().toISOString())}\n${await show()}`);
         await sleep(1000);
       }
     });
@@ -482,6 +484,7 @@ async function waitOperation(c: ApiClient, world: string, id: string, timeoutMs:
 
 /** Runs ffctl; resolves to the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
+  useColors(colorEnabled(io.env, io.isTTY ?? false));
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -490,7 +493,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
     if (e.code?.startsWith('commander.')) return e.exitCode && e.exitCode !== 0 ? 1 : 0;
-    io.err(`${pc.red('error:')} ${e.message ?? String(err)}\n`);
+    io.err(`${color.red('error:')} ${e.message ?? String(err)}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
 }

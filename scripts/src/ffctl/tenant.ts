@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import pc from 'picocolors';
+import { color } from './colors';
 import { z } from 'zod';
 import {
   FeatureFlagsSchema,
@@ -25,9 +25,9 @@ const path = (name: string, suffix = '') => `/v1/tenants/${encodeURIComponent(na
 const SETTLED = new Set(['Ready', 'Failed', 'Unavailable']);
 
 function phase(p: string): string {
-  if (p === 'Ready') return pc.green(p);
-  if (p === 'Failed' || p === 'Unavailable') return pc.red(p);
-  return pc.yellow(p);
+  if (p === 'Ready') return color.green(p);
+  if (p === 'Failed' || p === 'Unavailable') return color.red(p);
+  return color.yellow(p);
 }
 
 function ms(v: number | null | undefined): string {
@@ -46,7 +46,10 @@ export function tenantDetail(t: TenantView): string {
     ['ready in', ms(s.readyMs)],
   ];
   if (s.vcluster)
-    rows.push(['vcluster', `${s.vcluster.server} ${s.vcluster.healthy ? pc.green('healthy') : pc.red('unhealthy')}`]);
+    rows.push([
+      'vcluster',
+      `${s.vcluster.server} ${s.vcluster.healthy ? color.green('healthy') : color.red('unhealthy')}`,
+    ]);
   const hosts = s.placements[0];
   rows.push(['hosts', hosts ? `${hosts.nodes.join(', ') || '-'} (${hosts.reason}, ${hosts.correlationId})` : '-']);
   if (s.pool) {
@@ -56,7 +59,10 @@ export function tenantDetail(t: TenantView): string {
       `${h.readyNodes}/${s.pool.nodes.length} nodes ready; cpu ${(h.cpuUtilization * 100).toFixed(0)}% (${h.cpuHeadroomMillis}m free), memory ${(h.memoryUtilization * 100).toFixed(0)}% (${Math.round(h.memoryHeadroomMiB)} MiB free)`,
     ]);
   }
-  rows.push(['alerts', s.alerts.length ? pc.red(s.alerts.map((a) => `${a.kind}: ${a.message}`).join('; ')) : 'none']);
+  rows.push([
+    'alerts',
+    s.alerts.length ? color.red(s.alerts.map((a) => `${a.kind}: ${a.message}`).join('; ')) : 'none',
+  ]);
   rows.push([
     'usage',
     s.usage
@@ -81,7 +87,7 @@ export function tenantDetail(t: TenantView): string {
     colWidths: [14, 96],
     wordWrap: true,
   });
-  for (const [k, v] of rows) table.push([pc.bold(k), v]);
+  for (const [k, v] of rows) table.push([color.bold(k), v]);
   return render(table);
 }
 
@@ -354,7 +360,10 @@ export function registerTenantCommands(
         emit(format(), flags, () => {
           const table = kubectlTable({ head: ['FEATURE', ...TierSchema.options] });
           for (const f of FeatureSchema.options) {
-            table.push([f, ...TierSchema.options.map((t) => (flags.tiers[t]?.[f] ? pc.green('on') : pc.dim('off')))]);
+            table.push([
+              f,
+              ...TierSchema.options.map((t) => (flags.tiers[t]?.[f] ? color.green('on') : color.dim('off'))),
+            ]);
           }
           return render(table);
         }),

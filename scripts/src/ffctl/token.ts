@@ -1,6 +1,5 @@
-import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import { color } from './colors';
 import { z } from 'zod';
 import {
   MAX_TOKEN_TTL_SECONDS,
@@ -11,6 +10,7 @@ import {
 } from '@fleetforge/shared';
 import type { ApiClient } from './client';
 import { emit, type OutputFormat } from './format';
+import { kubectlTable, render } from './table';
 
 const RevokeResponseSchema = z.object({ id: z.string(), name: z.string(), revokedAt: z.string() });
 
@@ -42,16 +42,17 @@ function until(iso: string | null, now: number): string {
 
 /** kubectl-style: one row per token, status coloured. */
 export function tokensTable(items: TokenView[], now = Date.now()): string {
-  const t = new Table({
-    style: { head: [], border: [] },
-    head: ['ID', 'NAME', 'ROLE', 'TENANT', 'STATUS', 'EXPIRES', 'CREATED BY'].map((h) => pc.bold(h)),
-  });
+  const t = kubectlTable({ head: ['ID', 'NAME', 'ROLE', 'TENANT', 'STATUS', 'EXPIRES', 'CREATED BY'] });
   for (const i of items) {
     const status =
-      i.status === 'active' ? pc.green(i.status) : i.status === 'revoked' ? pc.red(i.status) : pc.dim(i.status);
+      i.status === 'active'
+        ? color.green(i.status)
+        : i.status === 'revoked'
+          ? color.red(i.status)
+          : color.dim(i.status);
     t.push([i.id, i.name, i.role, i.tenant ?? '-', status, until(i.expiresAt, now), i.createdBy]);
   }
-  return t.toString();
+  return render(t);
 }
 
 /** `ffctl token create|list|revoke` (admin). */

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     err: (t: string) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    isTTY: process.stdout.isTTY === true,
   };
   for (const [name, tier] of [
     [o.dev, 'dev'],
