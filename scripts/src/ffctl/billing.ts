@@ -13,7 +13,8 @@ import { CliError, type ApiClient } from './client';
 import { emit, type OutputFormat } from './format';
 import { kubectlTable, render } from './table';
 
-const ExportSchema = z.object({
+/** A billing export as the API lists it. */
+export const ExportSchema = z.object({
   id: z.string(),
   seq: z.number(),
   window: z.string(),

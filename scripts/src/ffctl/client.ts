@@ -15,6 +15,17 @@ export class CliError extends Error {
   }
 }
 
+/** The API answered with an error status (the message is the API's own). */
+export class ApiError extends CliError {
+  override name = 'ApiError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 export interface Endpoint {
   api: string;
   token: string | undefined;
@@ -109,7 +120,7 @@ export class ApiClient {
     } catch {
       // keep text
     }
-    if (!res.ok) throw new CliError(describeError(res.status, json));
+    if (!res.ok) throw new ApiError(describeError(res.status, json), res.status);
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new CliError(`unexpected response from ${path}: ${parsed.error.message}`);
     return parsed.data;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { color, colorEnabled, useColors } from './colors';
+import { startDashboard } from '../dashboard/server';
 import { z } from 'zod';
 import {
   ApplyResultSchema,
@@ -432,6 +433,18 @@ export function buildProgram(io: Io): Command {
 
   registerTenantCommands(program, client, format, io, duration);
   registerBillingCommands(program, client, format, io);
+
+  program
+    .command('dashboard')
+    .description('Serve the live dashboard for this API and token on loopback, until Ctrl-C (npm start serves one too)')
+    .option('--port <n>', 'port to listen on (0: any free port)', integer('--port', 0, 65535), 8790)
+    .action(async (o: { port: number }) => {
+      const say = (fields: object, message: string) => io.err(`${message} ${JSON.stringify(fields)}\n`);
+      const d = await startDashboard({ client: client(), port: o.port, log: { info: say, warn: say } });
+      io.out(`dashboard: ${d.url} (Ctrl-C stops it)\n`);
+      await new Promise<void>((r) => process.once('SIGINT', r));
+      await d.close();
+    });
 
   return program;
 }

@@ -1,8 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink, TokenListSchema } from '@fleetforge/shared';
-import { ApiRouter, storeToken, testDeps } from '@fleetforge/functions';
+import { type FakeClock, TokenListSchema } from '@fleetforge/shared';
+import { startInProcessApi, type InProcessApi } from '../test/api-server';
 import { run } from './main';
 import { parseTtl } from './token';
 
@@ -22,52 +19,17 @@ describe('ffctl token --ttl', () => {
 });
 
 describe('ffctl token create, list, revoke against the API', () => {
-  const clock = new FakeClock('2026-03-01T10:00:00.000Z');
-  let server: Server;
+  let server: InProcessApi;
   let api: string;
+  let clock: FakeClock;
 
   beforeAll(async () => {
-    const store = new MemoryStateStore();
-    const deps = testDeps({
-      store,
-      bus: new MemoryBus(),
-      metrics: new RecordingMetricsSink(),
-      clock,
-      log: pino({ level: 'silent' }),
-    });
-    await storeToken(
-      store,
-      'root-token',
-      { name: 'root', role: 'admin', tenant: null, createdBy: 'test' },
-      clock.now(),
-    );
-    const router = new ApiRouter(deps);
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://x');
-        void router
-          .handle({
-            method: req.method ?? 'GET',
-            path: url.pathname,
-            query: Object.fromEntries(url.searchParams),
-            headers: req.headers as Record<string, string>,
-            body: undefined,
-            rawBody: Buffer.concat(chunks),
-          })
-          .then((out) => {
-            res.writeHead(out.status, { 'content-type': out.contentType ?? 'application/json' });
-            res.end(typeof out.body === 'string' ? out.body : JSON.stringify(out.body));
-          });
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startInProcessApi();
+    api = server.url;
+    clock = server.clock;
+    await server.token('root', 'admin'); // root-token
   });
-  afterAll(async () => {
-    await new Promise((r) => server.close(r));
-  });
+  afterAll(() => server.close());
 
   async function ffctl(args: string[], token = 'root-token') {
     let out = '';

@@ -21,6 +21,8 @@ export const StackFileSchema = z.object({
   kube: z.object({ server: z.string(), kubeconfig: z.string(), namespace: z.string() }).optional(),
   /** Redis the cells checkpoint sessions to; absent when redis-server was not installed (sessions in memory only). */
   redis: z.string().optional(),
+  /** The live dashboard (a page on loopback reading the API with the stack's token). */
+  dashboard: z.url(),
 });
 export type DriverName = StackFile['driver'];
 export type StackFile = z.infer<typeof StackFileSchema>;
@@ -28,6 +30,8 @@ export type StackFile = z.infer<typeof StackFileSchema>;
 /** Fixed ports from a base, so `npm start` is predictable and firebase.json can name them. */
 export function stackPorts(base: number) {
   return {
+    /** The live dashboard: the first port of the block, so `npm start` opens on 8780. */
+    dashboard: base,
     firestore: base + 1,
     pubsub: base + 2,
     functions: {

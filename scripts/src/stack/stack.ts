@@ -18,6 +18,8 @@ import {
 } from '@fleetforge/emulators';
 import { reapCells } from '@fleetforge/agent';
 import type { Server } from 'node:http';
+import { ApiClient } from '../ffctl/client';
+import { startDashboard, type RunningDashboard } from '../dashboard/server';
 import { startAlertReceiver } from './alert-receiver';
 import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
 import { prepareKubeAgent, reapCellPods, requireKube } from './kube';
@@ -61,6 +63,7 @@ export class AlreadyRunningError extends Error {
 function stackPortList(base: number): number[] {
   const ports = stackPorts(base);
   return [
+    ports.dashboard,
     ports.firestore,
     ports.pubsub,
     ...Object.values(ports.functions),
@@ -169,9 +172,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   if (leftover > 0) opts.log.warn({ cells: leftover }, 'stopped cells left running by an earlier stack');
   let schedulerTimers: NodeJS.Timeout[] = [];
   let alertReceiver: Server | undefined;
+  let dashboard: RunningDashboard | undefined;
   const stop = async () => {
     for (const t of schedulerTimers) clearInterval(t);
     schedulerTimers = [];
+    await dashboard?.close();
+    dashboard = undefined;
     alertReceiver?.close();
     alertReceiver = undefined;
     // Agent first, then its cells (they outlive it on purpose), then functions, then emulators.
@@ -312,8 +318,15 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       metrics.agent = `http://127.0.0.1:${ports.agentMetrics}/metrics`;
     }
 
+    dashboard = await startDashboard({
+      client: new ApiClient({ api: urls.api!, token, source: 'stack' }),
+      port: ports.dashboard,
+      log: opts.log,
+    });
+
     const file: StackFile = {
       api: urls.api!,
+      dashboard: dashboard.url,
       project: opts.project,
       pid: process.pid,
       startedAt: new Date().toISOString(),

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   const f = stack.file;
   const lines = [
     pc.bold(pc.green(`FleetForge is up (${((Date.now() - started) / 1000).toFixed(1)} s)`)),
+    `  dashboard    ${pc.bold(f.dashboard)}`,
     `  api          ${f.api}`,
     `  token        ${f.tokenFile}`,
     `  firestore    ${f.emulators.firestore}   pubsub ${f.emulators.pubsub}`,
