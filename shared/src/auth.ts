@@ -15,6 +15,12 @@ export const PERMISSIONS = {
   /** tenant-admin tokens are further limited to their own tenant. */
   'tenants:read': ['observer', 'operator', 'admin', 'billing', 'tenant-admin'],
   'tenants:write': ['operator', 'admin'],
+  /**
+   * Taking a standard tenant's vcluster kubeconfig (its admin credential, handed out once):
+   * the tenant's own admin (tenant-admin tokens only for their own tenant) and the platform
+   * staff who manage tenants; never the read-only roles.
+   */
+  'tenants:kubeconfig': ['tenant-admin', 'operator', 'admin'],
   /** Usage reports; tenant-admin tokens only for their own tenant. */
   'billing:read': ['billing', 'admin', 'tenant-admin'],
   /** Export lineage and the audit: every tenant's data, so not for tenant admins. */

@@ -234,7 +234,7 @@ export const ROUTES: Route[] = [
   {
     method: 'GET',
     path: '/v1/tenants/{name}/kubeconfig',
-    permission: 'tenants:read',
+    permission: 'tenants:kubeconfig',
     summary: "The standard tier's vcluster kubeconfig, handed out once (feature kubeconfigDelivery)",
     handler: fetchKubeconfig,
   },
