@@ -120,6 +120,20 @@ describe('billing API access', () => {
     expect(audit.body).toMatchObject({ ok: true, problems: [] });
   });
 
+  it('a tenant admin token that names no tenant sees no tenant at all (403), though its role has billing:read', async () => {
+    const a = await api();
+    await storeToken(
+      a.store,
+      'orphan-token',
+      { name: 'orphan', role: 'tenant-admin', tenant: null, createdBy: 'test' },
+      new Date('2026-11-22T00:05:00.000Z'),
+    );
+    expect((await a.call('POST', '/v1/billing/exports', 'ops', {}, {})).status).toBe(201);
+    const res = await a.call('GET', '/v1/billing/report', 'orphan');
+    expect(res.status).toBe(403);
+    expect((res.body as { error: { message: string } }).error.message).toBe('token orphan names no tenant');
+  });
+
   it('rejects a bad window with the field named, and 404s a window never exported', async () => {
     const a = await api();
     const bad = await a.call('GET', '/v1/billing/report', 'fin', { window: 'yesterday' });

@@ -17,7 +17,7 @@ import {
   type ExportDoc,
 } from '../handlers/billing-export';
 import { productionBillingDeps } from '../runtime';
-import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export const BillingReportQuerySchema = z.strictObject({
   tenant: z.string().min(1).max(40).optional(),
@@ -66,8 +66,8 @@ async function completeExports(ctx: RouteContext): Promise<ExportDoc[]> {
 }
 
 /** `GET /v1/billing/report`: the lines of one export (default: the newest closed one), per tier and tenant. */
-export async function billingReport(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'billing:read');
+export async function billingReport(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const q = parseOrThrow(BillingReportQuerySchema, ctx.req.query, 'query');
   const tenant = scopeTenant(principal, q.tenant);
   const all = await completeExports(ctx);
@@ -97,20 +97,19 @@ export async function billingReport(ctx: RouteContext): Promise<ApiResponse> {
 }
 
 /** `GET /v1/billing/exports`: lineage (seq, files and SHA-256, time, operator, chain hashes). */
-export async function listExports(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'billing:exports');
+export async function listExports(ctx: AuthedContext): Promise<ApiResponse> {
   return json(200, { items: await completeExports(ctx) });
 }
 
 /** `POST /v1/billing:audit`: verifies every export; 200 with `ok: false` and the causes when tampered. */
-export async function auditExportsRoute(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'billing:exports');
+export async function auditExportsRoute(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   return json(200, await auditBilling(ctx.deps, billingDeps(ctx), principal.id, ctx.correlationId));
 }
 
 /** `POST /v1/billing/exports`: close and export a window now (operator). */
-export async function runExport(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'billing:export');
+export async function runExport(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const body = parseOrThrow(BillingExportRequestSchema, ctx.req.body ?? {}, 'request body');
   const r = await billingExport(ctx.deps, billingDeps(ctx), body, principal.id, ctx.correlationId);
   return json(r.status === 'exported' ? 201 : 200, r);

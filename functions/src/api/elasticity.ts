@@ -24,7 +24,7 @@ import {
 import { writeEvents, auditedTransaction } from '../records';
 import { parseWorld, readOverrides, readWorldState, writeCell } from '../handlers/world-state';
 import { publishCommands, reconcileWorld } from '../handlers/reconcile-world';
-import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export const SplitRequestSchema = z.strictObject({
   reason: z.string().max(200).default('manual split'),
@@ -43,8 +43,7 @@ export const ConfigPatchSchema = z.strictObject({
 });
 
 /** `GET /v1/worlds/{name}/routing`: the cells that own their region now, and the epoch. */
-export async function getRouting(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'worlds:read');
+export async function getRouting(ctx: AuthedContext): Promise<ApiResponse> {
   const state = await mustState(ctx, ctx.deps.store);
   const table: RoutingTable = {
     world: state.world.name,
@@ -57,8 +56,7 @@ export async function getRouting(ctx: RouteContext): Promise<ApiResponse> {
   return json(200, table);
 }
 
-export async function listOperations(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'worlds:read');
+export async function listOperations(ctx: AuthedContext): Promise<ApiResponse> {
   const state = await mustState(ctx, ctx.deps.store);
   return json(200, { items: state.operations });
 }
@@ -75,7 +73,7 @@ async function mustState(ctx: RouteContext, tx: Pick<Transaction, 'get' | 'list'
  * audited transaction; then publishes the commands through a reconcile.
  */
 async function startManual(
-  ctx: RouteContext,
+  ctx: AuthedContext,
   action: string,
   begin: (
     state: WorldState,
@@ -84,7 +82,7 @@ async function startManual(
     base: Omit<BeginOptions, 'reason'>,
   ) => OperationDoc,
 ): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'cells:override');
+  const { principal } = ctx;
   const { deps } = ctx;
   const { op, world, commands } = await auditedTransaction(
     deps.store,
@@ -140,7 +138,7 @@ async function startManual(
   return json(202, { operation: op });
 }
 
-export async function splitCell(ctx: RouteContext): Promise<ApiResponse> {
+export async function splitCell(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(SplitRequestSchema, ctx.req.body ?? {}, 'request body');
   return startManual(ctx, 'cell.split', (state, c, input, base) => {
     const cell = state.cells.find((x) => x.id === ctx.params.cell);
@@ -157,7 +155,7 @@ export async function splitCell(ctx: RouteContext): Promise<ApiResponse> {
   });
 }
 
-export async function mergeCells(ctx: RouteContext): Promise<ApiResponse> {
+export async function mergeCells(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(MergeRequestSchema, ctx.req.body ?? {}, 'request body');
   return startManual(ctx, 'cell.merge', (_state, c, input, base) => {
     const check = checkMerge(body.cells, input, { manual: true });
@@ -170,8 +168,7 @@ export async function mergeCells(ctx: RouteContext): Promise<ApiResponse> {
   });
 }
 
-export async function getConfig(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'worlds:read');
+export async function getConfig(ctx: AuthedContext): Promise<ApiResponse> {
   const data = (await ctx.deps.store.get(paths.config('scaling'))) ?? {};
   return json(200, {
     overrides: await readOverrides(ctx.deps.store),
@@ -189,8 +186,8 @@ export async function getConfig(ctx: RouteContext): Promise<ApiResponse> {
  * changed keys. Reconciles read the doc each pass, so the change applies at the
  * next one (within a second while cells report load).
  */
-export async function patchConfig(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'cells:override');
+export async function patchConfig(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const body = parseOrThrow(ConfigPatchSchema, ctx.req.body ?? {}, 'request body');
   const { deps } = ctx;
   const result = await auditedTransaction(

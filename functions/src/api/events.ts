@@ -5,11 +5,10 @@ import {
   parseOrThrow,
   type QueryFilter,
 } from '@fleetforge/shared';
-import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+import { json, type ApiResponse, type AuthedContext } from './http';
 
 /** `GET /v1/events?world=&tenant=&type=&correlation=&since=&limit=`, oldest first. */
-export async function listEvents(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'events:read');
+export async function listEvents(ctx: AuthedContext): Promise<ApiResponse> {
   const q = parseOrThrow(EventQuerySchema, ctx.req.query, 'query', 'query');
   const where: QueryFilter[] = [];
   if (q.world) where.push({ field: 'world', op: '==', value: q.world });

@@ -1,8 +1,8 @@
-import { FleetError, toFleetError, zodIssues } from '@fleetforge/shared';
+import { FleetError, toFleetError, zodIssues, type Principal } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import { TokenAuthenticator } from './auth';
 import { parseRequestBody } from './body';
-import { requirePermission, type ApiRequest, type ApiResponse, type Route } from './http';
+import { requirePermission, type ApiRequest, type ApiResponse, type Route, type RouteContext } from './http';
 import { ROUTES } from './routes';
 
 interface Compiled {
@@ -56,6 +56,20 @@ function readBody(route: Route, req: ApiRequest): unknown {
   );
 }
 
+/**
+ * The route's handler, bound to a principal that holds the route's permission: 401
+ * without a (valid) token, 403 for a role without the permission. Public routes get
+ * whoever called, possibly nobody.
+ */
+function authorize(
+  route: Route,
+  principal: Principal | undefined,
+): (ctx: Omit<RouteContext, 'principal'>) => Promise<ApiResponse> {
+  if (route.permission === null) return (ctx) => route.handler({ ...ctx, principal });
+  const authed = requirePermission(principal, route.permission);
+  return (ctx) => route.handler({ ...ctx, principal: authed });
+}
+
 /** Routes a request: authenticate, match, run, and turn every error into the one JSON error body. */
 export class ApiRouter {
   private readonly compiled: Compiled[];
@@ -87,19 +101,12 @@ export class ApiRouter {
       }
       routeLabel = hit.c.route.path;
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, decodePathParam(n, hit.m[i + 1]!)]));
-      // Every route sees who is calling (whoami needs it on a public route); handlers check permissions.
+      // Every route sees who is calling (whoami needs it on a public route). A route's permission
+      // is checked here and only here, before the body is parsed and before the handler runs.
       const principal = await this.auth.authenticate(req.headers.authorization);
-      // Checked here too, so an unauthenticated caller's body is never parsed.
-      if (hit.c.route.permission) requirePermission(principal, hit.c.route.permission);
+      const run = authorize(hit.c.route, principal);
       const body = hit.c.route.requestSchema ? readBody(hit.c.route, req) : req.body;
-      res = await hit.c.route.handler({
-        deps: this.deps,
-        req: { ...req, body },
-        params,
-        principal,
-        correlationId,
-        log,
-      });
+      res = await run({ deps: this.deps, req: { ...req, body }, params, correlationId, log });
     } catch (err) {
       const e = toFleetError(err);
       if (e.code === 'INTERNAL') log.error({ err: e.message, stack: e.stack }, 'request failed');

@@ -220,6 +220,14 @@ describe('tenant admins see their own tenant only', () => {
     return a;
   }
 
+  it("another tenant's placements: 403 naming the token's own tenant", async () => {
+    const a = await twoTenants();
+    const res = await a.call('GET', '/v1/tenants/tenant-b/placements', 'a-admin');
+    expect(res.status).toBe(403);
+    expect(errorOf(res.body).message).toBe('token a-admin may only see tenant tenant-a');
+    expect(await a.events('FeatureDenied')).toEqual([]);
+  });
+
   it('GET its own tenant: 200; another (existing or not): 403', async () => {
     const a = await twoTenants();
     const own = await a.call('GET', '/v1/tenants/tenant-a', 'a-admin');
@@ -431,9 +439,10 @@ describe('GET /v1/tenants/{name}/kubeconfig', () => {
     expect(await a.events('FeatureDenied')).toHaveLength(1);
   });
 
-  // The kubeconfig is the vcluster's admin credential, handed out once to the tenant's admin. The
-  // route only needs tenants:read, and staff tokens are not gated by a tier, so a read-only
-  // observer or billing token can take it, and the tenant admin then gets 409.
+  // The kubeconfig is the vcluster's admin credential, handed out once to the tenant's admin. Staff
+  // tokens are not gated by a tier, so were the route open to tenants:read, a read-only observer
+  // or billing token could take it and the tenant admin would then get 409: the route takes
+  // tenants:kubeconfig, which the read-only roles lack.
   it.each(['obs', 'billing'])(
     'a read-only %s token may not take it: it stays pending for the tenant admin',
     async (who) => {
@@ -472,8 +481,11 @@ describe('GET /v1/tenants/{name}/kubeconfig', () => {
     const a = await api();
     await a.create('std', 'standard');
     await a.setDoc('std', (d) => ({ ...d, kubeconfig: { pending: KUBECONFIG, deliveredAt: null, deliveredTo: null } }));
-    expect((await a.call('GET', '/v1/tenants/std/kubeconfig', 'a-admin')).status).toBe(403);
+    const res = await a.call('GET', '/v1/tenants/std/kubeconfig', 'a-admin');
+    expect(res.status).toBe(403);
+    expect(errorOf(res.body).message).toBe('token a-admin may only see tenant tenant-a');
     expect((await a.doc('std')).kubeconfig.pending).toBe(KUBECONFIG);
+    expect(await a.events('KubeconfigDelivered')).toEqual([]);
   });
 });
 

@@ -23,18 +23,19 @@ import {
 } from '@fleetforge/shared';
 import { parseTenant } from '../handlers/provision-tenant';
 import { auditedTransaction, writeEvents } from '../records';
-import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
-/** Tenant admins see their own tenant only (403 otherwise, without saying whether the other exists). */
-function requireTenantAccess(ctx: RouteContext, tenant: string): Principal {
-  const principal = requirePermission(ctx.principal, 'tenants:read');
+/**
+ * A domain rule on top of the route's permission (which the router checks): tenant
+ * admins see their own tenant only (403 otherwise, without saying whether the other exists).
+ */
+function requireOwnTenant(principal: Principal, tenant: string): void {
   if (principal.role === 'tenant-admin' && principal.tenant !== tenant) {
     throw new FleetError(
       'PERMISSION_DENIED',
       `token ${principal.name} may only see tenant ${principal.tenant ?? '(none)'}`,
     );
   }
-  return principal;
 }
 
 /** Writes one event about a tenant, caused by this request's principal. */
@@ -131,8 +132,8 @@ export async function requireFeature(ctx: RouteContext, principal: Principal, fe
   throw new FleetError('PERMISSION_DENIED', message, { details: { feature, tier: tenant.spec.tier } });
 }
 
-export async function createTenant(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'tenants:write');
+export async function createTenant(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const body = parseOrThrow(TenantCreateRequestSchema, ctx.req.body ?? {}, 'request body');
   if (body.poolNodes !== undefined && body.tier !== 'dedicated') {
     throw new FleetError('INVALID_ARGUMENT', 'poolNodes applies to the dedicated tier only', {
@@ -202,8 +203,8 @@ export async function createTenant(ctx: RouteContext): Promise<ApiResponse> {
   return json(out.created ? 202 : 200, { created: out.created, tenant: tenantView(out.doc) });
 }
 
-export async function listTenants(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'tenants:read');
+export async function listTenants(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const docs = await ctx.deps.store.list(COLLECTIONS.tenants);
   const items = docs
     .map((d) => parseTenant(d.data, d.path))
@@ -212,18 +213,18 @@ export async function listTenants(ctx: RouteContext): Promise<ApiResponse> {
   return json(200, { items });
 }
 
-export async function getTenant(ctx: RouteContext): Promise<ApiResponse> {
-  requireTenantAccess(ctx, ctx.params.name!);
+export async function getTenant(ctx: AuthedContext): Promise<ApiResponse> {
+  requireOwnTenant(ctx.principal, ctx.params.name!);
   return json(200, tenantView(await loadTenant(ctx.deps.store, ctx.params.name!)));
 }
 
 /** Bumps the generation for a new action, with its event and audit entry, then asks for a reconcile. */
 async function changeTenant(
-  ctx: RouteContext,
+  ctx: AuthedContext,
   action: 'upgrade' | 'delete',
   mutate: (doc: TenantDoc) => TenantDoc | 'unchanged',
 ): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'tenants:write');
+  const { principal } = ctx;
   const { deps } = ctx;
   const name = ctx.params.name!;
   const doc = await auditedTransaction(
@@ -257,7 +258,7 @@ async function changeTenant(
   return json(202, { tenant: tenantView(doc), correlationId: doc.correlationId });
 }
 
-export async function upgradeTenant(ctx: RouteContext): Promise<ApiResponse> {
+export async function upgradeTenant(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(TenantUpgradeRequestSchema, ctx.req.body ?? {}, 'request body');
   return changeTenant(ctx, 'upgrade', (cur) => {
     if (cur.desired === 'absent') throw new FleetError('CONFLICT', `tenant ${cur.spec.name} is being deleted`);
@@ -285,8 +286,8 @@ export async function upgradeTenant(ctx: RouteContext): Promise<ApiResponse> {
  * anywhere: deleting it removes the document at once, as no agent with a
  * cluster will come to decommission it.
  */
-async function deleteNeverProvisioned(ctx: RouteContext): Promise<ApiResponse | undefined> {
-  const principal = requirePermission(ctx.principal, 'tenants:write');
+async function deleteNeverProvisioned(ctx: AuthedContext): Promise<ApiResponse | undefined> {
+  const { principal } = ctx;
   const { deps } = ctx;
   const name = ctx.params.name!;
   return auditedTransaction(
@@ -318,7 +319,7 @@ async function deleteNeverProvisioned(ctx: RouteContext): Promise<ApiResponse | 
   );
 }
 
-export async function deleteTenant(ctx: RouteContext): Promise<ApiResponse> {
+export async function deleteTenant(ctx: AuthedContext): Promise<ApiResponse> {
   const removed = await deleteNeverProvisioned(ctx);
   if (removed) return removed;
   return changeTenant(ctx, 'delete', (cur) =>
@@ -328,11 +329,14 @@ export async function deleteTenant(ctx: RouteContext): Promise<ApiResponse> {
   );
 }
 
-/** `GET /v1/tenants/{name}/kubeconfig`: the standard tier's kubeconfig, delivered once to the tenant's admin. */
-export async function fetchKubeconfig(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requireTenantAccess(ctx, ctx.params.name!);
-  // The kubeconfig is the vcluster's admin credential: read-only staff roles may not take it.
-  if (principal.role !== 'tenant-admin') requirePermission(principal, 'tenants:write');
+/**
+ * `GET /v1/tenants/{name}/kubeconfig`: the standard tier's kubeconfig, delivered once to the tenant's admin.
+ * It is the vcluster's admin credential, so the route takes `tenants:kubeconfig` (not the read-only
+ * staff roles); a tenant admin takes only its own tenant's.
+ */
+export async function fetchKubeconfig(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
+  requireOwnTenant(principal, ctx.params.name!);
   await requireFeature(ctx, principal, 'kubeconfigDelivery');
   const { deps } = ctx;
   const name = ctx.params.name!;
@@ -382,21 +386,21 @@ export async function fetchKubeconfig(ctx: RouteContext): Promise<ApiResponse> {
 }
 
 /** `GET /v1/tenants/{name}/placements`: a premium API (placementHistory). */
-export async function listPlacements(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requireTenantAccess(ctx, ctx.params.name!);
+export async function listPlacements(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
+  requireOwnTenant(principal, ctx.params.name!);
   await requireFeature(ctx, principal, 'placementHistory');
   const doc = await loadTenant(ctx.deps.store, ctx.params.name!);
   return json(200, { tenant: doc.spec.name, items: doc.status.placements });
 }
 
-export async function getFeatureFlags(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'tenants:read');
+export async function getFeatureFlags(ctx: AuthedContext): Promise<ApiResponse> {
   return json(200, await readFeatureFlags(ctx.deps.store));
 }
 
 /** `PATCH /v1/config/features`: one flag at a time; applies to the next request (no restart). */
-export async function patchFeatureFlags(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'tenants:write');
+export async function patchFeatureFlags(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const body = parseOrThrow(FeatureFlagsPatchSchema, ctx.req.body ?? {}, 'request body');
   const { deps } = ctx;
   const flags = await auditedTransaction(

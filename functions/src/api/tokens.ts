@@ -9,14 +9,13 @@ import {
   parseOrThrow,
   tokenId,
   tokenStatus,
-  type Principal,
   type Role,
   type StateStore,
   type TokenView,
 } from '@fleetforge/shared';
 import { auditedTransaction } from '../records';
 import { hashToken } from './auth';
-import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 /** A new random token: `ff_` + 32 bytes base64url. */
 export function newToken(): string {
@@ -39,8 +38,8 @@ export async function storeToken(
   });
 }
 
-export async function createToken(ctx: RouteContext): Promise<ApiResponse> {
-  const principal: Principal = requirePermission(ctx.principal, 'tokens:manage');
+export async function createToken(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const body = parseOrThrow(TokenCreateRequestSchema, ctx.req.body, 'request body');
   const token = newToken();
   const hash = hashToken(token);
@@ -77,8 +76,7 @@ export async function createToken(ctx: RouteContext): Promise<ApiResponse> {
 }
 
 /** Every token (never the secret), newest first. */
-export async function listTokens(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'tokens:manage');
+export async function listTokens(ctx: AuthedContext): Promise<ApiResponse> {
   const now = ctx.deps.clock.now();
   const docs = await ctx.deps.store.list(COLLECTIONS.tokens);
   const items: TokenView[] = docs.map((d) => {
@@ -100,8 +98,8 @@ export async function listTokens(ctx: RouteContext): Promise<ApiResponse> {
 }
 
 /** Revokes a token by its id (idempotent). API instances refuse it within AUTH_CACHE_MS. */
-export async function revokeToken(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'tokens:manage');
+export async function revokeToken(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const id = ctx.params.id ?? '';
   if (!/^[0-9a-f]{16}$/.test(id)) {
     throw new FleetError('INVALID_ARGUMENT', `token id ${id} is not 16 hex digits (see ffctl token list)`, {

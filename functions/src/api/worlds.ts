@@ -14,7 +14,7 @@ import {
 import { canonicalJson, sha256Hex } from '../canonical';
 import { auditedTransaction, writeEvents } from '../records';
 import { parseWorld, readCellsWithLoads, readWorld } from '../handlers/world-state';
-import { json, requirePermission, type ApiResponse, type RouteContext } from './http';
+import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export function worldView(w: WorldDoc): WorldView {
   const s = w.status;
@@ -61,8 +61,8 @@ export function parseManifestBody(ctx: RouteContext): unknown {
   return ctx.req.body;
 }
 
-export async function applyWorld(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'worlds:write');
+export async function applyWorld(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const manifest = parseOrThrow(WorldManifestSchema, parseManifestBody(ctx), 'World manifest');
   const { deps } = ctx;
   const name = manifest.metadata.name;
@@ -167,26 +167,23 @@ async function mustReadWorld(ctx: RouteContext): Promise<WorldDoc> {
   return world;
 }
 
-export async function getWorld(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'worlds:read');
+export async function getWorld(ctx: AuthedContext): Promise<ApiResponse> {
   return json(200, worldView(await mustReadWorld(ctx)));
 }
 
-export async function listWorlds(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'worlds:read');
+export async function listWorlds(ctx: AuthedContext): Promise<ApiResponse> {
   const docs = await ctx.deps.store.list(COLLECTIONS.worlds, { orderBy: { field: 'name' } });
   return json(200, { items: docs.map((d) => worldView(parseWorld(d.data, d.id))) });
 }
 
-export async function listCells(ctx: RouteContext): Promise<ApiResponse> {
-  requirePermission(ctx.principal, 'worlds:read');
+export async function listCells(ctx: AuthedContext): Promise<ApiResponse> {
   const world = await mustReadWorld(ctx);
   const cells = await readCellsWithLoads(ctx.deps.store, world.name);
   return json(200, { items: cells.map(cellView) });
 }
 
-export async function deleteWorld(ctx: RouteContext): Promise<ApiResponse> {
-  const principal = requirePermission(ctx.principal, 'worlds:write');
+export async function deleteWorld(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal } = ctx;
   const name = ctx.params.name!;
   const { deps } = ctx;
   await auditedTransaction(
