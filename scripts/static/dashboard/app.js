@@ -166,8 +166,15 @@ function renderCellMap(w) {
 
 function renderTimeline(w, now) {
   const svg = $('timeline');
-  const start = now - TIMELINE_MINUTES * 60_000;
-  const ops = (w ? w.operations : []).filter((o) => (endedAt(o) ?? now) >= start).slice(0, TIMELINE_ROWS);
+  const horizon = now - TIMELINE_MINUTES * 60_000;
+  const ops = (w ? w.operations : []).filter((o) => (endedAt(o) ?? now) >= horizon).slice(0, TIMELINE_ROWS);
+  // The axis spans what is shown (a second-long split stays visible), from one minute up to the horizon.
+  const oldest = Math.min(now, ...ops.map((o) => Date.parse(o.createdAt)));
+  const span = Math.min(Math.max((now - oldest) * 1.1, 60_000), TIMELINE_MINUTES * 60_000);
+  const start = now - span;
+  const step = [5, 10, 15, 30, 60, 120, 300].map((s) => s * 1000).find((s) => span / s <= 6) ?? 300_000;
+  const ticks = Array.from({ length: Math.floor(span / step) + 1 }, (_, i) => i * step);
+  const tickLabel = (ms) => (ms === 0 ? 'now' : ms < 60_000 ? `-${ms / 1000} s` : `-${ms / 60_000} min`);
   const left = 260;
   const right = 990;
   const rowH = 20;
@@ -176,15 +183,15 @@ function renderTimeline(w, now) {
   svg.setAttribute('viewBox', `0 0 1000 ${height}`);
   svg.style.aspectRatio = `1000 / ${height}`;
   svg.dataset.operations = String(ops.length);
-  const axis = [0, 5, 10, 15].map((m) =>
+  const axis = ticks.map((ago) =>
     h(
       'svg:g',
       {},
-      h('svg:line', { x1: x(now - m * 60_000), x2: x(now - m * 60_000), y1: 0, y2: height - 14, stroke: '#2a3440' }),
+      h('svg:line', { x1: x(now - ago), x2: x(now - ago), y1: 0, y2: height - 14, stroke: '#2a3440' }),
       h(
         'svg:text',
-        { x: x(now - m * 60_000), y: height - 2, 'text-anchor': 'middle', style: 'font-size:11px' },
-        m === 0 ? 'now' : `-${m} min`,
+        { x: x(now - ago), y: height - 2, 'text-anchor': ago === 0 ? 'end' : 'middle', style: 'font-size:11px' },
+        tickLabel(ago),
       ),
     ),
   );
@@ -225,6 +232,8 @@ function renderTimeline(w, now) {
           render();
         },
       },
+      // The whole row takes the click, not only the thin bars.
+      h('svg:rect', { class: 'hit', x: 0, y: y - 2, width: 1000, height: rowH }),
       h(
         'svg:text',
         { x: 4, y: y + rowH - 9, style: 'font-size:11px', class: `state-${op.state}` },
