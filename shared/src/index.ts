@@ -8,6 +8,8 @@ export * from './messages';
 export * from './topology';
 export * from './metrics';
 export * from './ports';
+export * from './clock';
+export * from './ids';
 export * from './reconcile';
 export * from './auth';
 export * from './fakes/memory-state-store';

@@ -21,10 +21,3 @@ export class SeqIds implements Ids {
     return `${prefix}-${++this.n}`;
   }
 }
-
-export const systemClock: Clock = { now: () => new Date() };
-
-/** Random, time-sortable-enough ids from the platform's crypto (no node: import needed). */
-export const randomIds: Ids = {
-  next: (prefix = 'id') => `${prefix}-${globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 16)}`,
-};

@@ -1,0 +1,4 @@
+import type { Clock } from './ports';
+
+/** The production {@link Clock}: the machine's time. Tests use `FakeClock` from `@fleetforge/shared/testing`. */
+export const systemClock: Clock = { now: () => new Date() };
