@@ -2,13 +2,11 @@ import pino from 'pino';
 import {
   AgentHeartbeatSchema,
   AgentReportSchema,
-  FakeDriver,
-  MemoryBus,
-  RecordingMetricsSink,
   TOPICS,
   type AgentCommand,
   type AgentReport,
 } from '@fleetforge/shared';
+import { FakeDriver, MemoryBus, RecordingMetricsSink } from '@fleetforge/shared/testing';
 import { Agent, type AgentOptions } from './agent';
 
 const W = 'world-a';

@@ -2,13 +2,7 @@ import pino from 'pino';
 import {
   AgentMessageSchema,
   CellDocSchema,
-  FakeClock,
-  FakeDriver,
-  MemoryBus,
-  MemoryStateStore,
   OperationDocSchema,
-  RecordingMetricsSink,
-  SeqIds,
   TOPICS,
   WorldReconcileMessageSchema,
   containsPoint,
@@ -16,11 +10,19 @@ import {
   partitionProblems,
   overlaps,
   paths,
-  type BusChaos,
   type CellDoc,
   type OperationDoc,
   type Rect,
 } from '@fleetforge/shared';
+import {
+  FakeClock,
+  FakeDriver,
+  MemoryBus,
+  MemoryStateStore,
+  RecordingMetricsSink,
+  SeqIds,
+  type BusChaos,
+} from '@fleetforge/shared/testing';
 import {
   ApiRouter,
   handleMessage,

@@ -1,16 +1,6 @@
 import pino from 'pino';
-import {
-  AgentMessageSchema,
-  FakeDriver,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
-  SeqIds,
-  TOPICS,
-  WorldReconcileMessageSchema,
-  paths,
-  type AgentCommand,
-} from '@fleetforge/shared';
+import { AgentMessageSchema, TOPICS, WorldReconcileMessageSchema, paths, type AgentCommand } from '@fleetforge/shared';
+import { FakeDriver, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
 import {
   ApiRouter,
   handleMessage,

@@ -1,8 +1,4 @@
-import pino from 'pino';
 import {
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
   systemClock,
   randomIds,
   type Bus,
@@ -32,17 +28,4 @@ export interface Deps {
 
 export function testDeps(partial: Pick<Deps, 'store' | 'bus' | 'metrics' | 'log'> & Partial<Deps>): Deps {
   return { clock: systemClock, ids: randomIds, resendAfterMs: 5000, staleAfterMs: 15_000, ...partial };
-}
-
-/** {@link testDeps} on the in-memory fakes and a silent logger: what most handler and API tests need. */
-export function memoryDeps(
-  partial: Partial<Deps> = {},
-): Deps & { store: MemoryStateStore; bus: MemoryBus; metrics: RecordingMetricsSink } {
-  return testDeps({
-    store: new MemoryStateStore(),
-    bus: new MemoryBus(),
-    metrics: new RecordingMetricsSink(),
-    log: pino({ level: 'silent' }),
-    ...partial,
-  }) as Deps & { store: MemoryStateStore; bus: MemoryBus; metrics: RecordingMetricsSink };
 }

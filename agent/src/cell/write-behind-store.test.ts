@@ -1,4 +1,5 @@
-import { FleetError, MemoryCheckpointServer, type Session } from '@fleetforge/shared';
+import { FleetError, type Session } from '@fleetforge/shared';
+import { MemoryCheckpointServer } from '@fleetforge/shared/testing';
 import { WriteBehindSessionStore } from './write-behind-store';
 
 const s = (id: string, x = 5, y = 5): Session => ({ id, x, y, joinedAt: '2026-12-01T00:00:00.000Z', state: {} });

@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { MemoryBus, TOPICS, UsageReportSchema, rollup, totalQuantities, type UsageSample } from '@fleetforge/shared';
+import { TOPICS, UsageReportSchema, rollup, totalQuantities, type UsageSample } from '@fleetforge/shared';
+import { MemoryBus } from '@fleetforge/shared/testing';
 import { UsageMeter, type MeterTarget } from './meter';
 import { readProc } from './procfs';
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
+import { type Role, type UsageSample } from '@fleetforge/shared';
 import {
   FakeClock,
   MemoryBlobStore,
@@ -7,9 +8,7 @@ import {
   MemoryStateStore,
   RecordingMetricsSink,
   SeqIds,
-  type Role,
-  type UsageSample,
-} from '@fleetforge/shared';
+} from '@fleetforge/shared/testing';
 import { nodeDigests } from '../adapters/node-digests';
 import { testDeps } from '../deps';
 import { ingestUsage } from '../handlers/billing-export';

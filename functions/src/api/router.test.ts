@@ -8,7 +8,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorBodySchema, PERMISSIONS, RoleSchema, type Principal, type Role } from '@fleetforge/shared';
-import { memoryDeps } from '../deps';
+import { memoryDeps } from '../testing/memory-deps';
 import type { ApiRequest, ProtectedRoute, PublicRoute, Route, RouteContext } from './http';
 import { ApiRouter } from './router';
 import { ROUTES } from './routes';

@@ -1,17 +1,6 @@
 import pino from 'pino';
-import {
-  FakeClock,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
-  SeqIds,
-  TOPICS,
-  TenantDocSchema,
-  TenantMessageSchema,
-  paths,
-  type Role,
-  type TenantDoc,
-} from '@fleetforge/shared';
+import { TOPICS, TenantDocSchema, TenantMessageSchema, paths, type Role, type TenantDoc } from '@fleetforge/shared';
+import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
 import { testDeps } from '../deps';
 import { verifyAuditChain } from '../records';
 import { ApiRouter } from './router';

@@ -1,11 +1,6 @@
-import {
-  COLLECTIONS,
-  ErrorBodySchema,
-  FakeClock,
-  TokenCreateResponseSchema,
-  TokenListSchema,
-} from '@fleetforge/shared';
-import { memoryDeps } from '../deps';
+import { COLLECTIONS, ErrorBodySchema, TokenCreateResponseSchema, TokenListSchema } from '@fleetforge/shared';
+import { FakeClock } from '@fleetforge/shared/testing';
+import { memoryDeps } from '../testing/memory-deps';
 import { verifyAuditChain } from '../records';
 import { AUTH_CACHE_MS } from './auth';
 import { ApiRouter } from './router';

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { FakeClock, MemoryBlobStore, MemoryBus, RecordingMetricsSink, SeqIds, paths } from '@fleetforge/shared';
-import { testProjectId } from '@fleetforge/shared/testing';
+import { paths } from '@fleetforge/shared';
+import {
+  testProjectId,
+  FakeClock,
+  MemoryBlobStore,
+  MemoryBus,
+  RecordingMetricsSink,
+  SeqIds,
+} from '@fleetforge/shared/testing';
 import { FirestoreStateStore } from '../adapters/firestore-state-store';
 import { nodeDigests } from '../adapters/node-digests';
 import { testDeps } from '../deps';

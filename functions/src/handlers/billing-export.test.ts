@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import Papa from 'papaparse';
 import pino from 'pino';
+import { ExportDocumentSchema, paths, type ExportLine, type UsageReport, type UsageSample } from '@fleetforge/shared';
 import {
-  ExportDocumentSchema,
   FakeClock,
   MemoryBlobStore,
   MemoryBus,
   MemoryStateStore,
   RecordingMetricsSink,
   SeqIds,
-  paths,
-  type ExportLine,
-  type UsageReport,
-  type UsageSample,
-} from '@fleetforge/shared';
+} from '@fleetforge/shared/testing';
 import { nodeDigests } from '../adapters/node-digests';
 import { testDeps } from '../deps';
 import {

@@ -1,7 +1,8 @@
-import { LOAD_WINDOW_SIZE, LoadDocSchema, SeqIds, paths, type CellSample } from '@fleetforge/shared';
+import { LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
+import { SeqIds } from '@fleetforge/shared/testing';
 import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
-import { memoryDeps } from '../deps';
+import { memoryDeps } from '../testing/memory-deps';
 import { ingestMetrics } from './ingest-metrics';
 import { reconcileWorld } from './reconcile-world';
 

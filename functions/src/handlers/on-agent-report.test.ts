@@ -1,5 +1,6 @@
-import { FakeClock, SeqIds, TOPICS, paths, type AgentHeartbeat } from '@fleetforge/shared';
-import { memoryDeps } from '../deps';
+import { TOPICS, paths, type AgentHeartbeat } from '@fleetforge/shared';
+import { FakeClock, SeqIds } from '@fleetforge/shared/testing';
+import { memoryDeps } from '../testing/memory-deps';
 import { onAgentReport } from './on-agent-report';
 
 const hb = (o: Partial<AgentHeartbeat> = {}): AgentHeartbeat => ({

@@ -2,11 +2,6 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import {
-  FakeClock,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
-  SeqIds,
   TOPICS,
   TenantCommandSchema,
   TenantDocSchema,
@@ -18,6 +13,7 @@ import {
   type TenantObservation,
   type TenantSpec,
 } from '@fleetforge/shared';
+import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
 import { testDeps } from '../deps';
 import { provisionTenant } from './provision-tenant';
 

@@ -12,11 +12,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  FakeClock,
-  MemoryBus,
-  MemoryStateStore,
-  RecordingMetricsSink,
-  SeqIds,
   type DocData,
   type DocSnapshot,
   type Query,
@@ -24,6 +19,7 @@ import {
   type Transaction,
   type WriteOp,
 } from '@fleetforge/shared';
+import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
 import { LocalBlobStore, createLogger } from '@fleetforge/functions/adapters';
 import { auditBilling, billingExport, ingestUsage, nodeDigests, testDeps } from '@fleetforge/functions';
 import { machine, summarize } from './machine';

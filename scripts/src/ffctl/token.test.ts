@@ -1,4 +1,5 @@
-import { type FakeClock, TokenListSchema } from '@fleetforge/shared';
+import { TokenListSchema } from '@fleetforge/shared';
+import type { FakeClock } from '@fleetforge/shared/testing';
 import { startInProcessApi, type InProcessApi } from '../test/api-server';
 import { run } from './main';
 import { parseTtl } from './token';

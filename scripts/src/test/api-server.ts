@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink } from '@fleetforge/shared';
+import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink } from '@fleetforge/shared/testing';
 import { ApiRouter, storeToken, testDeps } from '@fleetforge/functions';
 
 export interface InProcessApi {

@@ -1,4 +1,15 @@
-/** Contract suites for the ports (jest). Test files import these; production code never does. */
+/**
+ * For tests only (`@fleetforge/shared/testing`): the in-memory fakes of the ports and
+ * the contract suites (jest) every implementation passes. Production code never imports
+ * this; the production clock and ids (`systemClock`, `randomIds`) are in the main entry.
+ */
+export * from '../fakes/memory-state-store';
+export * from '../fakes/memory-bus';
+export * from '../fakes/memory-blob-store';
+export * from '../fakes/memory-session-checkpoint';
+export * from '../fakes/recording-metrics';
+export * from '../fakes/clock';
+export * from '../fakes/fake-driver';
 export { stateStoreContract } from './state-store-contract';
 export { busContract, CONTRACT_SUBSCRIPTIONS } from './bus-contract';
 export { blobStoreContract } from './blob-store-contract';
