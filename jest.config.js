@@ -25,8 +25,18 @@ const ESM_ONLY = [
   'agent-base',
   'jsep',
   '@jsep-plugin',
+  // @google-cloud/storage's HTTP clients (teeny-request; gaxios, also nested under it) are
+  // CommonJS that import() the ESM-only node-fetch 3, which Jest cannot do without
+  // --experimental-vm-modules; transpiled, import() becomes require().
+  'teeny-request',
+  'gaxios',
+  'node-fetch',
+  'fetch-blob',
+  'formdata-polyfill',
+  'data-uri-to-buffer',
 ];
-const transformIgnorePatterns = [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`];
+// Ignored: files whose innermost node_modules package is not listed (so nested copies of listed ones are transpiled too).
+const transformIgnorePatterns = [`/node_modules/(?!(?:${ESM_ONLY.join('|')})/)(?!.*/node_modules/)`];
 const moduleNameMapper = {
   '^@fleetforge/functions/adapters$': '<rootDir>/functions/src/adapters/index.ts',
   '^@fleetforge/shared/testing$': '<rootDir>/shared/src/testing/index.ts',
