@@ -1,6 +1,9 @@
 import type { BlobStore } from '../ports';
 
-/** The BlobStore contract, for the in-memory fake and the local-folder adapter (the GCS stand-in). */
+/**
+ * The BlobStore contract, for the in-memory fake, the local-folder adapter and the GCS
+ * adapter (on firebase-tools' Storage emulator). Each store it is given starts empty.
+ */
 export function blobStoreContract(name: string, makeStore: () => Promise<BlobStore>): void {
   describe(`BlobStore contract: ${name}`, () => {
     let store: BlobStore;
@@ -31,10 +34,49 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
       expect(await store.list('k')).toEqual([]);
     });
 
+    it('answers a missing key and prefix without failing: get undefined, list empty, delete a no-op', async () => {
+      expect(await store.get('missing/k')).toBeUndefined();
+      expect(await store.list('missing/')).toEqual([]);
+      await expect(store.delete('missing/k')).resolves.toBeUndefined();
+      await store.put('present', 'x', 'text/plain');
+      expect(await store.list('missing/')).toEqual([]);
+    });
+
+    it('round-trips every byte value, and keys with spaces, +, %, #, ? and non-ASCII characters', async () => {
+      const all = new Uint8Array(256).map((_, i) => i);
+      await store.put('bin/all-bytes', all, 'application/octet-stream');
+      expect(Array.from((await store.get('bin/all-bytes')) ?? [])).toEqual(Array.from(all));
+      const keys = ['odd/a b+c', 'odd/100%', 'odd/#frag?q=1', 'odd/zoë/日本'].sort();
+      for (const k of keys) await store.put(k, k, 'text/plain');
+      for (const k of keys) expect(new TextDecoder().decode(await store.get(k))).toBe(k);
+      expect((await store.list('odd/')).map((b) => b.key)).toEqual(keys);
+    });
+
+    it('lists every key under a prefix, however many pages the backend needs, and only those', async () => {
+      const keys = Array.from({ length: 25 }, (_, i) => `page/${String(i).padStart(3, '0')}.json`);
+      await Promise.all(keys.map((k) => store.put(k, '{}', 'application/json')));
+      await store.put('pages/decoy', 'x', 'text/plain');
+      await store.put('pag', 'x', 'text/plain');
+      const listed = await store.list('page/');
+      expect(listed.map((b) => b.key)).toEqual(keys);
+      expect(listed.every((b) => b.size === 2 && b.contentType === 'application/json')).toBe(true);
+      expect(await store.list('page')).toHaveLength(26);
+    });
+
+    it('creates again after a delete, and a create of one key does not block another', async () => {
+      await store.create('exports/d.json', 'one', 'application/json');
+      await store.delete('exports/d.json');
+      await store.create('exports/d.json', 'two', 'application/json');
+      await store.create('exports/e.json', 'three', 'application/json');
+      expect(new TextDecoder().decode(await store.get('exports/d.json'))).toBe('two');
+      expect((await store.list('exports/')).map((b) => b.key)).toEqual(['exports/d.json', 'exports/e.json']);
+    });
+
     it('creates only once: a second create fails with ALREADY_EXISTS and leaves the first body', async () => {
       await store.create('exports/m.json', 'first', 'application/json');
       await expect(store.create('exports/m.json', 'second', 'application/json')).rejects.toMatchObject({
         code: 'ALREADY_EXISTS',
+        retryable: false,
       });
       expect(new TextDecoder().decode(await store.get('exports/m.json'))).toBe('first');
       expect(await store.list('exports/')).toEqual([
