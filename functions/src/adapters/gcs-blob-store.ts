@@ -8,13 +8,39 @@ function status(err: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Failures with no HTTP answer: the request never reached GCS or its answer was lost.
+ * The client has already retried them; they are transient all the same (UNAVAILABLE).
+ */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+function networkCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errno?: unknown; cause?: { code?: unknown } };
+  for (const v of [e.code, e.errno, e.cause?.code]) {
+    if (typeof v === 'string' && (NETWORK_CODES.has(v) || v.startsWith('UND_ERR_'))) return v;
+  }
+  return undefined;
+}
+
 function translate(err: unknown, what: string): FleetError {
   const s = status(err);
   const message = `${what}: ${(err as Error).message}`;
+  if (s === undefined && networkCode(err) !== undefined) return new FleetError('UNAVAILABLE', message, { cause: err });
   if (s === 412) return new FleetError('ALREADY_EXISTS', message, { cause: err });
   if (s === 404) return new FleetError('NOT_FOUND', message, { cause: err });
   if (s === 403 || s === 401) return new FleetError('PERMISSION_DENIED', message, { cause: err });
-  if (s === 429 || (s !== undefined && s >= 500)) return new FleetError('UNAVAILABLE', message, { cause: err });
+  if (s === 408 || s === 429 || (s !== undefined && s >= 500))
+    return new FleetError('UNAVAILABLE', message, { cause: err });
   return new FleetError('INTERNAL', message, { cause: err });
 }
 
