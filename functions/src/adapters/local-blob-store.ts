@@ -3,9 +3,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { FleetError, type BlobInfo, type BlobStore } from '@fleetforge/shared';
 
 /**
- * BlobStore on a local folder: the stand-in for a Cloud Storage bucket (there is
- * no GCS emulator). Writes go to a temp file and are renamed, so a reader never
- * sees half an export. Content types live in a sidecar `.meta` file.
+ * BlobStore on a local folder: the local stack's stand-in for a Cloud Storage bucket.
+ * Writes go to a temp file and are renamed, so a reader never sees half an export.
+ * Content types live in a sidecar `.meta` file.
  */
 export class LocalBlobStore implements BlobStore {
   readonly root: string;
