@@ -158,6 +158,11 @@ export interface SchedulerJobDef {
   schedule: string;
   /** Interval the local runner uses instead, so a dev loop is not a minute long. */
   localIntervalSeconds: number;
+  /**
+   * The interval is live config instead (`config/billing.intervalMinutes`): on GCP
+   * the function keeps the job's cron equal to it, locally the runner reads it.
+   */
+  intervalFromConfig?: 'billing';
   target: FunctionName;
   description: string;
 }
@@ -175,6 +180,7 @@ export const SCHEDULER_JOBS: readonly SchedulerJobDef[] = [
     // Hourly rollups; the daily UTC window is exported by the first run after midnight.
     schedule: '5 * * * *',
     localIntervalSeconds: 60,
+    intervalFromConfig: 'billing',
     target: 'billingExport',
     description: 'close the last billing window into a signed export; refresh tenant cost gauges',
   },

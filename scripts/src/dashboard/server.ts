@@ -3,6 +3,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ApiClient } from '../ffctl/client';
+import type { FieldLog } from '../log';
 import { collectSnapshot, type DashboardSnapshot } from './snapshot';
 
 /** The page and its two assets; plain files, no build step (scripts/static/dashboard). */
@@ -13,12 +14,6 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 
-/** What the dashboard logs through (a pino logger fits). */
-export interface DashboardLog {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-}
-
 export interface DashboardOptions {
   /** Reads through the API as this client's token: the page shows what that token may see. */
   client: ApiClient;
@@ -28,7 +23,7 @@ export interface DashboardOptions {
   host?: string;
   /** How often the API is read while at least one page is open (default 1 s). */
   pollMs?: number;
-  log: DashboardLog;
+  log: FieldLog;
   /** Reads a snapshot (tests swap in their own). */
   collect?: (client: ApiClient) => Promise<DashboardSnapshot>;
 }

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
-import { FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared';
+import { BillingConfigSchema, FUNCTIONS, SCHEDULER_JOBS, pushSubscriptions } from '@fleetforge/shared';
 import { FirestoreStateStore, ensureTopology, type Logger } from '@fleetforge/functions/adapters';
 import { newToken, storeToken } from '@fleetforge/functions';
 import {
@@ -21,6 +21,7 @@ import type { Server } from 'node:http';
 import { ApiClient } from '../ffctl/client';
 import { startDashboard, type RunningDashboard } from '../dashboard/server';
 import { startAlertReceiver } from './alert-receiver';
+import { startSchedulerRunner } from './scheduler';
 import { stackPorts, StackFileSchema, type DriverName, type StackFile } from './config';
 import { prepareKubeAgent, reapCellPods, requireKube } from './kube';
 
@@ -35,7 +36,10 @@ export interface StackOptions {
   /** Cells publish load every this many ms. */
   sampleMs?: number;
   resendAfterMs?: number;
-  /** Runs the scheduler jobs this much faster than their local interval (tests). */
+  /**
+   * Runs every scheduler job this often (tests, demo, benchmarks); otherwise fixed jobs
+   * run every `localIntervalSeconds` and billingExport when `config/billing`'s cron would.
+   */
   schedulerIntervalSeconds?: number;
   /** How the agent runs cells (default `process`); `external` starts no agent (one runs elsewhere, e.g. in Kind). */
   driver?: DriverName;
@@ -170,12 +174,15 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const agentStateDir = join(stateDir, 'agent');
   const leftover = await reapCells(agentStateDir);
   if (leftover > 0) opts.log.warn({ cells: leftover }, 'stopped cells left running by an earlier stack');
-  let schedulerTimers: NodeJS.Timeout[] = [];
+  let scheduler: { stop(): void } | undefined;
+  let configStore: FirestoreStateStore | undefined;
   let alertReceiver: Server | undefined;
   let dashboard: RunningDashboard | undefined;
   const stop = async () => {
-    for (const t of schedulerTimers) clearInterval(t);
-    schedulerTimers = [];
+    scheduler?.stop();
+    scheduler = undefined;
+    await configStore?.close();
+    configStore = undefined;
     await dashboard?.close();
     dashboard = undefined;
     alertReceiver?.close();
@@ -279,17 +286,15 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     await store.close();
 
     // Scheduler runner: the same job list terraform turns into Cloud Scheduler jobs.
-    for (const job of SCHEDULER_JOBS) {
-      const url = urls[job.target]!;
-      const every = (opts.schedulerIntervalSeconds ?? job.localIntervalSeconds) * 1000;
-      schedulerTimers.push(
-        setInterval(() => {
-          fetch(url, { method: 'POST', headers: { 'x-correlation-id': `job-${job.name}-${Date.now()}` } }).catch(
-            (err: unknown) => opts.log.warn({ job: job.name, err: String(err) }, 'scheduler job failed'),
-          );
-        }, every),
-      );
-    }
+    configStore = new FirestoreStateStore(opts.project);
+    const readConfig = configStore;
+    scheduler = startSchedulerRunner({
+      jobs: SCHEDULER_JOBS,
+      urls,
+      log: opts.log,
+      billingConfig: async () => BillingConfigSchema.parse((await readConfig.get('config/billing')) ?? {}),
+      fixedIntervalSeconds: opts.schedulerIntervalSeconds,
+    });
 
     if (driver !== 'external') {
       // The Kubernetes driver runs under the agent's own identity, so its RBAC is applied first.

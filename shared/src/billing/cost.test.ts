@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   BillingConfigSchema,
   intervalCron,
+  nextCronRun,
   DEFAULT_PRICE_TABLE,
   OTHER_TENANT_LABEL,
   costOf,
@@ -120,6 +121,43 @@ describe('intervalCron', () => {
     [1440, '5 0 * * *'],
   ])('%i minutes is %s', (m, cron) => {
     expect(intervalCron(m)).toBe(cron);
+  });
+
+  it.each([
+    [1, '2026-12-02T10:17:30.000Z', '2026-12-02T10:18:00.000Z'],
+    [15, '2026-12-02T10:17:30.000Z', '2026-12-02T10:30:00.000Z'],
+    [15, '2026-12-02T10:30:00.000Z', '2026-12-02T10:45:00.000Z'],
+    [60, '2026-12-02T10:04:59.999Z', '2026-12-02T10:05:00.000Z'],
+    [60, '2026-12-02T10:05:00.000Z', '2026-12-02T11:05:00.000Z'],
+    [180, '2026-12-02T10:17:00.000Z', '2026-12-02T12:05:00.000Z'],
+    [1440, '2026-12-02T00:05:00.000Z', '2026-12-03T00:05:00.000Z'],
+    [1440, '2026-12-31T23:59:00.000Z', '2027-01-01T00:05:00.000Z'],
+  ])('every %i minutes, after %s the cron next fires at %s', (m, after, next) => {
+    expect(new Date(nextCronRun(m, Date.parse(after))).toISOString()).toBe(next);
+  });
+
+  it('nextCronRun fires on the minutes and hours its cron names, and only there', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440),
+        fc.integer({ min: Date.parse('2020-01-01T00:00:00Z'), max: Date.parse('2030-01-01T00:00:00Z') }),
+        (m, after) => {
+          const next = nextCronRun(m, after);
+          const d = new Date(next);
+          const [minute, hour] = intervalCron(m).split(' ');
+          const matches = (field: string, v: number) =>
+            field === '*' || (field.startsWith('*/') ? v % Number(field.slice(2)) === 0 : v === Number(field));
+          return (
+            next > after &&
+            next - after <= m * 60_000 &&
+            d.getUTCSeconds() === 0 &&
+            d.getUTCMilliseconds() === 0 &&
+            matches(minute!, d.getUTCMinutes()) &&
+            matches(hour!, d.getUTCHours())
+          );
+        },
+      ),
+    );
   });
 
   it.each([7, 90, 300])('config refuses %i minutes (no cron expresses it)', (m) => {

@@ -134,3 +134,15 @@ export function intervalCron(minutes: number): string {
   if (hours === 24) return '5 0 * * *';
   return `5 */${hours} * * *`;
 }
+
+/**
+ * When the {@link intervalCron} schedule next fires strictly after `afterMs` (UTC):
+ * what the local scheduler runner uses so it runs billingExport when Cloud
+ * Scheduler would. Valid intervals divide the hour or the day, so the firings are
+ * a fixed period from the epoch, offset by the 5 minutes of the hourly crons.
+ */
+export function nextCronRun(minutes: number, afterMs: number): number {
+  const period = minutes * 60_000;
+  const offset = minutes >= 60 ? 5 * 60_000 : 0;
+  return (Math.floor((afterMs - offset) / period) + 1) * period + offset;
+}
