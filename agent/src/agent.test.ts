@@ -47,6 +47,8 @@ const start = (cell: string, incarnation = 1): AgentCommand => ({
   epoch: 1,
   neverReady: false,
   generation: 'g1',
+  tenant: null,
+  tier: null,
   correlationId: 'corr',
 });
 const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));

@@ -190,6 +190,8 @@ export class Agent {
             neverReady: c.neverReady,
             correlationId: c.correlationId,
             generation: c.generation,
+            tenant: c.tenant,
+            tier: c.tier,
           });
           break;
         case 'stop': {

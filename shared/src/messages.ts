@@ -3,6 +3,7 @@ import { UsageReportSchema } from './billing/usage';
 import { RectSchema } from './geometry';
 import { HistogramSchema, IsoTimeSchema } from './model';
 import { HandoffTargetSchema } from './sessions';
+import { TenantNameSchema, TierSchema } from './tenancy';
 import { NameSchema, CapacitySchema } from './world';
 
 /** Every message carries the correlation id of the operation it belongs to. */
@@ -42,6 +43,14 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
      * are scoped by it, so a world deleted and applied again never inherits sessions.
      */
     generation: z.string().min(1).max(64).default('0'),
+    /**
+     * Whom the cell's usage is billed to: its world's tenant, and that tenant's tier when
+     * the command was made (the agent's meter attributes the cell to both). Null: the
+     * platform tenant (a world naming none, or a command from before worlds named one),
+     * which the agent is configured with (FF_METER_TENANT); a null tier, its FF_METER_TIER.
+     */
+    tenant: TenantNameSchema.nullable().default(null),
+    tier: TierSchema.nullable().default(null),
   }),
   z.strictObject({
     kind: z.literal('handoff'),

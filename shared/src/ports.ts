@@ -1,6 +1,7 @@
 import type { Rect } from './geometry';
 import type { MetricName } from './metrics';
 import type { HandoffRequest, HandoffResult } from './sessions';
+import type { Tier } from './tenancy';
 import type { TopicName } from './topology';
 import type { WorldSpec } from './world';
 
@@ -145,6 +146,9 @@ export interface CellRunSpec {
   correlationId: string;
   /** The world's generation (see the start command); scopes durable session checkpoints. */
   generation?: string;
+  /** Whom its usage is billed to (see the start command); null or absent: the agent's platform tenant. */
+  tenant?: string | null;
+  tier?: Tier | null;
 }
 
 export type DriverEvent =
@@ -168,6 +172,9 @@ export interface CellRuntimeStatus {
   incarnation: number;
   phase: 'starting' | 'ready' | 'stopping';
   endpoint: string | null;
+  /** What it was started with (kept across agent restarts where the driver can); absent: the platform tenant. */
+  tenant?: string | null;
+  tier?: Tier | null;
 }
 
 /**

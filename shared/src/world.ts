@@ -67,7 +67,21 @@ export const PersistenceSchema = z.strictObject({
   sessionStore: z.enum(['memory']).default('memory'),
 });
 
+/**
+ * The tenant a world belongs to when its manifest names none: the platform's own. Its
+ * cells are billed to the agent's configured platform tenant (FF_METER_TENANT/FF_METER_TIER).
+ */
+export const PLATFORM_TENANT = 'platform';
+
 const WorldSpecObject = z.strictObject({
+  /**
+   * Whom the world's cells are billed to: a tenant that exists (`ffctl tenant create`), on
+   * that tenant's tier. Absent: the platform tenant. Fixed for the world's life.
+   * Optional rather than defaulted, so manifests and stored worlds without it keep their spec hash.
+   */
+  tenant: NameSchema.optional().describe(
+    `The tenant the world's cells are billed to, on its tier: an existing tenant (absent: "${PLATFORM_TENANT}", the platform's own). Cannot change on a live world.`,
+  ),
   topology: TopologySchema,
   capacity: CapacitySchema.default(CapacitySchema.parse({})),
   scaling: ScalingSchema.default(ScalingSchema.parse({})),
@@ -114,6 +128,11 @@ export const WorldSpecSchema = WorldSpecObject.superRefine((spec, ctx) => {
 });
 export type WorldSpec = z.output<typeof WorldSpecSchema>;
 export type WorldSpecInput = z.input<typeof WorldSpecSchema>;
+
+/** The tenant a world belongs to: its `spec.tenant`, else the platform tenant. */
+export function worldTenant(spec: Pick<WorldSpec, 'tenant'>): string {
+  return spec.tenant ?? PLATFORM_TENANT;
+}
 
 export const WORLD_API_VERSION = 'fleetforge.dev/v1';
 

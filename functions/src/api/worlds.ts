@@ -14,6 +14,7 @@ import {
 import { canonicalJson, sha256Hex } from '../canonical';
 import { auditedTransaction, writeEvents } from '../records';
 import { parseWorld, readCellsWithLoads, readWorld } from '../handlers/world-state';
+import { checkWorldTenant } from '../handlers/world-tenant';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export function worldView(w: WorldDoc): WorldView {
@@ -88,6 +89,7 @@ export async function applyWorld(ctx: AuthedContext): Promise<ApiResponse> {
           },
         );
       }
+      await checkWorldTenant(tx, manifest.spec, current);
       if (current && current.specHash === specHash) {
         return { result: { result: 'unchanged' as const, world: current }, audit: undefined };
       }

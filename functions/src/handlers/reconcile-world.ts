@@ -20,6 +20,7 @@ import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../records';
 import { readWorldState, writeCell } from './world-state';
+import { cellBilling } from './world-tenant';
 
 const PRINCIPAL = 'system:reconcileWorld';
 
@@ -202,7 +203,8 @@ export async function publishSync(
 
 /**
  * Publishes start, stop and hand-off commands. Each carries the correlation id of
- * the operation its cell takes part in (the first listed wins), else the world's.
+ * the operation its cell takes part in (the first listed wins), else the world's;
+ * a start also names whom the cell is billed to (the world's tenant and its tier).
  */
 export async function publishCommands(
   deps: Deps,
@@ -221,6 +223,8 @@ export async function publishCommands(
     incarnation,
     correlationId: corr(cell),
   });
+  // Only starts need it: one read of the tenant's document, for its tier now.
+  const billing = plan.start.length > 0 ? await cellBilling(deps.store, world) : undefined;
   const commands: AgentCommand[] = [
     ...plan.start.map((s) =>
       AgentCommandSchema.parse({
@@ -231,6 +235,7 @@ export async function publishCommands(
         epoch,
         neverReady: s.neverReady ?? false,
         generation: world.createdAt,
+        ...billing,
       }),
     ),
     ...plan.stop.map((s) =>
