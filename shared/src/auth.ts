@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   'billing:read': ['billing', 'admin', 'tenant-admin'],
   /** Export lineage and the audit: every tenant's data, so not for tenant admins. */
   'billing:exports': ['billing', 'admin'],
+  /** Prices, billing period, export interval and label cap (`config/billing`): finance and admins. */
+  'billing:config': ['billing', 'admin'],
   /** Closing and exporting a window by hand. */
   'billing:export': ['operator', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import {
+  BillingConfigPatchSchema,
+  BillingConfigSchema,
+  patchBillingConfig,
   ExportDocumentSchema,
   ExportLineSchema,
   FleetError,
   WindowIdSchema,
   parseOrThrow,
   COLLECTIONS,
+  paths,
   type Principal,
 } from '@fleetforge/shared';
 import {
@@ -16,6 +20,7 @@ import {
   type BillingDeps,
   type ExportDoc,
 } from '../handlers/billing-export';
+import { auditedTransaction, writeEvents } from '../records';
 import { productionBillingDeps } from '../runtime';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
@@ -113,4 +118,85 @@ export async function runExport(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(BillingExportRequestSchema, ctx.req.body ?? {}, 'request body');
   const r = await billingExport(ctx.deps, billingDeps(ctx), body, principal.id, ctx.correlationId);
   return json(r.status === 'exported' ? 201 : 200, r);
+}
+
+export const BillingConfigViewSchema = z.object({
+  /** What billingExport uses now: the overrides over the defaults. */
+  config: BillingConfigSchema,
+  /** What is stored in `config/billing` (everything else is a default). */
+  overrides: z.record(z.string(), z.unknown()),
+  defaults: BillingConfigSchema,
+});
+
+export const BillingConfigPatchResultSchema = z.object({
+  config: BillingConfigSchema,
+  changedKeys: z.array(z.string()),
+});
+
+async function storedBillingConfig(store: { get(path: string): Promise<Record<string, unknown> | undefined> }) {
+  return (await store.get(paths.config('billing'))) ?? {};
+}
+
+/** `GET /v1/config/billing`: the live billing configuration (prices, period, interval, label cap). */
+export async function getBillingConfig(ctx: AuthedContext): Promise<ApiResponse> {
+  const overrides = await storedBillingConfig(ctx.deps.store);
+  return json(200, {
+    config: parseOrThrow(BillingConfigSchema, overrides, 'doc config/billing'),
+    overrides,
+    defaults: BillingConfigSchema.parse({}),
+  });
+}
+
+/**
+ * `PATCH /v1/config/billing`: live, no restart. billingExport reads the doc on every
+ * run; the Scheduler job's cron follows `intervalMinutes` (on GCP the function
+ * updates it, locally the stack's runner reads it). Audited; a `ConfigReload`
+ * event names the changed keys.
+ */
+export async function patchBillingConfigRoute(ctx: AuthedContext): Promise<ApiResponse> {
+  const { principal, deps } = ctx;
+  const body = parseOrThrow(BillingConfigPatchSchema, ctx.req.body ?? {}, 'request body');
+  const result = await auditedTransaction(
+    deps.store,
+    () => deps.clock.now(),
+    async (tx) => {
+      const r = patchBillingConfig(await storedBillingConfig(tx), body);
+      if (r.changedKeys.length > 0) {
+        tx.set(paths.config('billing'), r.stored);
+        writeEvents(
+          tx,
+          [
+            {
+              type: 'ConfigReload',
+              cells: [],
+              reason: 'ConfigChanged',
+              message: `billing keys changed: ${r.changedKeys.map((k) => `billing.${k}`).join(', ')}`,
+              data: { changedKeys: r.changedKeys.map((k) => `billing.${k}`) },
+            },
+          ],
+          {
+            world: null,
+            correlationId: ctx.correlationId,
+            principal: principal.id,
+            time: deps.clock.now(),
+            ids: deps.ids,
+          },
+        );
+      }
+      return {
+        result: { config: r.config, changedKeys: r.changedKeys },
+        audit:
+          r.changedKeys.length > 0
+            ? {
+                action: 'config.update',
+                target: paths.config('billing'),
+                principal,
+                correlationId: ctx.correlationId,
+                details: { changed: r.changedKeys },
+              }
+            : undefined,
+      };
+    },
+  );
+  return json(200, result);
 }

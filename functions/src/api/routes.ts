@@ -15,6 +15,7 @@ import {
   WorldListSchema,
   WorldManifestSchema,
   WorldViewSchema,
+  BillingConfigPatchSchema,
 } from '@fleetforge/shared';
 import { z } from 'zod';
 import {
@@ -29,10 +30,14 @@ import {
   splitCell,
 } from './elasticity';
 import {
+  BillingConfigPatchResultSchema,
+  BillingConfigViewSchema,
   BillingReportSchema,
   ExportListSchema,
   auditExportsRoute,
   billingReport,
+  getBillingConfig,
+  patchBillingConfigRoute,
   listExports,
   runExport,
 } from './billing';
@@ -294,6 +299,24 @@ export const ROUTES: Route[] = [
     summary: 'Close and export a window now (`now: true`: the open window so far, provisional); idempotent',
     requestSchema: BillingExportRequestSchema,
     handler: runExport,
+  },
+  {
+    method: 'GET',
+    path: '/v1/config/billing',
+    permission: 'billing:config',
+    summary: 'Live billing configuration: prices per tier, billing period, export interval, tenant label cap',
+    responseSchema: BillingConfigViewSchema,
+    handler: getBillingConfig,
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/config/billing',
+    permission: 'billing:config',
+    summary:
+      'Set (dotted keys, e.g. prices.tiers.standard.cpuHour) or unset billing keys; live, audited, ConfigReload event',
+    requestSchema: BillingConfigPatchSchema,
+    responseSchema: BillingConfigPatchResultSchema,
+    handler: patchBillingConfigRoute,
   },
   {
     method: 'POST',

@@ -1,6 +1,8 @@
 import Papa from 'papaparse';
-import { AuditReportSchema, type ExportLine } from '@fleetforge/shared';
+import { AuditReportSchema, BillingConfigSchema, type ExportLine } from '@fleetforge/shared';
+import { startInProcessApi, type InProcessApi } from '../test/api-server';
 import { auditText, linesCsv, reportTable } from './billing';
+import { run } from './main';
 
 const line: ExportLine = {
   window: '2026-11-21',
@@ -59,5 +61,58 @@ describe('ffctl billing output', () => {
     );
     expect(text).toContain('audit FAILED: 1 problems');
     expect(text).toContain('FileChanged');
+  });
+});
+
+describe('ffctl billing config against the API', () => {
+  let api: InProcessApi;
+  beforeAll(async () => {
+    api = await startInProcessApi();
+    await api.token('fin', 'billing');
+    await api.token('obs', 'observer');
+  });
+  afterAll(() => api.close());
+
+  async function ffctl(args: string[], token = 'fin-token') {
+    let out = '';
+    let err = '';
+    const code = await run(args, {
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+      env: { FLEETFORGE_API: api.url, FLEETFORGE_TOKEN: token, NO_COLOR: '1' },
+      cwd: '/',
+    });
+    return { code, out, err };
+  }
+
+  it('sets, shows and unsets live keys; what billingExport reads is what was set', async () => {
+    expect(
+      await ffctl(['billing', 'config', 'set', 'intervalMinutes=15', 'prices.tiers.standard.cpuHour=0.05']),
+    ).toEqual({ code: 0, out: 'changed intervalMinutes, prices.tiers.standard.cpuHour\n', err: '' });
+    const shown = (await ffctl(['billing', 'config', 'get'])).out;
+    expect(shown).toContain('intervalMinutes=15  (cron */15 * * * *)');
+    expect(shown).toMatch(/period=day\s+\(default\)/);
+    expect(shown).toMatch(/standard\s+0\.05\s/);
+    expect(BillingConfigSchema.parse(await api.store.get('config/billing')).intervalMinutes).toBe(15);
+
+    expect((await ffctl(['billing', 'config', 'set', 'intervalMinutes=15'])).out).toBe('no change\n');
+    expect((await ffctl(['billing', 'config', 'unset', 'intervalMinutes'])).out).toBe('unset intervalMinutes\n');
+    expect(BillingConfigSchema.parse(await api.store.get('config/billing')).intervalMinutes).toBe(60);
+  });
+
+  it.each([
+    [['intervalMinutes=7'], 'billing.intervalMinutes'],
+    [['colour=red'], 'billing.colour'],
+    [['period'], '"period": expected <key>=<value>'],
+  ])('refuses %j naming %s', async (assignments, named) => {
+    const r = await ffctl(['billing', 'config', 'set', ...assignments]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(named);
+  });
+
+  it('is for the billing role and admins only', async () => {
+    const r = await ffctl(['billing', 'config', 'get'], 'obs-token');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('PERMISSION_DENIED (HTTP 403)');
   });
 });

@@ -4,6 +4,9 @@ import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import {
   AuditReportSchema,
+  BillingConfigSchema,
+  intervalCron,
+  type BillingConfig,
   EXPORT_COLUMNS,
   ExportLineSchema,
   type AuditReport,
@@ -209,4 +212,54 @@ export function registerBillingCommands(
         ),
       );
     });
+
+  const config = billing
+    .command('config')
+    .description('Live billing configuration (billing role or admin; no restart)');
+  config
+    .command('get')
+    .description('Prices per tier, billing period, export interval and tenant label cap, with what is overridden')
+    .action(async () => {
+      const r = await client().request('GET', '/v1/config/billing', ConfigViewSchema);
+      io.out(emit(format(), r, () => configText(r.config, r.overrides)));
+    });
+  config
+    .command('set <assignments...>')
+    .description('Set keys: ffctl billing config set intervalMinutes=15 prices.tiers.standard.cpuHour=0.05')
+    .action(async (assignments: string[]) => {
+      const set: Record<string, unknown> = {};
+      for (const a of assignments) {
+        const m = /^([A-Za-z][A-Za-z.]*)=(.+)$/.exec(a);
+        if (!m) throw new CliError(`"${a}": expected <key>=<value>, e.g. intervalMinutes=15`);
+        set[m[1]!] = /^-?\d+(\.\d+)?$/.test(m[2]!) ? Number(m[2]) : m[2];
+      }
+      const r = await client().request('PATCH', '/v1/config/billing', ConfigPatchResultSchema, { set });
+      io.out(emit(format(), r, () => (r.changedKeys.length ? `changed ${r.changedKeys.join(', ')}` : 'no change')));
+    });
+  config
+    .command('unset <keys...>')
+    .description('Back to the defaults: ffctl billing config unset intervalMinutes prices')
+    .action(async (keys: string[]) => {
+      const r = await client().request('PATCH', '/v1/config/billing', ConfigPatchResultSchema, { unset: keys });
+      io.out(emit(format(), r, () => (r.changedKeys.length ? `unset ${r.changedKeys.join(', ')}` : 'no change')));
+    });
+}
+
+const ConfigViewSchema = z.object({ config: BillingConfigSchema, overrides: z.record(z.string(), z.unknown()) });
+const ConfigPatchResultSchema = z.object({ config: BillingConfigSchema, changedKeys: z.array(z.string()) });
+
+/** `billing config get`: one line per key, overridden ones marked. */
+export function configText(c: BillingConfig, overrides: Record<string, unknown>): string {
+  const mark = (key: string) => (key in overrides ? '' : color.dim('  (default)'));
+  const lines = [
+    `period=${c.period}${mark('period')}`,
+    `intervalMinutes=${c.intervalMinutes}${mark('intervalMinutes')}  (cron ${intervalCron(c.intervalMinutes)})`,
+    `maxTenantLabels=${c.maxTenantLabels}${mark('maxTenantLabels')}`,
+    `prices.currency=${c.prices.currency}${mark('prices')}`,
+  ];
+  const t = kubectlTable({ head: ['TIER', 'CPU-H', 'MEM GIB-H', 'VCLUSTER-H', 'CELL-H'] });
+  for (const [tier, p] of Object.entries(c.prices.tiers)) {
+    t.push([tier, p.cpuHour, p.memoryGiBHour, p.vclusterHour, p.cellHour].map(String));
+  }
+  return `${lines.join('\n')}\n${render(t)}`;
 }
