@@ -140,7 +140,10 @@ function runtimeFiles(dir: string): string[] {
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
+      // testing/: fakes and test servers (firebase-tools' emulator) that production never loads.
+      if (statSync(path).isDirectory()) {
+        if (name !== 'testing') walk(path);
+      }
       else if (/\.js(\.map)?$/.test(name) && !/\.test\.js(\.map)?$/.test(name)) out.push(path);
     }
   };
