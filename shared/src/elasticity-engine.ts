@@ -38,6 +38,15 @@ function involves(op: OperationDoc, ids: ReadonlySet<string>): boolean {
 }
 
 /** The active operation holding any of `ids`, if one does. */
+/**
+ * An operation completes once its sessions are handed off; its sources stop after.
+ * Until one has, its id cannot be started again (a merge restarting the parent, a
+ * split re-creating a child): the new incarnation would race the old one's stop.
+ */
+function stillStopping(c: CellDoc): string {
+  return `${c.id} (incarnation ${c.incarnation}) of an earlier operation is still stopping`;
+}
+
 function busyWith(ids: readonly string[], ops: readonly OperationDoc[]): OperationDoc | undefined {
   const set = new Set(ids);
   return ops.find((op) => isActiveOperation(op) && involves(op, set));
@@ -171,6 +180,10 @@ function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick
       reason: `min size: ${cell.id} is ${cell.boundary.width}x${cell.boundary.height}, no ${scaling.strategy} cut leaves every side ≥ minCellSize ${scaling.minCellSize}`,
     };
   }
+
+  const ids = new Set(children.map((_, i) => `${cell.id}.${i}`));
+  const draining = input.cells.find((c) => ids.has(c.id) && c.state === 'Draining');
+  if (draining) return { ok: false, why: 'Busy', reason: stillStopping(draining) };
 
   const live = input.cells.filter(isLiveCell).length + tick.addedCells;
   const after = live - 1 + children.length;
@@ -311,6 +324,7 @@ export function checkMerge(cellIds: readonly string[], input: ScalingInput, opts
       why: 'Busy',
       reason: `${busy.kind} operation ${busy.id} (${busy.state}) holds one of the cells`,
     };
+  if (parent.state === 'Draining') return { ok: false, why: 'Busy', reason: stillStopping(parent) };
   const notReady = cells.filter((c) => c.state !== 'Ready');
   if (notReady.length > 0) {
     return {

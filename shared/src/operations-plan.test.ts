@@ -253,15 +253,25 @@ const SPLIT_HAPPY: Step[] = [
     { state: 'HandingOff' },
   ],
   [
-    'hand-off recorded: Draining stops the parent',
+    'hand-off recorded: Completed with CellSplit; the parent stops after, off the critical path',
     (s) => s.tick(1000).handoff('r0c0', 40).advance(),
-    { state: 'Draining', cells: { r0c0: 'Draining', 'r0c0.0': 'Ready routable' }, stop: ['r0c0#1'], epoch: 2 },
+    {
+      state: 'Completed',
+      cells: { r0c0: 'Draining', 'r0c0.0': 'Ready routable' },
+      stop: ['r0c0#1'],
+      events: ['CellSplit'],
+      epoch: 2,
+    },
   ],
-  ['parent still draining: stays, no second stop', (s) => s.tick(1000).advance(), { state: 'Draining' }],
   [
-    'parent Terminated: Completed with CellSplit',
+    'parent still stopping: the operation is done, no second stop from it (the reconciler re-sends)',
+    (s) => s.tick(1000).advance(),
+    { state: 'Completed', cells: { r0c0: 'Draining' } },
+  ],
+  [
+    'parent Terminated: nothing left for the operation',
     (s) => s.tick(1000).report('r0c0', 'stopped').advance(),
-    { state: 'Completed', cells: { r0c0: 'Terminated' }, events: ['CellSplit'], epoch: 2 },
+    { state: 'Completed', cells: { r0c0: 'Terminated' }, epoch: 2 },
   ],
   ['advancing a Completed split changes nothing', (s) => s.tick(1000).advance(), { state: 'Completed' }],
 ];
@@ -322,9 +332,9 @@ const SPLIT_STEP_DEADLINE: Step[] = [
   ],
   ['the deadline moved on: not re-sent on the next pass', (s) => s.tick(1000).advance(), { state: 'HandingOff' }],
   [
-    'answered late: Draining',
+    'answered late: Completed, the parent stops',
     (s) => s.tick(1000).handoff('r0c0', 40).advance(),
-    { state: 'Draining', stop: ['r0c0#1'] },
+    { state: 'Completed', stop: ['r0c0#1'], events: ['CellSplit'] },
   ],
 ];
 
@@ -371,33 +381,30 @@ const MERGE: Step[] = [
     { state: 'HandingOff', handoff: [HANDOFF_MERGE('r0c0.1')], epoch: 3 },
   ],
   [
-    'every sibling answered: Draining stops them all',
+    'every sibling answered: Completed with CellMerge; the siblings stop after',
     (s) => s.tick(1000).handoff('r0c0.1', 28).advance(),
     {
-      state: 'Draining',
+      state: 'Completed',
       cells: { r0c0: 'Ready routable', 'r0c0.0': 'Draining', 'r0c0.1': 'Draining' },
       stop: ['r0c0.0#1', 'r0c0.1#1'],
-    },
-  ],
-  [
-    'one sibling Terminated: still Draining',
-    (s) => s.tick(1000).report('r0c0.0', 'stopped').advance(),
-    { state: 'Draining' },
-  ],
-  [
-    'all siblings Terminated: Completed with CellMerge',
-    (s) => s.tick(1000).report('r0c0.1', 'exited').advance(),
-    {
-      state: 'Completed',
-      cells: { r0c0: 'Ready routable', 'r0c0.0': 'Terminated', 'r0c0.1': 'Terminated' },
       events: ['CellMerge'],
       epoch: 3,
     },
   ],
+  [
+    'one sibling Terminated',
+    (s) => s.tick(1000).report('r0c0.0', 'stopped').advance(),
+    { state: 'Completed', cells: { 'r0c0.0': 'Terminated', 'r0c0.1': 'Draining' } },
+  ],
+  [
+    'a stopping sibling that exits is Terminated, never restarted',
+    (s) => s.tick(1000).report('r0c0.1', 'exited').advance(),
+    { state: 'Completed', cells: { r0c0: 'Ready routable', 'r0c0.0': 'Terminated', 'r0c0.1': 'Terminated' }, epoch: 3 },
+  ],
   ['advancing a Completed merge changes nothing', (s) => s.tick(1000).advance(), { state: 'Completed' }],
 ];
 
-describe('split: Planned → ChildrenStarting → ChildrenReady → HandingOff → Draining → Completed', () => {
+describe('split: Planned → ChildrenStarting → ChildrenReady → HandingOff → Completed (the parent drains after)', () => {
   it.each<[string, Step[]]>([
     ['happy path', SPLIT_HAPPY],
     ['rollback when the children are not Ready by the deadline', SPLIT_ROLLBACK],
@@ -444,12 +451,12 @@ describe('split: Planned → ChildrenStarting → ChildrenReady → HandingOff �
   });
 
   it('records the epoch, the sessions moved, the stats and the CellSplit event', () => {
-    const s = runTable(() => new Sim(), SPLIT_HAPPY.slice(0, -1));
+    const s = runTable(() => new Sim(), SPLIT_HAPPY.slice(0, 6));
     expect(s.op).toMatchObject({
       routingEpoch: 2,
       handoffs: { r0c0: 40 },
       sessionsMoved: 40,
-      completedAt: iso(7000),
+      completedAt: iso(5000),
       stepDeadline: null,
       error: null,
     });
@@ -458,18 +465,34 @@ describe('split: Planned → ChildrenStarting → ChildrenReady → HandingOff �
       'ChildrenStarting',
       'ChildrenReady',
       'HandingOff',
-      'Draining',
       'Completed',
     ]);
     expect(s.op.steps.HandingOff).toBe(iso(3000));
     expect(s.world.status.stats).toMatchObject({ splits: 1, merges: 0, rollbacks: 0, sessionsReassigned: 40 });
-    expect(s.ctx.durations).toEqual([{ kind: 'split', seconds: 7 }]);
+    expect(s.ctx.durations).toEqual([{ kind: 'split', seconds: 5 }]);
     expect(s.ctx.events[0]).toMatchObject({
       type: 'CellSplit',
       cells: ['r0c0', 'r0c0.0', 'r0c0.1'],
       reason: 'ManualOverride',
-      data: { operation: 'op-1', parent: 'r0c0', children: ['r0c0.0', 'r0c0.1'], sessionsMoved: 40, seconds: 7 },
+      data: { operation: 'op-1', parent: 'r0c0', children: ['r0c0.0', 'r0c0.1'], sessionsMoved: 40, seconds: 5 },
     });
+  });
+
+  it('completes an operation left in Draining by an earlier version (its sources already stopping)', () => {
+    const s = runTable(() => new Sim(), SPLIT_HAPPY.slice(0, 5));
+    s.op = { ...s.op, state: 'Draining', handoffs: { r0c0: 40 }, sessionsMoved: 40 };
+    s.tick(1000).advance();
+    expect(s.op).toMatchObject({ state: 'Completed', completedAt: iso(5000) });
+    expect(s.ctx.events.map((e) => e.type)).toEqual(['CellSplit']);
+  });
+
+  it('retires a parent that crashed during the hand-off instead of stopping it: never restarted', () => {
+    const s = runTable(() => new Sim(), SPLIT_HAPPY.slice(0, 5));
+    s.report('r0c0', 'exited');
+    s.tick(1000).handoff('r0c0', 0).advance();
+    expect(s.op.state).toBe('Completed');
+    expect(summary(s.cell('r0c0'))).toBe('Terminated');
+    expect(s.ctx.stop).toEqual([]);
   });
 
   it('records the rollback: the error names the cells not Ready, rollbacks +1, SplitRollback', () => {
@@ -516,7 +539,6 @@ describe('recordHandoff', () => {
     ChildrenStarting: () => runTable(() => new Sim(), SPLIT_HAPPY.slice(0, 1)).op,
     HandingOff: handingOff,
     'HandingOff, already answered': () => recordHandoff(handingOff(), 'r0c0', 40, new Date(T0))!,
-    Draining: () => runTable(() => new Sim(), SPLIT_HAPPY.slice(0, 6)).op,
     Completed: () => runTable(() => new Sim(), SPLIT_HAPPY).op,
     RolledBack: () => runTable(() => new Sim(), SPLIT_ROLLBACK).op,
   };
@@ -527,7 +549,6 @@ describe('recordHandoff', () => {
     ['from a target', 'HandingOff', 'r0c0.0', 0],
     ['duplicate', 'HandingOff, already answered', 'r0c0', 40],
     ['duplicate with another count', 'HandingOff, already answered', 'r0c0', 7],
-    ['late (Draining)', 'Draining', 'r0c0', 40],
     ['late (Completed)', 'Completed', 'r0c0', 40],
     ['after a rollback', 'RolledBack', 'r0c0', 40],
   ])('ignores a report that is %s', (_name, state, source, moved) => {
@@ -547,7 +568,7 @@ describe('recordHandoff', () => {
 });
 
 describe('merge: the mirror of a split', () => {
-  it('runs ChildrenStarting → HandingOff → Draining → Completed', () => {
+  it('runs ChildrenStarting → HandingOff → Completed, the siblings draining after', () => {
     runTable(splitDone, MERGE);
   });
 
@@ -563,7 +584,7 @@ describe('merge: the mirror of a split', () => {
   });
 
   it('records the sessions of every sibling, the stats and the CellMerge event', () => {
-    const s = runTable(splitDone, MERGE.slice(0, -1));
+    const s = runTable(splitDone, MERGE.slice(0, 6));
     expect(s.op).toMatchObject({ state: 'Completed', handoffs: { 'r0c0.0': 12, 'r0c0.1': 28 }, sessionsMoved: 40 });
     expect(s.world.status.stats).toMatchObject({ splits: 1, merges: 1, sessionsReassigned: 80 });
     expect(s.ctx.events[0]).toMatchObject({
@@ -597,7 +618,7 @@ describe('advanceOperation is idempotent', () => {
   it.each<[string, Step[], number]>([
     ['ChildrenStarting', SPLIT_HAPPY, 1],
     ['HandingOff', SPLIT_HAPPY, 4],
-    ['Draining', SPLIT_HAPPY, 6],
+    ['Completed with the parent stopping', SPLIT_HAPPY, 6],
     ['RollingBack', SPLIT_ROLLBACK, 4],
   ])('advancing %s twice at the same instant is the same as once', (_name, steps, n) => {
     const s = runTable(() => new Sim(), steps.slice(0, n));

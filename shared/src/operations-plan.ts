@@ -269,8 +269,17 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
       if (op.sources.every((s) => reported(s) !== undefined)) {
         const handoffs = Object.fromEntries(op.sources.map((s) => [s, reported(s)!]));
         const moved = op.sources.reduce((n, s) => n + handoffs[s]!, 0);
-        for (const s of op.sources) stopCell(ctx, s, `${op.kind} ${op.id} drained`);
-        return enter(ctx, { ...op, handoffs, sessionsMoved: moved, stepDeadline: deadline(ctx) }, 'Draining');
+        // Routing has switched and the targets hold every session: the operation is done.
+        // Stopping the sources is cleanup, off the critical path: they stay Draining (not
+        // routable, still kept) until the agent reports them stopped, and the reconciler
+        // re-sends the stop until then. A source that crashed meanwhile is retired, never
+        // restarted over the targets' region.
+        for (const s of op.sources) {
+          const c = cell(ctx, s);
+          if (c?.state === 'Failed') put(ctx, { ...c, state: 'Terminated', routable: false });
+          else stopCell(ctx, s, `${op.kind} ${op.id} handed off`);
+        }
+        return complete(ctx, { ...op, handoffs, sessionsMoved: moved });
       }
       if (op.stepDeadline && ctx.now.toISOString() > op.stepDeadline) {
         // Hand-off is idempotent: ask the sources that have not answered again.
@@ -294,63 +303,9 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
       }
       return op;
     }
-    case 'Draining': {
-      const gone = op.sources.every((s) => {
-        const c = cell(ctx, s);
-        return !c || c.state === 'Terminated' || c.state === 'Failed';
-      });
-      if (!gone) return op;
-      // A source that crashed is done too: its region belongs to the targets now, so it
-      // must end Terminated, never Failed (which the reconciler would restart).
-      for (const s of op.sources) {
-        const c = cell(ctx, s);
-        if (c?.state === 'Failed') put(ctx, { ...c, state: 'Terminated', routable: false });
-      }
-      const seconds = (ctx.now.getTime() - new Date(op.createdAt).getTime()) / 1000;
-      ctx.durations.push({ kind: op.kind, seconds });
-      const stats = ctx.world.status.stats;
-      ctx.world.status = {
-        ...ctx.world.status,
-        stats: {
-          ...stats,
-          splits: stats.splits + (op.kind === 'split' ? 1 : 0),
-          merges: stats.merges + (op.kind === 'merge' ? 1 : 0),
-          sessionsReassigned: stats.sessionsReassigned + (op.sessionsMoved ?? 0),
-        },
-      };
-      const ids = op.targets.map((t) => t.id);
-      ctx.events.push(
-        op.kind === 'split'
-          ? {
-              type: 'CellSplit',
-              cells: [op.sources[0]!, ...ids],
-              reason: op.cause,
-              message: `${op.sources[0]} split into ${ids.join(', ')}; ${op.sessionsMoved ?? 0} sessions handed over in ${seconds.toFixed(2)}s`,
-              data: {
-                operation: op.id,
-                parent: op.sources[0],
-                children: ids,
-                sessionsMoved: op.sessionsMoved,
-                seconds,
-              },
-            }
-          : {
-              type: 'CellMerge',
-              cells: [...op.sources, ...ids],
-              reason: op.cause,
-              message: `${op.sources.join(', ')} merged into ${ids[0]}; ${op.sessionsMoved ?? 0} sessions handed over in ${seconds.toFixed(2)}s`,
-              data: {
-                operation: op.id,
-                parent: ids[0],
-                boundary: op.targets[0]!.boundary,
-                siblings: op.sources,
-                sessionsMoved: op.sessionsMoved,
-                seconds,
-              },
-            },
-      );
-      return finish(ctx, op, 'Completed');
-    }
+    case 'Draining':
+      // Operations from before drains left the critical path: their sources are already stopping.
+      return complete(ctx, op);
     case 'RollingBack': {
       for (const t of op.targets) stopCell(ctx, t.id, `${op.kind} ${op.id} rolled back`);
       const stopped = op.targets.every((t) => {
@@ -384,6 +339,54 @@ function step(ctx: OpContext, op: OperationDoc): OperationDoc {
     case 'RolledBack':
       return op;
   }
+}
+
+/** Records a finished hand-off: stats, the CellSplit/CellMerge event, Completed. */
+function complete(ctx: OpContext, op: OperationDoc): OperationDoc {
+  const seconds = (ctx.now.getTime() - new Date(op.createdAt).getTime()) / 1000;
+  ctx.durations.push({ kind: op.kind, seconds });
+  const stats = ctx.world.status.stats;
+  ctx.world.status = {
+    ...ctx.world.status,
+    stats: {
+      ...stats,
+      splits: stats.splits + (op.kind === 'split' ? 1 : 0),
+      merges: stats.merges + (op.kind === 'merge' ? 1 : 0),
+      sessionsReassigned: stats.sessionsReassigned + (op.sessionsMoved ?? 0),
+    },
+  };
+  const ids = op.targets.map((t) => t.id);
+  ctx.events.push(
+    op.kind === 'split'
+      ? {
+          type: 'CellSplit',
+          cells: [op.sources[0]!, ...ids],
+          reason: op.cause,
+          message: `${op.sources[0]} split into ${ids.join(', ')}; ${op.sessionsMoved ?? 0} sessions handed over in ${seconds.toFixed(2)}s`,
+          data: {
+            operation: op.id,
+            parent: op.sources[0],
+            children: ids,
+            sessionsMoved: op.sessionsMoved,
+            seconds,
+          },
+        }
+      : {
+          type: 'CellMerge',
+          cells: [...op.sources, ...ids],
+          reason: op.cause,
+          message: `${op.sources.join(', ')} merged into ${ids[0]}; ${op.sessionsMoved ?? 0} sessions handed over in ${seconds.toFixed(2)}s`,
+          data: {
+            operation: op.id,
+            parent: ids[0],
+            boundary: op.targets[0]!.boundary,
+            siblings: op.sources,
+            sessionsMoved: op.sessionsMoved,
+            seconds,
+          },
+        },
+  );
+  return finish(ctx, op, 'Completed');
 }
 
 function deadline(ctx: OpContext): string {
