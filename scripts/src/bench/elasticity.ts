@@ -66,6 +66,30 @@ const seconds = (ops: OperationDoc[], kind: string) =>
     .filter((o) => o.kind === kind && o.state === 'Completed' && o.completedAt)
     .map((o) => Date.parse(o.completedAt!) - Date.parse(o.createdAt));
 
+/**
+ * Where the time of completed operations goes: for each kind, the time spent in each
+ * state (from entering it to entering the next), p50/p95. A regression shows as the
+ * phase that grew.
+ */
+function phaseProfile(ops: OperationDoc[]): Record<string, Record<string, Record<string, number>>> {
+  const byKind: Record<string, Record<string, number[]>> = {};
+  for (const o of ops.filter((x) => x.state === 'Completed')) {
+    const steps = Object.entries(o.steps)
+      .map(([state, t]) => [state, Date.parse(t)] as const)
+      .sort((a, b) => a[1] - b[1]);
+    const phases = (byKind[o.kind] ??= {});
+    for (let i = 0; i + 1 < steps.length; i++) {
+      (phases[steps[i]![0]] ??= []).push(steps[i + 1]![1] - steps[i]![1]);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(byKind).map(([kind, phases]) => [
+      kind,
+      Object.fromEntries(Object.entries(phases).map(([phase, ms]) => [phase, summarize(ms)])),
+    ]),
+  );
+}
+
 async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unknown>> {
   const world = `bench-${s.name}`;
   const log = (l: string) => process.stderr.write(`[${s.name}] ${l}\n`);
@@ -174,6 +198,8 @@ async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unk
     cellsAfterScaleIn: (await live()).length,
     splitDurationMs: summarize(seconds(all, 'split')),
     mergeDurationMs: summarize(seconds(all, 'merge')),
+    /** Time in each state of completed operations (Planned is queueing in the reconciler). */
+    phasesMs: phaseProfile(all),
     reactionMs,
     mttrMs: summarize(mttr),
     disconnectWindowMs: {

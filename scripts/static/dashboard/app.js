@@ -5,7 +5,9 @@ const SVG = 'http://www.w3.org/2000/svg';
 const TIMELINE_MINUTES = 15;
 const TIMELINE_ROWS = 16;
 const ENDED = new Set(['Completed', 'RolledBack']);
-const GONE = new Set(['Terminated', 'Failed']);
+// Not on the map: gone, or stopping after a split or merge handed their region on.
+const OFF_MAP = new Set(['Terminated', 'Failed', 'Draining']);
+const onMap = (c) => !OFF_MAP.has(c.state);
 const PHASE_OPACITY = {
   Planned: 0.3,
   ChildrenStarting: 0.45,
@@ -77,6 +79,11 @@ function unavailable(sectionData, what) {
   return sectionData.denied ? `your token may not read ${what}` : `cannot read ${what}: ${sectionData.error}`;
 }
 
+function stopping(w) {
+  const n = w.cells.filter((c) => c.state === 'Draining').length;
+  return n > 0 ? ` (+${n} stopping)` : '';
+}
+
 function renderHeader(s) {
   $('api').textContent = s.api;
   $('updated').textContent = `updated ${clock(s.at)}`;
@@ -97,7 +104,7 @@ function renderWorldTabs(worlds) {
             render();
           },
         },
-        `${w.world.name} (${w.cells.filter((c) => !GONE.has(c.state)).length})`,
+        `${w.world.name} (${w.cells.filter(onMap).length})`,
       ),
     ),
   );
@@ -115,7 +122,7 @@ function renderCellMap(w) {
     return;
   }
   const b = w.world.spec.topology.bounds;
-  const cells = w.cells.filter((c) => !GONE.has(c.state));
+  const cells = w.cells.filter(onMap);
   svg.setAttribute('viewBox', `${b.x} ${b.y} ${b.width} ${b.height}`);
   svg.style.aspectRatio = `${b.width} / ${b.height}`;
   svg.dataset.cells = String(cells.length);
@@ -417,7 +424,7 @@ function render() {
     renderWorldTabs(s.worlds.data);
     const w = s.worlds.data.find((x) => x.world.name === view.world);
     const summary = w
-      ? `${w.world.name}: ${w.world.status.phase}, ${w.cells.filter((c) => !GONE.has(c.state)).length} cells, ${w.cells.reduce((n, c) => n + (GONE.has(c.state) ? 0 : c.sessions), 0)} sessions, routing epoch ${w.world.status.routingEpoch}`
+      ? `${w.world.name}: ${w.world.status.phase}, ${w.cells.filter(onMap).length} cells${stopping(w)}, ${w.cells.reduce((n, c) => n + (onMap(c) ? c.sessions : 0), 0)} sessions, routing epoch ${w.world.status.routingEpoch}`
       : 'no worlds: npx ffctl world apply -f examples/worldspec-basic.yaml';
     $('world-summary').textContent = summary;
     renderCellMap(w);
