@@ -39,6 +39,7 @@ const ESM_ONLY = [
 const transformIgnorePatterns = [`/node_modules/(?!(?:${ESM_ONLY.join('|')})/)(?!.*/node_modules/)`];
 const moduleNameMapper = {
   '^@fleetforge/functions/adapters$': '<rootDir>/functions/src/adapters/index.ts',
+  '^@fleetforge/functions/testing$': '<rootDir>/functions/src/testing/index.ts',
   '^@fleetforge/shared/testing$': '<rootDir>/shared/src/testing/index.ts',
   '^@fleetforge/(shared|functions|agent|emulators|scripts)$': '<rootDir>/$1/src/index.ts',
 };

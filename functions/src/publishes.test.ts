@@ -2,8 +2,8 @@
  * Terraform grants each function's identity publish rights on exactly the topics
  * the registry declares (FUNCTIONS[*].publishes). A publish the registry does not
  * declare would fail with PERMISSION_DENIED on GCP only, so this test derives every
- * function's real publishes from the code: from its entry point in index.ts through
- * the relative imports it reaches, every `.publish(TOPICS.x, ...)` call.
+ * function's real publishes from the code: from its entry in the function table
+ * (function-table.ts, which index.ts registers) through the relative imports it reaches, every `.publish(TOPICS.x, ...)` call.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -147,19 +147,19 @@ function reachablePublishes(roots: Sym[]): PublishCall[] {
   return calls;
 }
 
-/** Each `ff.http(name, fn)` / `ff.cloudEvent(name, fn)` of index.ts, with the module-level names its callback uses. */
+/**
+ * Each entry of FUNCTION_TABLE (function-table.ts, which index.ts registers), with the
+ * module-level names its definition uses: its handler and the builder that wraps it.
+ */
 function entryPoints(): Map<string, Sym[]> {
-  const file = join(srcDir, 'index.ts');
-  const index = source(file);
+  const file = join(srcDir, 'function-table.ts');
+  const decl = declarationsOf(source(file)).get('FUNCTION_TABLE');
+  const table = decl && ts.isVariableDeclaration(decl) ? decl.initializer : undefined;
+  if (!table || !ts.isObjectLiteralExpression(table)) throw new Error('FUNCTION_TABLE is not an object literal');
   const entries = new Map<string, Sym[]>();
-  for (const st of index.statements) {
-    if (!ts.isExpressionStatement(st) || !ts.isCallExpression(st.expression)) continue;
-    const call = st.expression;
-    const callee = call.expression;
-    if (!ts.isPropertyAccessExpression(callee) || !['http', 'cloudEvent'].includes(callee.name.text)) continue;
-    const [nameArg, fn] = call.arguments;
-    if (!nameArg || !ts.isStringLiteral(nameArg) || !fn) throw new Error('unexpected registration in index.ts');
-    entries.set(nameArg.text, references(file, fn));
+  for (const p of table.properties) {
+    if (!ts.isPropertyAssignment(p) || !ts.isIdentifier(p.name)) throw new Error('unexpected entry in FUNCTION_TABLE');
+    entries.set(p.name.text, references(file, p.initializer));
   }
   return entries;
 }
@@ -185,7 +185,7 @@ function allSourceFiles(): string[] {
 describe('FUNCTIONS[*].publishes (the topics terraform lets each function publish to)', () => {
   const entries = entryPoints();
 
-  it('index.ts registers exactly the functions of the registry', () => {
+  it('the function table has exactly the functions of the registry', () => {
     expect([...entries.keys()].sort()).toEqual(
       Object.values(FUNCTIONS)
         .map((f) => f.name)
