@@ -11,7 +11,7 @@ import { KubernetesDriver } from './drivers/kubernetes-driver';
 import { ProcessDriver } from './drivers/process-driver';
 import { LeaseElector } from './leader';
 import { UsageMeter } from './metering/meter';
-import { cellTargets } from './metering/targets';
+import { cellTargets, tenantTargets } from './metering/targets';
 import { KubeTenantExecutor } from './tenancy/kube-tenants';
 import { NoClusterExecutor, TenantAgent } from './tenancy/tenant-agent';
 
@@ -57,7 +57,11 @@ const AgentEnvSchema = z.object({
     .default('fleetforge-system/fleetforge-agent'),
   /** Redis that cells checkpoint their sessions to (absent: sessions live in memory only). */
   FF_REDIS_URL: z.string().min(1).optional(),
-  /** Usage metering: how often cells are measured, and whom their usage is billed to (worlds name no tenant yet). */
+  /**
+   * Usage metering: how often cells and tenants are measured, and the platform tenant and its
+   * tier: whom the cells of worlds naming no `spec.tenant` are billed to (a world naming a
+   * tenant has its cells billed to that tenant on its tier, as their start commands say).
+   */
   FF_METER_MS: z.coerce.number().int().positive().default(10_000),
   FF_METER_TENANT: z.string().min(1).default('platform'),
   FF_METER_TIER: TierSchema.default('standard'),
@@ -159,17 +163,21 @@ async function main(): Promise<void> {
         })
       : new NoClusterExecutor();
   const tenants = new TenantAgent({ agentId: env.FF_AGENT_ID, bus, executor: tenantExecutor, log, metrics });
-  // Usage samples for billing: real process consumption (process driver) or pod requests × time (Kubernetes).
+  // Usage samples for billing: real process consumption (process driver) or pod requests × time (Kubernetes),
+  // each cell billed to its world's tenant; on Kubernetes also tenant namespaces' pods and vcluster uptime, as
+  // the tenant executor last observed them (the process driver's executor observes nothing: no vclusters).
+  const cells = cellTargets(driver, {
+    tenant: env.FF_METER_TENANT,
+    tier: env.FF_METER_TIER,
+    podCpuMillicores: 100,
+    podMemoryBytes: 64 * 1024 * 1024,
+  });
+  const tenantUsage = tenantTargets(() => tenantExecutor.observed(), { maxAgeMs: 3 * env.FF_TENANT_SAMPLE_MS });
   const meter = new UsageMeter({
     agentId: env.FF_AGENT_ID,
     bus,
     log,
-    targets: cellTargets(driver, {
-      tenant: env.FF_METER_TENANT,
-      tier: env.FF_METER_TIER,
-      podCpuMillicores: 100,
-      podMemoryBytes: 64 * 1024 * 1024,
-    }),
+    targets: () => [...cells(), ...tenantUsage()],
   });
 
   let stopping = false;

@@ -1,7 +1,15 @@
 import { FleetError } from './errors';
 import { isPartition } from './geometry';
 import { parseOrThrow } from './validation';
-import { WORLD_API_VERSION, WorldManifestSchema, WorldSpecSchema, initialCells } from './world';
+import { AgentCommandSchema } from './messages';
+import {
+  PLATFORM_TENANT,
+  WORLD_API_VERSION,
+  WorldManifestSchema,
+  WorldSpecSchema,
+  initialCells,
+  worldTenant,
+} from './world';
 
 /** A minimal valid spec; each test overrides what it is about. */
 function specInput(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -199,6 +207,53 @@ describe('WorldManifestSchema / WorldSpecSchema', () => {
   it('names every bad field at once', () => {
     const bad = withField(withField(manifestInput(), 'metadata.name', 'Bad'), 'spec.capacity.cpuMillis', 0);
     expect(paths(rejection(WorldManifestSchema, bad)).sort()).toEqual(['metadata.name', 'spec.capacity.cpuMillis']);
+  });
+});
+
+describe('spec.tenant', () => {
+  it.each([
+    [
+      'absent: the platform tenant, and the parsed spec has no key (stored worlds keep their hash)',
+      undefined,
+      PLATFORM_TENANT,
+    ],
+    ['a tenant by name', 'acme', 'acme'],
+    ['the platform tenant by name', PLATFORM_TENANT, PLATFORM_TENANT],
+  ])('%s', (_what, tenant, owner) => {
+    const spec = specInput(tenant === undefined ? {} : { tenant });
+    const m = parseOrThrow(WorldManifestSchema, manifestInput({ spec }), 'manifest');
+    expect(worldTenant(m.spec)).toBe(owner);
+    expect('tenant' in m.spec).toBe(tenant !== undefined);
+  });
+
+  it.each([['Acme'], [''], ['a'.repeat(41)], [42]])('rejects %p at spec.tenant', (tenant) => {
+    const e = rejection(WorldManifestSchema, manifestInput({ spec: specInput({ tenant }) }));
+    expect(new Set(paths(e))).toEqual(new Set(['spec.tenant']));
+  });
+});
+
+describe('start command billing fields', () => {
+  const start = {
+    kind: 'start',
+    commandId: 'c1',
+    world: 'world-a',
+    cell: 'r0c0',
+    incarnation: 1,
+    correlationId: 'corr',
+    boundary: { x: 0, y: 0, width: 10, height: 10 },
+    capacity: { sessions: 100, cpuMillis: 1000, memoryMiB: 256 },
+  };
+
+  it('parses a command from before worlds named tenants with null tenant and tier (the platform tenant)', () => {
+    expect(AgentCommandSchema.parse(start)).toMatchObject({ tenant: null, tier: null });
+  });
+
+  it('carries a tenant and its tier, and rejects a tier that is not one', () => {
+    expect(AgentCommandSchema.parse({ ...start, tenant: 'acme', tier: 'dedicated' })).toMatchObject({
+      tenant: 'acme',
+      tier: 'dedicated',
+    });
+    expect(AgentCommandSchema.safeParse({ ...start, tenant: 'acme', tier: 'gold' }).success).toBe(false);
   });
 });
 

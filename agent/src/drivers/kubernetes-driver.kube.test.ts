@@ -270,7 +270,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
 
   it('closes leaving its pods running (an agent rollout keeps every session); the next driver adopts them', async () => {
     const { d, events } = driver('kd-close');
-    await d.start(spec('kd-close', 'a'));
+    await d.start(spec('kd-close', 'a', { tenant: 'acme', tier: 'dedicated' }));
     await d.start(spec('kd-close', 'b'));
     await until('both ready', () => events.filter((e) => e.kind === 'ready').length === 2);
     const a = find(events, 'ready', 'a')!;
@@ -287,11 +287,12 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
       next.d
         .list()
         .filter((c) => c.world === 'kd-close')
-        .map((c) => [c.cell, c.incarnation, c.phase]),
+        .map((c) => [c.cell, c.incarnation, c.phase, c.tenant, c.tier]),
     ).toEqual(
+      // Whom each cell is billed to comes back from the pod (the meter keeps billing it correctly).
       expect.arrayContaining([
-        ['a', 1, 'ready'],
-        ['b', 1, 'ready'],
+        ['a', 1, 'ready', 'acme', 'dedicated'],
+        ['b', 1, 'ready', null, null],
       ]),
     );
     // Same process, same sessions: nothing was restarted.

@@ -1,4 +1,4 @@
-import { labelValue, podName } from './kubernetes-driver';
+import { ANNOTATIONS, billingAnnotations, billingOf, labelValue, podName } from './kubernetes-driver';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -24,5 +24,25 @@ describe('pod names and label values', () => {
     const long = labelValue(`r0c0${'.1'.repeat(40)}`);
     expect(long).toMatch(LABEL_VALUE);
     expect(long).not.toBe(labelValue(`r0c0${'.1'.repeat(41)}`));
+  });
+});
+
+describe('whom a cell pod is billed to', () => {
+  it.each([
+    ['a tenant and its tier', { tenant: 'acme', tier: 'dedicated' as const }],
+    ['a tenant whose tier was unknown', { tenant: 'acme', tier: null }],
+    ['the platform tenant (nothing written)', { tenant: null, tier: null }],
+  ])('%s survives the pod annotations (an adopting agent reads them back)', (_what, billing) => {
+    const annotations = billingAnnotations(billing);
+    if (!billing.tenant) expect(annotations).toEqual({});
+    expect(billingOf(annotations)).toEqual(billing);
+  });
+
+  it('reads a pod from before tenants, or with a tier that is not one, as unknown', () => {
+    expect(billingOf(undefined)).toEqual({ tenant: null, tier: null });
+    expect(billingOf({ [ANNOTATIONS.tenant]: 'acme', [ANNOTATIONS.tenantTier]: 'gold' })).toEqual({
+      tenant: 'acme',
+      tier: null,
+    });
   });
 });

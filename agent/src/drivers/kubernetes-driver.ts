@@ -8,7 +8,14 @@ import {
   type V1Pod,
   type V1ResourceRequirements,
 } from '@kubernetes/client-node';
-import type { CellRunSpec, CellRuntimeStatus, Driver, DriverEvent } from '@fleetforge/shared';
+import {
+  TierSchema,
+  type CellRunSpec,
+  type CellRuntimeStatus,
+  type Driver,
+  type DriverEvent,
+  type Tier,
+} from '@fleetforge/shared';
 import { cellEnv } from './cell-env';
 
 export const LABELS = {
@@ -23,6 +30,9 @@ export const ANNOTATIONS = {
   /** Set on a ready pod by whatever runs it (the local tier's node shim); wins over the pod IP. */
   endpoint: 'fleetforge.dev/endpoint',
   correlationId: 'fleetforge.dev/correlation-id',
+  /** Whom the cell's usage is billed to (`fleetforge.dev/tier` is the host pool a pod runs on, not this). */
+  tenant: 'fleetforge.dev/billed-tenant',
+  tenantTier: 'fleetforge.dev/billed-tier',
 } as const;
 const CELL_SELECTOR = `${LABELS.role}=cell`;
 /** The port the cell image listens on (its Dockerfile sets FF_PORT) and the readiness probe asks. */
@@ -57,6 +67,8 @@ interface CellPod {
   cell: string;
   incarnation: number;
   correlationId: string;
+  tenant: string | null;
+  tier: Tier | null;
   endpoint: string | null;
   stopRequested: string | null;
   /** Seen in a list or watch: only then can its absence from a list mean it is gone. */
@@ -80,6 +92,23 @@ export function labelValue(v: string): string {
   if (/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(v)) return v;
   const clean = v.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return `${clean.slice(0, 55)}-${hash(v)}`.replace(/^-/, 'x-');
+}
+
+/** The annotations that name whom a cell pod is billed to (none for the platform tenant). */
+export function billingAnnotations(spec: Pick<CellRunSpec, 'tenant' | 'tier'>): Record<string, string> {
+  return {
+    ...(spec.tenant ? { [ANNOTATIONS.tenant]: spec.tenant } : {}),
+    ...(spec.tier ? { [ANNOTATIONS.tenantTier]: spec.tier } : {}),
+  };
+}
+
+/** Whom a pod is billed to, read back from its annotations (an adopted pod; unknown values: the platform's). */
+export function billingOf(annotations: Record<string, string> | undefined): {
+  tenant: string | null;
+  tier: Tier | null;
+} {
+  const tier = TierSchema.safeParse(annotations?.[ANNOTATIONS.tenantTier]);
+  return { tenant: annotations?.[ANNOTATIONS.tenant] || null, tier: tier.success ? tier.data : null };
 }
 
 /**
@@ -262,12 +291,16 @@ export class KubernetesDriver implements Driver {
       cell: env.FF_CELL,
       incarnation,
       correlationId: pod.metadata?.annotations?.[ANNOTATIONS.correlationId] ?? `adopted-${pod.metadata!.name!}`,
+      ...billingOf(pod.metadata?.annotations),
     });
     this.log('adopted a running cell pod', { pod: p.name });
     return p;
   }
 
-  private track(name: string, ref: Pick<CellPod, 'world' | 'cell' | 'incarnation' | 'correlationId'>): CellPod {
+  private track(
+    name: string,
+    ref: Pick<CellPod, 'world' | 'cell' | 'incarnation' | 'correlationId' | 'tenant' | 'tier'>,
+  ): CellPod {
     let markGone!: () => void;
     const p: CellPod = {
       name,
@@ -335,6 +368,8 @@ export class KubernetesDriver implements Driver {
         incarnation: p.incarnation,
         phase: p.stopRequested || p.deleting ? 'stopping' : p.emitted.ready ? 'ready' : 'starting',
         endpoint: p.endpoint,
+        tenant: p.tenant,
+        tier: p.tier,
       }));
   }
 
@@ -356,7 +391,14 @@ export class KubernetesDriver implements Driver {
     if (old) await this.stopPod(old, old.stopRequested ?? 'restarted');
     const owner = await this.worldOwner(spec.world);
     const { world, cell, incarnation, correlationId } = spec;
-    const p = this.track(name, { world, cell, incarnation, correlationId });
+    const p = this.track(name, {
+      world,
+      cell,
+      incarnation,
+      correlationId,
+      tenant: spec.tenant ?? null,
+      tier: spec.tier ?? null,
+    });
     const created = this.createPod(this.podFor(spec, name, owner));
     p.created = created.catch(() => undefined);
     try {
@@ -429,6 +471,7 @@ export class KubernetesDriver implements Driver {
         annotations: {
           [ANNOTATIONS.boundary]: JSON.stringify(spec.boundary),
           [ANNOTATIONS.correlationId]: spec.correlationId,
+          ...billingAnnotations(spec),
         },
         ownerReferences: [owner],
       },

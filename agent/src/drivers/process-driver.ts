@@ -2,7 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { CellRunSpec, CellRuntimeStatus, Driver, DriverEvent } from '@fleetforge/shared';
+import {
+  TierSchema,
+  type CellRunSpec,
+  type CellRuntimeStatus,
+  type Driver,
+  type DriverEvent,
+} from '@fleetforge/shared';
 import { cellEnv } from './cell-env';
 
 /**
@@ -16,6 +22,9 @@ export const CellRecordSchema = z.strictObject({
   correlationId: z.string().min(1),
   pid: z.number().int().positive(),
   spawnedAt: z.string(),
+  /** Whom its usage is billed to (the start command's); records from before tenants have none. */
+  tenant: z.string().min(1).nullable().default(null),
+  tier: TierSchema.nullable().default(null),
 });
 export type CellRecord = z.infer<typeof CellRecordSchema>;
 
@@ -172,6 +181,8 @@ export class ProcessDriver implements Driver {
       incarnation: r.record.incarnation,
       phase: r.phase,
       endpoint: r.endpoint,
+      tenant: r.record.tenant,
+      tier: r.record.tier,
     }));
   }
 
@@ -180,8 +191,8 @@ export class ProcessDriver implements Driver {
     return [...this.cells.values()].map((r) => r.record.pid);
   }
 
-  /** The running cells with their OS pids, for metering their real consumption. */
-  processes(): Array<{ world: string; cell: string; incarnation: number; pid: number }> {
+  /** The running cells with their OS pids and whom they are billed to, for metering their real consumption. */
+  processes(): Array<Pick<CellRecord, 'world' | 'cell' | 'incarnation' | 'pid' | 'tenant' | 'tier'>> {
     return [...this.cells.values()]
       .filter((r) => !r.done)
       .map((r) => ({
@@ -189,6 +200,8 @@ export class ProcessDriver implements Driver {
         cell: r.record.cell,
         incarnation: r.record.incarnation,
         pid: r.record.pid,
+        tenant: r.record.tenant,
+        tier: r.record.tier,
       }));
   }
 
@@ -334,6 +347,8 @@ export class ProcessDriver implements Driver {
       correlationId: spec.correlationId,
       pid: child.pid,
       spawnedAt: new Date().toISOString(),
+      tenant: spec.tenant ?? null,
+      tier: spec.tier ?? null,
     };
     writeFileSync(`${base}.json`, JSON.stringify(record));
     const r = this.track(record, child, base);

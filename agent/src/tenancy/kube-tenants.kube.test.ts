@@ -17,6 +17,7 @@ import {
   type TenantObservation,
   type TenantSpec,
 } from '@fleetforge/shared';
+import { tenantTargets } from '../metering/targets';
 import { KubeTenantExecutor, type ProgressInput } from './kube-tenants';
 
 jest.setTimeout(120_000);
@@ -257,6 +258,19 @@ describe('standard tier', () => {
     await watcher.sample();
     const usage = seen.filter((o): o is Extract<TenantObservation, { kind: 'usage' }> => o.kind === 'usage');
     expect(usage.at(-1)?.vcluster).toEqual({ server: last.vcluster?.server, healthy: true });
+    // What the meter bills from: the vcluster namespace on the standard tier, healthy since this sample,
+    // and a healthy run that a second sample continues (its start does not move).
+    const seenNs = watcher.observed().find((o) => o.namespace === ns);
+    expect(seenNs).toMatchObject({ tenant: s.name, tier: 'standard', vcluster: { healthy: true } });
+    const since = seenNs?.vcluster?.healthySince;
+    expect(since).toEqual(expect.any(Number));
+    await watcher.sample();
+    expect(watcher.observed().find((o) => o.namespace === ns)?.vcluster?.healthySince).toBe(since);
+    const targets = tenantTargets(() => watcher.observed(), { maxAgeMs: 60_000 })().filter((t) => t.tenant === s.name);
+    expect(targets.map((t) => [t.key, t.tier, t.read()])).toEqual([
+      [`pods:${ns}`, 'standard', expect.objectContaining({ kind: 'rate', pods: expect.any(Number) })],
+      [`vcluster:${s.name}`, 'standard', { kind: 'vcluster', upSince: since }],
+    ]);
     await watcher.close();
   }, 150_000);
 });

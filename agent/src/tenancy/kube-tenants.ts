@@ -33,6 +33,8 @@ import {
   type TenantSpec,
   type TenantUsage,
   type TenantObservationSchema,
+  type Tier,
+  TierSchema,
 } from '@fleetforge/shared';
 import type { z } from 'zod';
 
@@ -42,11 +44,33 @@ export type ProgressInput = Omit<
   'kind' | 'generation'
 >;
 
+/** What the latest sample saw of one tenant namespace: what the usage meter bills from. */
+export interface ObservedNamespace {
+  tenant: string;
+  /** From the namespace's `fleetforge.dev/tier` label (a dev tenant's namespace stays dev during an upgrade). */
+  tier: Tier;
+  namespace: string;
+  /** When it was sampled (epoch ms). */
+  at: number;
+  /** Pods not finished, and the sum of their requests. */
+  pods: number;
+  cpuRequestMillis: number;
+  memoryRequestMiB: number;
+  /**
+   * Standard tier: its vcluster as the probe found it, and since when it has answered
+   * healthy without a break (the first healthy probe of the current run; null while not
+   * healthy). Null for other tiers, or one not provisioned yet.
+   */
+  vcluster: { server: string; healthy: boolean; healthySince: number | null } | null;
+}
+
 export interface TenantExecutor {
   /** Converges the tenant to the command; `report` hears progress (the last report is terminal). */
   execute(cmd: TenantCommand, report: (p: ProgressInput) => Promise<void>): Promise<void>;
   /** Pool and usage samples, and quota warnings, as they are observed. */
   watch(listener: (tenant: string, obs: TenantObservation) => void): void;
+  /** Every tenant namespace as the latest sample saw it (sampling starts with `watch`). */
+  observed(): ObservedNamespace[];
   close(): Promise<void>;
 }
 
@@ -140,6 +164,8 @@ export class KubeTenantExecutor implements TenantExecutor {
   private timer: NodeJS.Timeout | undefined;
   private eventAbort: AbortController | undefined;
   private readonly seenWarnings = new Set<string>();
+  /** By namespace, from the latest sample; a namespace gone from the cluster is gone from here. */
+  private lastSeen = new Map<string, ObservedNamespace>();
   private closed = false;
   private readonly log: NonNullable<KubeTenantExecutorOptions['log']>;
 
@@ -518,10 +544,12 @@ export class KubeTenantExecutor implements TenantExecutor {
       pools.set(tenant, list);
     }
     for (const [tenant, list] of pools) this.emit(tenant, { kind: 'pool', pool: { at, nodes: list } });
+    const seen = new Map<string, ObservedNamespace>();
     for (const ns of namespaces.items) {
       const tenant = ns.metadata?.labels?.[LABELS.tenant];
       if (!tenant) continue;
-      const mine = pods.items.filter((p) => p.metadata?.namespace === ns.metadata?.name && live(p));
+      const name = ns.metadata?.name ?? '';
+      const mine = pods.items.filter((p) => p.metadata?.namespace === name && live(p));
       const usage: TenantUsage = {
         at,
         pods: mine.length,
@@ -529,8 +557,32 @@ export class KubeTenantExecutor implements TenantExecutor {
         cpuRequestMillis: mine.reduce((a, p) => a + podRequests(p).cpu, 0),
         memoryRequestMiB: mine.reduce((a, p) => a + podRequests(p).mem, 0),
       };
-      this.emit(tenant, { kind: 'usage', usage, vcluster: await this.vclusterProbe(ns.metadata?.name ?? '', tenant) });
+      const vcluster = await this.vclusterProbe(name, tenant);
+      const tier = TierSchema.safeParse(ns.metadata?.labels?.[LABELS.tier]);
+      if (tier.success) {
+        // Healthy without a break: healthy at the previous sample too, and that sample recent
+        // (samples that failed in between saw nothing, so the run starts again).
+        const now = Date.parse(at);
+        const prev = this.lastSeen.get(name);
+        const since = prev && now - prev.at <= 3 * (this.o.sampleMs ?? 5000) ? prev.vcluster?.healthySince : null;
+        seen.set(name, {
+          tenant,
+          tier: tier.data,
+          namespace: name,
+          at: now,
+          pods: usage.pods,
+          cpuRequestMillis: usage.cpuRequestMillis,
+          memoryRequestMiB: usage.memoryRequestMiB,
+          vcluster: vcluster && { ...vcluster, healthySince: vcluster.healthy ? (since ?? now) : null },
+        });
+      }
+      this.emit(tenant, { kind: 'usage', usage, vcluster });
     }
+    this.lastSeen = seen;
+  }
+
+  observed(): ObservedNamespace[] {
+    return [...this.lastSeen.values()];
   }
 
   /** A standard tenant's vcluster, probed as its admin would: /readyz with the tenant token. Null for other tiers. */

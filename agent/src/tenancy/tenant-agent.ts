@@ -11,7 +11,7 @@ import {
   type TenantObservation,
 } from '@fleetforge/shared';
 import type { Logger } from '@fleetforge/functions/adapters';
-import type { ProgressInput, TenantExecutor } from './kube-tenants';
+import type { ObservedNamespace, ProgressInput, TenantExecutor } from './kube-tenants';
 
 /** The message the process driver's agent answers every tenant command with. */
 export const KUBERNETES_REQUIRED =
@@ -24,6 +24,10 @@ export class NoClusterExecutor implements TenantExecutor {
   }
   watch(): void {
     // nothing to observe without a cluster
+  }
+  observed(): ObservedNamespace[] {
+    // No cluster, no tenant namespaces and no vclusters: nothing to meter but the cells.
+    return [];
   }
   async close(): Promise<void> {}
 }
