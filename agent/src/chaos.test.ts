@@ -1,10 +1,8 @@
 import pino from 'pino';
 import {
-  AgentMessageSchema,
   CellDocSchema,
   OperationDocSchema,
   TOPICS,
-  WorldReconcileMessageSchema,
   containsPoint,
   isLiveCell,
   partitionProblems,
@@ -23,15 +21,8 @@ import {
   SeqIds,
   type BusChaos,
 } from '@fleetforge/shared/testing';
-import {
-  ApiRouter,
-  handleMessage,
-  onAgentReport,
-  reconcileWorld,
-  sentinelSweep,
-  storeToken,
-  testDeps,
-} from '@fleetforge/functions';
+import { ApiRouter, sentinelSweep, storeToken, testDeps } from '@fleetforge/functions';
+import { wireFunctions } from '@fleetforge/functions/testing';
 import { Agent } from './agent';
 
 /**
@@ -84,12 +75,7 @@ function world(busChaos: BusChaos | undefined) {
     ids: new SeqIds(),
     staleAfterMs: 0,
   });
-  bus.subscribe('world-reconcile-push', (m) =>
-    handleMessage(deps, 'reconcileWorld', WorldReconcileMessageSchema, m, (p, log) => reconcileWorld(deps, p, log)),
-  );
-  bus.subscribe('agent-reports-push', (m) =>
-    handleMessage(deps, 'onAgentReport', AgentMessageSchema, m, (p, log) => onAgentReport(deps, p, log)),
-  );
+  wireFunctions(deps);
   const driver = new FakeDriver();
   const agent = new Agent({
     agentId: 'test',
