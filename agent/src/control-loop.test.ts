@@ -1,9 +1,19 @@
 import pino from 'pino';
-import { TOPICS, paths, type AgentCommand } from '@fleetforge/shared';
+import {
+  TOPICS,
+  TenantDocSchema,
+  paths,
+  type AgentCommand,
+  type CellRuntimeStatus,
+  type TenantDoc,
+  type Tier,
+} from '@fleetforge/shared';
 import { FakeDriver, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
 import { ApiRouter, storeToken, verifyAuditChain, testDeps } from '@fleetforge/functions';
 import { wireFunctions } from '@fleetforge/functions/testing';
 import { Agent } from './agent';
+import { UsageMeter } from './metering/meter';
+import { cellTargets } from './metering/targets';
 
 const MANIFEST = `
 apiVersion: fleetforge.dev/v1
@@ -14,6 +24,31 @@ spec:
     bounds: { x: 0, y: 0, width: 1000, height: 1000 }
     grid: { cols: 2, rows: 2 }
 `;
+
+/** The fake driver, reporting whom each cell is billed to as the real drivers do (from what it was started with). */
+class BillingFakeDriver extends FakeDriver {
+  override list(): CellRuntimeStatus[] {
+    return super.list().map((c) => {
+      const spec = this.starts.findLast((s) => s.world === c.world && s.cell === c.cell);
+      return { ...c, tenant: spec?.tenant ?? null, tier: spec?.tier ?? null };
+    });
+  }
+}
+
+function tenantDoc(name: string, tier: Tier): TenantDoc {
+  const at = new Date().toISOString();
+  return TenantDocSchema.parse({
+    spec: { name, tier, billingId: `bill-${name}`, admin: `ops@${name}` },
+    generation: 1,
+    desired: 'present',
+    action: 'apply',
+    correlationId: 'corr',
+    createdAt: at,
+    createdBy: 'token:admin',
+    updatedAt: at,
+    status: { phase: 'Ready' },
+  });
+}
 
 /**
  * The whole control loop on in-memory fakes: API → reconcile → agent (fake
@@ -26,7 +61,7 @@ function world() {
   const metrics = new RecordingMetricsSink();
   const deps = testDeps({ store, bus, metrics, log: pino({ level: 'silent' }), ids: new SeqIds() });
   wireFunctions(deps);
-  const driver = new FakeDriver();
+  const driver = new BillingFakeDriver();
   const agent = new Agent({
     agentId: 'test',
     bus,
@@ -137,6 +172,77 @@ describe('control loop on fakes', () => {
     expect(await w.store.list('events')).toHaveLength(before.length);
     expect(await w.store.get(paths.cell('world-a', 'r0c0'))).toMatchObject({ state: 'Ready', incarnation: 1 });
     expect(w.metrics.value('fleetforge_messages_total', { function: 'onAgentReport', outcome: 'stale' })).toBe(2);
+    await w.agent.stop();
+  });
+
+  it("bills a world's cells to its tenant on that tenant's tier, end to end; refuses unknown tenants and moves", async () => {
+    const w = world();
+    await withTokens(w);
+    const withTenant = (t: string) => MANIFEST.replace('spec:\n', `spec:\n  tenant: ${t}\n`);
+
+    const unknown = await w.call('POST', '/v1/worlds', 'admin-token', withTenant('acme'));
+    expect(unknown.status).toBe(409);
+    expect((unknown.body as { error: { issues: Array<{ path: string }> } }).error.issues[0]?.path).toBe('spec.tenant');
+    expect(await w.store.list('worlds')).toEqual([]);
+
+    await w.store.set(paths.tenant('acme'), tenantDoc('acme', 'dedicated'));
+    await w.store.set(paths.tenant('other'), tenantDoc('other', 'dev'));
+    expect((await w.call('POST', '/v1/worlds', 'admin-token', withTenant('acme'))).status).toBe(201);
+    await w.bus.idle();
+    const startsOf = () =>
+      (w.bus.payloads(TOPICS.agentCommands) as AgentCommand[]).filter(
+        (c): c is Extract<AgentCommand, { kind: 'start' }> => c.kind === 'start',
+      );
+    expect(startsOf().map((c) => [c.cell, c.tenant, c.tier])).toEqual(
+      ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((cell) => [cell, 'acme', 'dedicated']),
+    );
+    expect(w.driver.starts.every((s) => s.tenant === 'acme' && s.tier === 'dedicated')).toBe(true);
+
+    // The meter bills what the driver runs: acme's cells to acme, on acme's tier.
+    let t = Date.parse('2026-11-21T10:00:00.000Z');
+    const meter = new UsageMeter({
+      agentId: 'test',
+      bus: w.bus,
+      log: w.deps.log,
+      now: () => t,
+      targets: cellTargets(w.driver, {
+        tenant: 'platform',
+        tier: 'standard',
+        podCpuMillicores: 100,
+        podMemoryBytes: 0,
+      }),
+    });
+    meter.tick();
+    t += 10_000;
+    const samples = meter.tick();
+    expect(samples).toHaveLength(4);
+    expect(samples.map((x) => [x.world, x.tenant, x.tier, x.cellMillis])).toEqual(
+      samples.map(() => ['world-a', 'acme', 'dedicated', 10_000]),
+    );
+
+    // A world cannot move to another tenant while it runs (its cells are billed to acme).
+    const moved = await w.call('POST', '/v1/worlds', 'admin-token', withTenant('other'));
+    expect(moved.status).toBe(409);
+    expect(moved.body).toMatchObject({ error: { code: 'FAILED_PRECONDITION' } });
+
+    // A cell started after the tenant's tier changed is billed on the new tier.
+    await w.store.set(paths.tenant('acme'), tenantDoc('acme', 'standard'));
+    w.driver.crash('world-a', 'r0c1');
+    await w.bus.idle();
+    expect(startsOf().at(-1)).toMatchObject({ cell: 'r0c1', incarnation: 2, tenant: 'acme', tier: 'standard' });
+    await w.agent.stop();
+  });
+
+  it('bills a world naming no tenant to the platform tenant the agent is configured with', async () => {
+    const w = world();
+    await withTokens(w);
+    await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    await w.bus.idle();
+    const starts = (w.bus.payloads(TOPICS.agentCommands) as AgentCommand[]).filter((c) => c.kind === 'start');
+    expect(starts.map((c) => [c.tenant, c.tier])).toEqual(starts.map(() => [null, null]));
+    const targets = cellTargets(w.driver, { tenant: 'ops', tier: 'dev', podCpuMillicores: 1, podMemoryBytes: 0 })();
+    expect(targets.map((x) => [x.tenant, x.tier])).toEqual(targets.map(() => ['ops', 'dev']));
+    expect(targets).toHaveLength(4);
     await w.agent.stop();
   });
 
