@@ -9,6 +9,7 @@ export * from './topology';
 export * from './metrics';
 export * from './ports';
 export * from './clock';
+export * from './timing';
 export * from './ids';
 export * from './reconcile';
 export * from './auth';
