@@ -1,6 +1,7 @@
 import { FleetError } from '../errors';
 import type { Bus, BusMessage, MessageHandler, SubscriptionHandle } from '../ports';
 import { SUBSCRIPTIONS, TOPICS, type SubscriptionDef, type TopicName } from '../topology';
+import { sleep } from '../timing';
 
 interface Pending {
   message: BusMessage;
@@ -190,7 +191,7 @@ export class MemoryBus implements Bus {
       const busy = [...this.subs.values()].some((s) => s.handler && (s.queue.length > 0 || s.inFlight > 0));
       if (!busy) return;
       if (Date.now() > deadline) throw new FleetError('DEADLINE_EXCEEDED', 'bus did not go idle');
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2);
     }
   }
 

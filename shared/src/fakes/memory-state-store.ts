@@ -1,5 +1,6 @@
 import { FleetError } from '../errors';
 import type { DocData, DocSnapshot, Query, QueryFilter, StateStore, Transaction, WriteOp } from '../ports';
+import { sleep } from '../timing';
 
 interface Stored {
   data: DocData;
@@ -179,7 +180,7 @@ export class MemoryStateStore implements StateStore {
         [...collectionReads].some(([c, v]) => (this.collectionVersions.get(c) ?? 0) !== v);
       if (stale) {
         // Yield so the competing writer can finish, as a real backoff would.
-        await new Promise((r) => setTimeout(r, attempt));
+        await sleep(attempt);
         continue;
       }
       this.apply(writes);

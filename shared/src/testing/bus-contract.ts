@@ -1,5 +1,6 @@
 import type { Bus, BusMessage } from '../ports';
 import type { SubscriptionDef } from '../topology';
+import { pollUntil } from '../timing';
 
 /** Two pull subscriptions on one topic, so fan-out is part of the contract. */
 export const CONTRACT_SUBSCRIPTIONS: SubscriptionDef[] = [
@@ -21,16 +22,9 @@ export const CONTRACT_SUBSCRIPTIONS: SubscriptionDef[] = [
   },
 ];
 
-function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`condition not met within ${timeoutMs} ms`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+  if (!(await pollUntil(cond, (ok) => ok, { timeoutMs, intervalMs: 10 })))
+    throw new Error(`condition not met within ${timeoutMs} ms`);
 }
 
 /**
