@@ -3,6 +3,8 @@ import {
   AgentHeartbeatSchema,
   AgentReportSchema,
   TOPICS,
+  pollUntil,
+  sleep,
   type AgentCommand,
   type AgentReport,
 } from '@fleetforge/shared';
@@ -10,7 +12,6 @@ import { FakeDriver, MemoryBus, RecordingMetricsSink } from '@fleetforge/shared/
 import { Agent, type AgentOptions } from './agent';
 
 const W = 'world-a';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function setup(over: Partial<AgentOptions> = {}) {
   const bus = new MemoryBus();
@@ -62,11 +63,8 @@ const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = ce
 });
 
 async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
+  if (!(await pollUntil(cond, (ok) => ok, { timeoutMs, intervalMs: 5 })))
+    throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('Agent heartbeat', () => {

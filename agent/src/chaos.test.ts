@@ -6,6 +6,8 @@ import {
   containsPoint,
   isLiveCell,
   partitionProblems,
+  pollUntil,
+  sleep,
   overlaps,
   paths,
   type CellDoc,
@@ -57,8 +59,6 @@ const CRASH_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 const chaos = (seed: number): BusChaos => ({ seed, duplicate: 0.3, reorder: true, maxDelayMs: 20 });
 
 jest.setTimeout(10_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function world(busChaos: BusChaos | undefined) {
   const store = new MemoryStateStore();
@@ -112,11 +112,8 @@ async function waitFor(
   timeoutMs = 3000,
   explain: () => Promise<string> = async () => '',
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${await explain()}`);
-    await sleep(2);
-  }
+  if (!(await pollUntil(cond, (ok) => ok, { timeoutMs, intervalMs: 2 })))
+    throw new Error(`timed out waiting for ${what}${await explain()}`);
 }
 
 /** Until nothing is queued, delayed or in flight, and nothing new was published for a while (driver timers). */

@@ -1,4 +1,5 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { sleep } from '@fleetforge/shared';
 
 export interface LeaseElectorOptions {
   kubeConfig: KubeConfig;
@@ -72,7 +73,7 @@ export class LeaseElector {
     for (;;) {
       if (signal?.aborted || this.stopped) throw new Error('leader election stopped');
       if (await this.tryOnce()) break;
-      await new Promise((r) => setTimeout(r, this.retryMs));
+      await sleep(this.retryMs);
     }
     this.timer = setInterval(() => {
       void this.tryOnce().then((ok) => {

@@ -8,7 +8,15 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Counter, Histogram } from 'prom-client';
-import { CapacitySchema, RectSchema, containsPoint, parseOrThrow, toFleetError, type Rect } from '@fleetforge/shared';
+import {
+  CapacitySchema,
+  RectSchema,
+  containsPoint,
+  parseOrThrow,
+  sleep,
+  toFleetError,
+  type Rect,
+} from '@fleetforge/shared';
 import { CellRuntime } from './runtime';
 import { WriteBehindSessionStore } from './write-behind-store';
 
@@ -108,7 +116,7 @@ async function openCheckpointedStore(env: CellEnv & { FF_REDIS_URL: string }, bo
     } catch (err) {
       const e = toFleetError(err);
       if (e.details.reason === 'Fenced' || Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 }
