@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { sleep } from '@fleetforge/shared';
 
 export interface ManagedProcess {
   name: string;
@@ -92,7 +93,7 @@ export async function waitForHttp(
     }
     if (dead) throw new Error(`${url}: the process exited before it answered`);
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { sleep } from '@fleetforge/shared';
 import { PrerequisiteError, which } from './google-emulators';
 import { spawnManaged, type ManagedProcess } from './process-group';
 
@@ -52,7 +53,7 @@ async function waitForPong(port: number, timeoutMs: number, died: Promise<unknow
     if (ok) return;
     if (dead) throw new Error(`redis-server on port ${port} exited before it answered`);
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

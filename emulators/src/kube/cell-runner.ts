@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { constants } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
+import { sleep } from '@fleetforge/shared';
 import { freePort } from '../ports';
 import type { PodHandle, PodRunner } from './node-shim';
 
@@ -43,7 +44,7 @@ export class CellRunner implements PodRunner {
         } catch {
           // not listening yet
         }
-        await new Promise((r) => setTimeout(r, Math.min(20 * (i + 1), 200)));
+        await sleep(Math.min(20 * (i + 1), 200));
       }
     })();
     return {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { sleep } from '@fleetforge/shared';
 import { portInUse } from '../ports';
 import { pidAlive, spawnManaged, type ManagedProcess } from '../process-group';
 import { httpsGet, httpsReady, kubeconfigYaml } from './kubeconfig';
@@ -103,7 +104,7 @@ export async function stopKubeFromState(dir: string): Promise<boolean> {
       continue;
     }
     const deadline = Date.now() + 10_000;
-    while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (pidAlive(pid) && Date.now() < deadline) await sleep(100);
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {
@@ -315,6 +316,6 @@ async function waitForNodes(server: string, token: string, count: number, died: 
     }
     if (dead) throw new Error('the node shim exited before its nodes were ready; see its log');
     if (Date.now() > deadline) throw new Error('fake nodes not ready within 60 s');
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }

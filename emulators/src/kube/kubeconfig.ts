@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import { stringify } from 'yaml';
+import { sleep } from '@fleetforge/shared';
 
 /**
  * A kubeconfig for a loopback API server with a bearer token. The local API
@@ -77,6 +78,6 @@ export async function httpsReady(
     }
     if (dead) throw new Error(`${url}: the process exited before it was ready (${last})`);
     if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms (${last})`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
