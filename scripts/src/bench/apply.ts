@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLogger } from '@fleetforge/functions/adapters';
+import { sleep } from '@fleetforge/shared';
 import { startPrivateStack } from '../stack/stack';
 import { machine, summarize } from './machine';
 
@@ -54,11 +55,11 @@ async function main(): Promise<void> {
           const w = await getJson(`/v1/worlds/${name}`);
           if (w.body.status?.ready) break;
           if (performance.now() - t0 > 60_000) throw new Error(`${name} not ready in 60 s`);
-          await new Promise((r) => setTimeout(r, 25));
+          await sleep(25);
         }
         samples.push(performance.now() - t0);
         await fetch(`${api}/v1/worlds/${name}`, { method: 'DELETE', headers });
-        while ((await getJson(`/v1/worlds/${name}`)).status !== 404) await new Promise((r) => setTimeout(r, 100));
+        while ((await getJson(`/v1/worlds/${name}`)).status !== 404) await sleep(100);
         process.stderr.write(`${name}: ${Math.round(samples.at(-1)!)} ms\n`);
       }
       results[`cells_${cols * rows}`] = summarize(samples);

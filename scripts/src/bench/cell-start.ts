@@ -8,11 +8,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '@fleetforge/shared';
 import { machine, percentile } from './machine';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CELL_MAIN = join(ROOT, 'agent', 'dist', 'cell', 'main.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Variant {
   name: string;

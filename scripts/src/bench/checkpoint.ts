@@ -20,12 +20,11 @@ import { Firestore } from '@google-cloud/firestore';
 import { Redis } from 'ioredis';
 import { RedisSessionCheckpoint } from '@fleetforge/agent';
 import { freePort, startEmulators, startRedis } from '@fleetforge/emulators';
-import type { Session } from '@fleetforge/shared';
+import { sleep, type Session } from '@fleetforge/shared';
 import { machine, percentile } from './machine';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CELL_MAIN = join(ROOT, 'agent', 'dist', 'cell', 'main.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number) => Math.round(x * 100) / 100;
 
 function stats(ms: number[]) {

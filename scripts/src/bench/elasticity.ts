@@ -15,6 +15,7 @@ import {
   OperationDocSchema,
   RoutingTableSchema,
   WorldViewSchema,
+  sleep,
   type OperationDoc,
 } from '@fleetforge/shared';
 import { createLogger } from '@fleetforge/functions/adapters';
@@ -24,7 +25,6 @@ import { startPrivateStack } from '../stack/stack';
 import { machine, summarize } from './machine';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const Ops = z.object({ items: z.array(OperationDocSchema) });
 const Events = z.object({ items: z.array(LifecycleEventSchema) });
 

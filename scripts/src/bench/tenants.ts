@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { TenantViewSchema, tenantNamespace, type TenantView } from '@fleetforge/shared';
+import { TenantViewSchema, sleep, tenantNamespace, type TenantView } from '@fleetforge/shared';
 import { startPrivateKube } from '../stack/kube';
 import { startPrivateStack } from '../stack/stack';
 import { machine, summarize } from './machine';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
         throw new Error(`${name}: ${t.status.message}`);
       if (performance.now() - t0 > timeoutMs)
         throw new Error(`${name}: not done in ${timeoutMs} ms (${t.status.phase})`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   };
   const createReady = async (name: string, tier: 'dev' | 'standard') => {
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       for (;;) {
         const dep = await apps.readNamespacedDeployment({ name: 'web', namespace: tenantNamespace(name) });
         if ((dep.status?.availableReplicas ?? 0) >= 2) break;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const t0 = performance.now();
       const r = (await call('POST', `/v1/tenants/${name}:upgrade`, { to: 'standard' })) as { correlationId: string };

@@ -8,6 +8,8 @@ import {
   OperationDocSchema,
   RoutingTableSchema,
   TOPICS,
+  pollUntil,
+  sleep,
   type OperationDoc,
   type OperationState,
 } from '@fleetforge/shared';
@@ -32,7 +34,6 @@ const STALL_S = z.coerce.number().int().min(1).max(600).default(30).parse(proces
 const WORLD = 'chaos';
 const SESSIONS = 400;
 const SETTLE_MS = 120_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const MANIFEST = `apiVersion: fleetforge.dev/v1
 kind: World
@@ -144,14 +145,12 @@ describe('chaos on the running stack', () => {
   };
 
   const ops = async () => (await api.request('GET', `/v1/worlds/${WORLD}/operations`, Ops)).items;
-  const waitOp = async (id: string, until: (o: OperationDoc) => boolean, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const op = (await ops().catch(() => [])).find((o) => o.id === id);
-      if ((op && until(op)) || Date.now() > deadline) return op;
-      await sleep(50);
-    }
-  };
+  const waitOp = (id: string, until: (o: OperationDoc) => boolean, timeoutMs = 60_000) =>
+    pollUntil(
+      async () => (await ops().catch(() => [])).find((o) => o.id === id),
+      (op) => op !== undefined && until(op),
+      { timeoutMs, intervalMs: 50 },
+    );
 
   /** Starts an operation and SIGKILLs the agent once it has reached `step`; the supervisor restarts the agent. */
   const killAgentAt = async (start: () => Promise<OperationDoc>, step: OperationState) => {
@@ -161,8 +160,11 @@ describe('chaos on the running stack', () => {
     const done = await waitOp(op.id, (o) => TERMINAL.includes(o.state), SETTLE_MS);
     expect(done?.state === 'Completed' || done?.state === 'RolledBack').toBe(true);
     // The supervisor brings a new agent up (after its crash-loop backoff, which grows with each kill).
-    const deadline = Date.now() + 60_000;
-    while (h.stack.pids().agent === oldPid && Date.now() < deadline) await sleep(250);
+    await pollUntil(
+      () => h.stack.pids().agent,
+      (pid) => pid !== oldPid,
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     expect(h.stack.pids().agent).not.toBe(oldPid);
     return { op: done!, killedAt: at?.state ?? 'unknown' };
   };

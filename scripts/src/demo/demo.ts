@@ -6,6 +6,7 @@ import {
   OperationDocSchema,
   RoutingTableSchema,
   WorldViewSchema,
+  sleep,
   type CellView,
   type LifecycleEvent,
   type OperationDoc,
@@ -41,7 +42,6 @@ export interface DemoOptions {
 
 const Ops = z.object({ items: z.array(OperationDocSchema) });
 const Events = z.object({ items: z.array(LifecycleEventSchema) });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The elasticity story, scripted against a running stack through its API: apply →

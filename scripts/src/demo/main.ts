@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { z } from 'zod';
 import { createLogger } from '@fleetforge/functions/adapters';
+import { sleep } from '@fleetforge/shared';
 import { ApiClient, CliError, resolveEndpoint } from '../ffctl/client';
 import { readRunningStack, startPrivateStack, type RunningStack } from '../stack/stack';
 import { runDemo, type DemoReport } from './demo';
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
         () => true,
       );
       if (gone) break;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     const report = await runDemo(api, {
       manifestPath: o.file,

@@ -70,14 +70,3 @@ export async function startHarness(opts: { driver?: DriverName } = {}): Promise<
   };
   return { stack, stateDir, kube, stop, ffctl };
 }
-
-/** Polls `read` until `ok` holds for its value; returns the last value either way (the caller asserts). */
-export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = await read();
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    v = await read();
-  }
-  return v;
-}

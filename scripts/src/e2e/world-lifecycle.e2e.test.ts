@@ -1,6 +1,13 @@
 import { z } from 'zod';
-import { CellViewSchema, LifecycleEventSchema, WorldViewSchema, isPartition, type Rect } from '@fleetforge/shared';
-import { eventually, pidAlive, startHarness, type Harness } from './harness';
+import {
+  CellViewSchema,
+  LifecycleEventSchema,
+  WorldViewSchema,
+  isPartition,
+  pollUntil,
+  type Rect,
+} from '@fleetforge/shared';
+import { pidAlive, startHarness, type Harness } from './harness';
 
 const Events = z.array(LifecycleEventSchema);
 
@@ -83,7 +90,7 @@ describe('world lifecycle on the running stack', () => {
     expect(byCorrelation.length).toBeGreaterThanOrEqual(9);
 
     // The load sample of the joined session reaches the control plane.
-    const sessions = await eventually(
+    const sessions = await pollUntil(
       async () => {
         const now = z
           .array(CellViewSchema)
@@ -91,6 +98,7 @@ describe('world lifecycle on the running stack', () => {
         return now.find((c) => c.id === 'r0c0')?.sessions;
       },
       (n) => n === 1,
+      { timeoutMs: 10_000, intervalMs: 250 },
     );
     expect(sessions).toBe(1);
 

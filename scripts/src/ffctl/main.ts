@@ -13,6 +13,7 @@ import {
   OperationDocSchema,
   RoutingTableSchema,
   formatRect,
+  sleep,
   type OperationDoc,
   type LifecycleEvent,
   type WorldView,
@@ -44,8 +45,6 @@ export interface Io {
   /** Whether `out` is a terminal: only then is output coloured (unless NO_COLOR/FORCE_COLOR say otherwise). */
   isTTY?: boolean;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function duration(flag: string) {
   return (value: string): number => {

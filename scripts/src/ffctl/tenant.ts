@@ -8,13 +8,13 @@ import {
   TierSchema,
   TenantViewSchema,
   poolHeadroom,
+  sleep,
   type TenantView,
 } from '@fleetforge/shared';
 import { CliError, type ApiClient } from './client';
 import { emit, type OutputFormat } from './format';
 import { kubectlTable, render } from './table';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CreateResponseSchema = z.object({ created: z.boolean(), tenant: TenantViewSchema });
 const ChangeResponseSchema = z.object({ tenant: TenantViewSchema, correlationId: z.string() });
 const ListSchema = z.object({ items: z.array(TenantViewSchema) });

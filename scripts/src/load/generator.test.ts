@@ -1,5 +1,12 @@
 import { CellRuntime } from '@fleetforge/agent';
-import { MemorySessionStore, containsPoint, type Rect, type RoutingTable, type Session } from '@fleetforge/shared';
+import {
+  MemorySessionStore,
+  containsPoint,
+  sleep,
+  type Rect,
+  type RoutingTable,
+  type Session,
+} from '@fleetforge/shared';
 import { formatSummary } from './format';
 import {
   loadSessionId,
@@ -16,8 +23,6 @@ import { Prng, mixSeed } from './prng';
 
 const WORLD = 'load-test';
 const BOUNDS: Rect = { x: 0, y: 0, width: 1000, height: 1000 };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface TestCell {
   id: string;

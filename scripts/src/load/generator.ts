@@ -5,6 +5,7 @@ import {
   ROUTING_EPOCH_HEADER,
   SessionSchema,
   containsPoint,
+  sleep,
   type CellRefusal,
   type Rect,
   type RoutingTable,
@@ -167,8 +168,6 @@ const MAX_BACKOFF_MS = 1_000;
 const LOG_EVERY_MS = 1_000;
 
 const SessionListSchema = z.object({ items: z.array(SessionSchema) });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 function route(t: RoutingTable, p: Point): RoutedCell | undefined {
   return t.cells.find((c) => containsPoint(c.boundary, p.x, p.y));

@@ -19,6 +19,7 @@ import {
   type KubeState,
   type RunningKube,
 } from '@fleetforge/emulators';
+import { sleep } from '@fleetforge/shared';
 
 /** The manifests that give the agent its identity and RBAC, applied in this order. */
 export const AGENT_IDENTITY_MANIFESTS = ['namespace.yaml', 'serviceaccount.yaml', 'rbac.yaml'];
@@ -62,7 +63,7 @@ export async function reapCellPods(kubeconfig: string, namespace: string, timeou
   const deadline = Date.now() + timeoutMs;
   while ((await list()).length > 0) {
     if (Date.now() > deadline) throw new Error(`cell pods in ${namespace} still there after ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   return found;
 }
