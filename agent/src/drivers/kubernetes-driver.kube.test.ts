@@ -102,7 +102,15 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     expect(events.map((e) => e.kind).slice(0, 2)).toEqual(['started', 'ready']);
     expect(ready).toMatchObject({ world: 'kd-life', incarnation: 1, correlationId: 'corr-kd-life-r0c0' });
     expect(d.list().filter((c) => c.world === 'kd-life')).toEqual([
-      { world: 'kd-life', cell: 'r0c0', incarnation: 1, phase: 'ready', endpoint: ready.endpoint },
+      {
+        world: 'kd-life',
+        cell: 'r0c0',
+        incarnation: 1,
+        phase: 'ready',
+        endpoint: ready.endpoint,
+        tenant: null,
+        tier: null,
+      },
     ]);
 
     // The pod as the cluster sees it.
