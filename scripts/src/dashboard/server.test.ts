@@ -1,3 +1,4 @@
+import { pollUntil, sleep } from '@fleetforge/shared';
 import { ApiClient } from '../ffctl/client';
 import { startDashboard, type RunningDashboard } from './server';
 import type { DashboardSnapshot } from './snapshot';
@@ -41,13 +42,8 @@ function sse(body: ReadableStream<Uint8Array>) {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Waits for `ok` (tests assert right after, so a timeout shows as the failed expectation). */
-async function until(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok() && Date.now() < deadline) await sleep(10);
-}
+const until = (ok: () => boolean) => pollUntil(ok, Boolean, { timeoutMs: 10_000, intervalMs: 10 });
 
 describe('dashboard server', () => {
   let d: RunningDashboard;
