@@ -27,7 +27,7 @@ export { PromMetricsSink } from './adapters/prom-metrics';
 export { createLogger } from './log';
 export { storeToken, newToken } from './api/tokens';
 export { hashToken } from './api/auth';
-export { verifyAuditChain } from './records';
+export { verifyAuditChain } from './store/records';
 export { testDeps, type Deps } from './deps';
 export { reconcileWorld } from './handlers/reconcile-world';
 export { onAgentReport } from './handlers/on-agent-report';

@@ -20,7 +20,7 @@ import {
   type BillingDeps,
   type ExportDoc,
 } from '../handlers/billing-export';
-import { auditedTransaction, writeEvents } from '../records';
+import { auditedTransaction, writeEvents } from '../store/records';
 import { productionBillingDeps } from '../runtime';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 

@@ -21,8 +21,8 @@ import {
   type Transaction,
   type WorldState,
 } from '@fleetforge/shared';
-import { writeEvents, auditedTransaction } from '../records';
-import { parseWorld, readOverrides, readWorldState, writeCell } from '../handlers/world-state';
+import { writeEvents, auditedTransaction } from '../store/records';
+import { parseWorld, readOverrides, readWorldState, writeCell } from '../store/world-state';
 import { publishCommands, reconcileWorld } from '../handlers/reconcile-world';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 

@@ -8,7 +8,8 @@ import {
   silentCells,
 } from '@fleetforge/shared';
 import { PromMetricsSink } from '../adapters/prom-metrics';
-import { parseWorld, readCellsWithLoads, readOperations } from '../handlers/world-state';
+import { readOperations } from '../store/operations';
+import { parseWorld, readCellsWithLoads } from '../store/world-state';
 import type { ApiResponse, RouteContext } from './http';
 
 /**

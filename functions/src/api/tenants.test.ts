@@ -2,7 +2,7 @@ import pino from 'pino';
 import { TOPICS, TenantDocSchema, TenantMessageSchema, paths, type Role, type TenantDoc } from '@fleetforge/shared';
 import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
 import { testDeps } from '../deps';
-import { verifyAuditChain } from '../records';
+import { verifyAuditChain } from '../store/records';
 import { ApiRouter } from './router';
 import { storeToken } from './tokens';
 

@@ -21,8 +21,8 @@ import {
   type TenantDoc,
   type Transaction,
 } from '@fleetforge/shared';
-import { parseTenant } from '../handlers/provision-tenant';
-import { auditedTransaction, writeEvents } from '../records';
+import { parseTenant } from '../store/tenants';
+import { auditedTransaction, writeEvents } from '../store/records';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 /**

@@ -1,7 +1,7 @@
 import { COLLECTIONS, ErrorBodySchema, TokenCreateResponseSchema, TokenListSchema } from '@fleetforge/shared';
 import { FakeClock } from '@fleetforge/shared/testing';
 import { memoryDeps } from '../testing/memory-deps';
-import { verifyAuditChain } from '../records';
+import { verifyAuditChain } from '../store/records';
 import { AUTH_CACHE_MS } from './auth';
 import { ApiRouter } from './router';
 import { storeToken } from './tokens';

@@ -13,7 +13,7 @@ import {
   type StateStore,
   type TokenView,
 } from '@fleetforge/shared';
-import { auditedTransaction } from '../records';
+import { auditedTransaction } from '../store/records';
 import { hashToken } from './auth';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 

@@ -12,9 +12,9 @@ import {
   type WorldView,
 } from '@fleetforge/shared';
 import { canonicalJson, sha256Hex } from '../canonical';
-import { auditedTransaction, writeEvents } from '../records';
-import { parseWorld, readCellsWithLoads, readWorld } from '../handlers/world-state';
-import { checkWorldTenant } from '../handlers/world-tenant';
+import { auditedTransaction, writeEvents } from '../store/records';
+import { parseWorld, readCellsWithLoads, readWorld } from '../store/world-state';
+import { checkWorldTenant } from '../store/tenants';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export function worldView(w: WorldDoc): WorldView {

@@ -37,7 +37,7 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { buildEvent } from '../records';
+import { buildEvent } from '../store/records';
 
 /** What billing needs beyond the common deps: where exports go and how they are signed. */
 export interface BillingDeps {

@@ -11,7 +11,7 @@ import {
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { reconcileWorld } from './reconcile-world';
-import { readCells } from './world-state';
+import { readCells } from '../store/world-state';
 
 /**
  * Appends samples to each cell's load window (`worlds/{w}/loads/{cell}`): one read

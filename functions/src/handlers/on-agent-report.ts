@@ -13,9 +13,9 @@ import {
 import type { Deps } from '../deps';
 import { ingestUsage } from './billing-export';
 import type { Outcome } from '../pubsub-handler';
-import { writeEvents } from '../records';
+import { writeEvents } from '../store/records';
 import { publishSync, reconcileWorld } from './reconcile-world';
-import { parseCell, writeCell } from './world-state';
+import { parseCell, writeCell } from '../store/world-state';
 
 /** Applies one agent observation to its cell, then reconciles the world; records heartbeats. */
 export async function onAgentReport(deps: Deps, message: AgentMessage, log: Deps['log']): Promise<Outcome> {

@@ -1,8 +1,6 @@
 import {
   TOPICS,
-  TenantDocSchema,
   applyTenantObservation,
-  parseOrThrow,
   paths,
   poolHeadroom,
   tenantCommand,
@@ -12,11 +10,8 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { writeEvents } from '../records';
-
-export function parseTenant(data: unknown, path: string): TenantDoc {
-  return parseOrThrow(TenantDocSchema, data, path);
-}
+import { writeEvents } from '../store/records';
+import { parseTenant } from '../store/tenants';
 
 export interface ProvisionOptions {
   /** The pager: dedicated-pool alerts are POSTed here (GH-033). */

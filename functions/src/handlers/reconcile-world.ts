@@ -18,9 +18,9 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { writeEvents } from '../records';
-import { readWorldState, writeCell } from './world-state';
-import { cellBilling } from './world-tenant';
+import { writeEvents } from '../store/records';
+import { readWorldState, writeCell } from '../store/world-state';
+import { cellBilling } from '../store/tenants';
 
 const PRINCIPAL = 'system:reconcileWorld';
 

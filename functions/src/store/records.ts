@@ -9,7 +9,7 @@ import {
   type StateStore,
   type Transaction,
 } from '@fleetforge/shared';
-import { canonicalJson, sha256Hex } from './canonical';
+import { canonicalJson, sha256Hex } from '../canonical';
 
 export interface EventContext {
   world: string | null;

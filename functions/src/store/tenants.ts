@@ -2,13 +2,20 @@ import {
   FleetError,
   PLATFORM_TENANT,
   TenantDocSchema,
+  parseOrThrow,
   paths,
   worldTenant,
+  type TenantDoc,
   type Tier,
   type Transaction,
   type WorldDoc,
   type WorldSpec,
 } from '@fleetforge/shared';
+
+/** A tenant document, validated (`path` names it in the error). */
+export function parseTenant(data: unknown, path: string): TenantDoc {
+  return parseOrThrow(TenantDocSchema, data, path);
+}
 
 /** Whom a world's cells are billed to, as their start commands say it. */
 export interface CellBilling {

@@ -1,7 +1,6 @@
 import {
   AgentDocSchema,
   CellDocSchema,
-  OperationDocSchema,
   ScalingOverridesSchema,
   WorldDocSchema,
   paths,
@@ -10,11 +9,11 @@ import {
   LoadDocSchema,
   type DocData,
   type StateStore,
-  type OperationDoc,
   type WorldState,
   type Transaction,
   type WorldDoc,
 } from '@fleetforge/shared';
+import { readOperations } from './operations';
 
 /** Every Firestore read is validated: a document that does not parse is an error, not a guess. */
 export function parseWorld(data: DocData, name: string): WorldDoc {
@@ -46,17 +45,6 @@ export function writeCell(tx: Transaction, existing: boolean, cell: CellDoc): vo
   }
   const { load: _load, ...control } = cell;
   tx.update(path, control);
-}
-
-/** Operations a reconcile looks at: the most recent ones (active ones are always among them). */
-const OPERATIONS_LOOKBACK = 200;
-
-export async function readOperations(tx: Pick<Transaction, 'get' | 'list'>, world: string): Promise<OperationDoc[]> {
-  const docs = await tx.list(paths.operations(world), {
-    orderBy: { field: 'createdAt', direction: 'desc' },
-    limit: OPERATIONS_LOOKBACK,
-  });
-  return docs.map((d) => parseOrThrow(OperationDocSchema, d.data, `document ${d.path}`));
 }
 
 /** The live scaling overrides (`config/scaling`), validated like every read. */

@@ -8,7 +8,7 @@ import {
   type WorldDoc,
 } from '@fleetforge/shared';
 import { MemoryStateStore } from '@fleetforge/shared/testing';
-import { cellBilling, checkWorldTenant } from './world-tenant';
+import { cellBilling, checkWorldTenant } from './tenants';
 
 const AT = '2026-03-01T10:00:00.000Z';
 
