@@ -11,11 +11,11 @@ import {
   BillingExportRequestSchema,
   billingExport,
   billingExportDue,
-  loadBillingConfig,
   updateCostGauges,
   type BillingDeps,
 } from './handlers/billing-export';
 import { sentinelSweep } from './handlers/sentinel';
+import { readBillingConfig } from './store/exports';
 import type { Deps } from './deps';
 import type { FunctionsEnv } from './env';
 
@@ -72,7 +72,7 @@ export function serveBillingExport(runtime: FunctionRuntime): HttpFunction {
       // On GCP the run interval is live config: keep the Cloud Scheduler job's cron equal to it.
       const env = runtime.env();
       if (env.FF_SCHEDULER_LOCATION) {
-        const config = await loadBillingConfig(deps);
+        const config = await readBillingConfig(deps.store);
         const job = SCHEDULER_JOBS.find((j) => j.target === 'billingExport')!;
         const r = await new SchedulerJobs(env.GOOGLE_CLOUD_PROJECT, env.FF_SCHEDULER_LOCATION).ensureSchedule(
           job.name,

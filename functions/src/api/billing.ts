@@ -8,18 +8,11 @@ import {
   FleetError,
   WindowIdSchema,
   parseOrThrow,
-  COLLECTIONS,
   paths,
   type Principal,
 } from '@fleetforge/shared';
-import {
-  BillingExportRequestSchema,
-  ExportDocSchema,
-  auditBilling,
-  billingExport,
-  type BillingDeps,
-  type ExportDoc,
-} from '../handlers/billing-export';
+import { BillingExportRequestSchema, auditBilling, billingExport, type BillingDeps } from '../handlers/billing-export';
+import { ExportDocSchema, listCompleteExports, readStoredBillingConfig } from '../store/exports';
 import { auditedTransaction, writeEvents } from '../store/records';
 import { productionBillingDeps } from '../runtime';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
@@ -62,20 +55,12 @@ function scopeTenant(principal: Principal, asked: string | undefined): string | 
   return principal.tenant;
 }
 
-async function completeExports(ctx: RouteContext): Promise<ExportDoc[]> {
-  const docs = await ctx.deps.store.list(COLLECTIONS.exports);
-  return docs
-    .map((d) => parseOrThrow(ExportDocSchema, d.data, `doc ${d.path}`))
-    .filter((e) => e.state === 'complete')
-    .sort((a, b) => a.seq - b.seq);
-}
-
 /** `GET /v1/billing/report`: the lines of one export (default: the newest closed one), per tier and tenant. */
 export async function billingReport(ctx: AuthedContext): Promise<ApiResponse> {
   const { principal } = ctx;
   const q = parseOrThrow(BillingReportQuerySchema, ctx.req.query, 'query');
   const tenant = scopeTenant(principal, q.tenant);
-  const all = await completeExports(ctx);
+  const all = await listCompleteExports(ctx.deps.store);
   const chosen = q.window
     ? all.filter((e) => e.window === q.window).at(-1)
     : (all.filter((e) => e.closed).at(-1) ?? all.at(-1));
@@ -103,7 +88,7 @@ export async function billingReport(ctx: AuthedContext): Promise<ApiResponse> {
 
 /** `GET /v1/billing/exports`: lineage (seq, files and SHA-256, time, operator, chain hashes). */
 export async function listExports(ctx: AuthedContext): Promise<ApiResponse> {
-  return json(200, { items: await completeExports(ctx) });
+  return json(200, { items: await listCompleteExports(ctx.deps.store) });
 }
 
 /** `POST /v1/billing:audit`: verifies every export; 200 with `ok: false` and the causes when tampered. */
@@ -133,13 +118,9 @@ export const BillingConfigPatchResultSchema = z.object({
   changedKeys: z.array(z.string()),
 });
 
-async function storedBillingConfig(store: { get(path: string): Promise<Record<string, unknown> | undefined> }) {
-  return (await store.get(paths.config('billing'))) ?? {};
-}
-
 /** `GET /v1/config/billing`: the live billing configuration (prices, period, interval, label cap). */
 export async function getBillingConfig(ctx: AuthedContext): Promise<ApiResponse> {
-  const overrides = await storedBillingConfig(ctx.deps.store);
+  const overrides = await readStoredBillingConfig(ctx.deps.store);
   return json(200, {
     config: parseOrThrow(BillingConfigSchema, overrides, 'doc config/billing'),
     overrides,
@@ -160,7 +141,7 @@ export async function patchBillingConfigRoute(ctx: AuthedContext): Promise<ApiRe
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-      const r = patchBillingConfig(await storedBillingConfig(tx), body);
+      const r = patchBillingConfig(await readStoredBillingConfig(tx), body);
       if (r.changedKeys.length > 0) {
         tx.set(paths.config('billing'), r.stored);
         writeEvents(

@@ -1,7 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import {
-  BillingConfigSchema,
   COLLECTIONS,
   EXPORT_COLUMNS,
   ExportManifestSchema,
@@ -23,7 +22,6 @@ import {
   totalQuantities,
   windowOf,
   type AuditReport,
-  type BillingConfig,
   type BillingWindow,
   type BlobStore,
   type Digests,
@@ -37,6 +35,7 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
+import { ExportDocSchema, readBillingConfig, readBillingHead, type ExportDoc } from '../store/exports';
 import { buildEvent } from '../store/records';
 
 /** What billing needs beyond the common deps: where exports go and how they are signed. */
@@ -55,38 +54,6 @@ export const BillingExportRequestSchema = z.strictObject({
 });
 export type BillingExportRequest = z.infer<typeof BillingExportRequestSchema>;
 
-export const ExportDocSchema = z.strictObject({
-  id: z.string(),
-  state: z.enum(['writing', 'complete']),
-  seq: z.number().int().positive(),
-  window: z.string(),
-  period: z.enum(['hour', 'day']),
-  closed: z.boolean(),
-  previous: z.strictObject({ id: z.string(), seq: z.number().int().positive(), hash: z.string() }).nullable(),
-  operator: z.string(),
-  startedAt: z.string(),
-  manifestKey: z.string().nullable().default(null),
-  manifestHash: z.string().nullable().default(null),
-  generatedAt: z.string().nullable().default(null),
-  files: z
-    .array(z.strictObject({ key: z.string(), sha256: z.string(), size: z.number(), contentType: z.string() }))
-    .default([]),
-  tenants: z.number().int().nonnegative().default(0),
-  cost: z.number().nonnegative().default(0),
-  currency: z.string().default('USD'),
-});
-export type ExportDoc = z.infer<typeof ExportDocSchema>;
-
-const HeadSchema = z.strictObject({
-  seq: z.number().int().nonnegative(),
-  id: z.string().nullable(),
-  hash: z.string().nullable(),
-  /** The export holding the next chain position, until its manifest is committed. */
-  pending: z.string().nullable(),
-  pendingSince: z.string().nullable(),
-});
-type Head = z.infer<typeof HeadSchema>;
-const EMPTY_HEAD: Head = { seq: 0, id: null, hash: null, pending: null, pendingSince: null };
 /** A claim older than this was abandoned by a crashed run; the next run takes the position over. */
 const STALE_CLAIM_MS = 10 * 60_000;
 
@@ -98,11 +65,6 @@ export interface BillingExportResult {
   reads: number;
   writes: number;
   bytes: number;
-}
-
-export async function loadBillingConfig(deps: Deps): Promise<BillingConfig> {
-  const data = await deps.store.get(paths.config('billing'));
-  return parseOrThrow(BillingConfigSchema, data ?? {}, 'doc config/billing');
 }
 
 /** Samples of one window (by their `day`/`hour` field), validated. */
@@ -153,7 +115,7 @@ export async function billingExport(
 ): Promise<BillingExportResult> {
   const started = Date.now();
   const now = deps.clock.now();
-  const config = await loadBillingConfig(deps);
+  const config = await readBillingConfig(deps.store);
   const period: Period = request.window ? parseWindowId(request.window).period : config.period;
   let window: BillingWindow;
   let closed = true;
@@ -214,7 +176,7 @@ export async function billingExport(
 
   // Claim the next chain position (or resume our own claim).
   const claim = await deps.store.runTransaction(async (tx) => {
-    const head = HeadSchema.parse((await tx.get(paths.billingHead())) ?? EMPTY_HEAD);
+    const head = await readBillingHead(tx);
     const mine = await tx.get(paths.export(id));
     if (mine?.state === 'complete') return { done: parseOrThrow(ExportDocSchema, mine, 'export doc') };
     if (mine && head.pending === id) return { doc: parseOrThrow(ExportDocSchema, mine, 'export doc') };
@@ -319,7 +281,7 @@ export async function billingExport(
     cost: stored.totals.cost,
   };
   await deps.store.runTransaction(async (tx) => {
-    const head = HeadSchema.parse((await tx.get(paths.billingHead())) ?? EMPTY_HEAD);
+    const head = await readBillingHead(tx);
     if (head.pending !== id) throw new FleetError('ABORTED', `lost the chain claim for ${id}`, { retryable: true });
     tx.set(paths.export(id), complete);
     tx.set(paths.billingHead(), { seq, id, hash, pending: null, pendingSince: null });
@@ -368,7 +330,7 @@ export async function billingExportDue(
   operator: string,
   correlationId: string,
 ): Promise<BillingExportResult[]> {
-  const config = await loadBillingConfig(deps);
+  const config = await readBillingConfig(deps.store);
   const ms = PERIOD_MS[config.period];
   const now = deps.clock.now().getTime();
   const results: BillingExportResult[] = [];
@@ -390,7 +352,7 @@ export async function updateCostGauges(
   deps: Deps,
   correlationId: string,
 ): Promise<{ tenants: number; folded: number }> {
-  const config = await loadBillingConfig(deps);
+  const config = await readBillingConfig(deps.store);
   const now = deps.clock.now().getTime();
   const today = windowOf(now, 'day');
   const hourAgo = windowOf(now - PERIOD_MS.hour, 'hour');
@@ -492,8 +454,7 @@ export async function auditBilling(
   }
   const files = new Map<string, Uint8Array | undefined>();
   await Promise.all([...fileKeys].map(async (k) => files.set(k, await billing.blobs.get(k))));
-  const headData = await deps.store.get(paths.billingHead());
-  const head = headData ? HeadSchema.parse(headData) : null;
+  const head = await readBillingHead(deps.store);
   const now = deps.clock.now();
   const report = auditExports({
     manifests,
