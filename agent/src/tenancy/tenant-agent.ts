@@ -11,7 +11,7 @@ import {
   type TenantObservation,
 } from '@fleetforge/shared';
 import type { Logger } from '@fleetforge/functions/adapters';
-import type { ObservedNamespace, ProgressInput, TenantExecutor } from './kube-tenants';
+import type { ObservedNamespace, ProgressInput, TenantExecutor } from './executor';
 
 /** The message the process driver's agent answers every tenant command with. */
 export const KUBERNETES_REQUIRED =
