@@ -7,7 +7,7 @@ import {
   type MetricsSink,
   type StateStore,
 } from '@fleetforge/shared';
-import type { BillingDeps } from './handlers/billing-export';
+import type { BillingDeps } from './usecases/billing-export';
 import type { Logger } from './log';
 
 /** What every handler needs; production wires real adapters, tests wire fakes. */

@@ -22,7 +22,7 @@ import {
 import { ingestMetrics } from './handlers/ingest-metrics';
 import { onAgentReport } from './handlers/on-agent-report';
 import { provisionTenant } from './handlers/provision-tenant';
-import { reconcileWorld } from './handlers/reconcile-world';
+import { reconcileWorld } from './usecases/reconcile-world';
 import { serveApi, serveBillingExport, serveSentinel, type FunctionRuntime } from './http-functions';
 import { decodePubSubEvent, handleMessage, type Outcome, type PubSubEventData } from './pubsub-handler';
 import type { Deps } from './deps';

@@ -13,7 +13,7 @@ import {
   billingExportDue,
   updateCostGauges,
   type BillingDeps,
-} from './handlers/billing-export';
+} from './usecases/billing-export';
 import { sentinelSweep } from './handlers/sentinel';
 import { readBillingConfig } from './store/exports';
 import type { Deps } from './deps';

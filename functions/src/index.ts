@@ -29,7 +29,7 @@ export { storeToken, newToken } from './api/tokens';
 export { hashToken } from './api/auth';
 export { verifyAuditChain } from './store/records';
 export { testDeps, type Deps } from './deps';
-export { reconcileWorld } from './handlers/reconcile-world';
+export { reconcileWorld } from './usecases/reconcile-world';
 export { onAgentReport } from './handlers/on-agent-report';
 export { ingestMetrics } from './handlers/ingest-metrics';
 export { sentinelSweep } from './handlers/sentinel';
@@ -41,7 +41,7 @@ export {
   renderExport,
   updateCostGauges,
   type BillingDeps,
-} from './handlers/billing-export';
+} from './usecases/billing-export';
 export { nodeDigests } from './adapters/node-digests';
 export { loadBillingKey } from './adapters/billing-key';
 export { GcsBlobStore } from './adapters/gcs-blob-store';

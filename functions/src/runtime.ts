@@ -4,7 +4,7 @@ import { loadBillingKey } from './adapters/billing-key';
 import { GcsBlobStore } from './adapters/gcs-blob-store';
 import { LocalBlobStore } from './adapters/local-blob-store';
 import { nodeDigests } from './adapters/node-digests';
-import type { BillingDeps } from './handlers/billing-export';
+import type { BillingDeps } from './usecases/billing-export';
 import { CloudMonitoringSink } from './adapters/cloud-monitoring-metrics';
 import { FirestoreStateStore } from './adapters/firestore-state-store';
 import { PromMetricsSink } from './adapters/prom-metrics';

@@ -11,7 +11,7 @@ import {
 } from '@fleetforge/shared/testing';
 import { nodeDigests } from '../adapters/node-digests';
 import { testDeps } from '../deps';
-import { ingestUsage } from '../handlers/billing-export';
+import { ingestUsage } from '../usecases/billing-export';
 import { ApiRouter } from './router';
 import { storeToken } from './tokens';
 

@@ -11,7 +11,7 @@ import {
   paths,
   type Principal,
 } from '@fleetforge/shared';
-import { BillingExportRequestSchema, auditBilling, billingExport, type BillingDeps } from '../handlers/billing-export';
+import { BillingExportRequestSchema, auditBilling, billingExport, type BillingDeps } from '../usecases/billing-export';
 import { ExportDocSchema, listCompleteExports, readStoredBillingConfig } from '../store/exports';
 import { auditedTransaction, writeEvents } from '../store/records';
 import { productionBillingDeps } from '../runtime';

@@ -23,7 +23,7 @@ import {
 } from '@fleetforge/shared';
 import { writeEvents, auditedTransaction } from '../store/records';
 import { parseWorld, readOverrides, readWorldState, writeCell } from '../store/world-state';
-import { publishCommands, reconcileWorld } from '../handlers/reconcile-world';
+import { publishCommands, reconcileWorld } from '../usecases/reconcile-world';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export const SplitRequestSchema = z.strictObject({

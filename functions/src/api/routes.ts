@@ -41,7 +41,7 @@ import {
   listExports,
   runExport,
 } from './billing';
-import { BillingExportRequestSchema } from '../handlers/billing-export';
+import { BillingExportRequestSchema } from '../usecases/billing-export';
 import { listEvents } from './events';
 import { json, type Route } from './http';
 import { metricsText } from './metrics';

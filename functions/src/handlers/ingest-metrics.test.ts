@@ -4,7 +4,7 @@ import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
 import { ingestMetrics } from './ingest-metrics';
-import { reconcileWorld } from './reconcile-world';
+import { reconcileWorld } from '../usecases/reconcile-world';
 
 const MANIFEST = `apiVersion: fleetforge.dev/v1
 kind: World

@@ -10,7 +10,7 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { reconcileWorld } from './reconcile-world';
+import { reconcileWorld } from '../usecases/reconcile-world';
 import { readCells } from '../store/world-state';
 
 /**

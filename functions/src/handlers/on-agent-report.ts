@@ -11,10 +11,10 @@ import {
   type Transaction,
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
-import { ingestUsage } from './billing-export';
+import { ingestUsage } from '../usecases/billing-export';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../store/records';
-import { publishSync, reconcileWorld } from './reconcile-world';
+import { publishSync, reconcileWorld } from '../usecases/reconcile-world';
 import { parseCell, writeCell } from '../store/world-state';
 
 /** Applies one agent observation to its cell, then reconciles the world; records heartbeats. */
