@@ -16,6 +16,17 @@ const sharedBoundary = {
   ],
 };
 
+/** The HTTP API reads and writes through store/ and triggers use-cases in usecases/; it never reaches into the message handlers. */
+const apiBoundary = {
+  patterns: [
+    {
+      group: ['**/handlers', '**/handlers/*'],
+      message:
+        'api/ does not import handlers/: read and write through ../store/*, trigger shared use-cases through ../usecases/*.',
+    },
+  ],
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -57,6 +68,10 @@ export default tseslint.config(
     files: ['shared/src/**/*.ts'],
     ignores: ['shared/src/**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', sharedBoundary] },
+  },
+  {
+    files: ['functions/src/api/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', apiBoundary] },
   },
   {
     files: ['**/*.test.ts', '**/testing/**/*.ts', 'scripts/src/e2e/**/*.ts'],
