@@ -1,14 +1,6 @@
-import {
-  FleetError,
-  TokenDocSchema,
-  paths,
-  parseOrThrow,
-  tokenStatus,
-  type Clock,
-  type Principal,
-  type StateStore,
-} from '@fleetforge/shared';
+import { FleetError, tokenStatus, type Clock, type Principal, type StateStore } from '@fleetforge/shared';
 import { sha256Hex } from '../canonical';
+import { readToken } from '../store/tokens';
 
 /**
  * How long an answer about a token is reused. Bounds how late a revocation takes
@@ -55,9 +47,8 @@ export class TokenAuthenticator {
   }
 
   private async lookup(hash: string): Promise<{ verdict: Verdict; expiresAt: number }> {
-    const data = await this.store.get(paths.token(hash));
-    if (!data) return { verdict: { unknown: true }, expiresAt: Infinity };
-    const t = parseOrThrow(TokenDocSchema, data, 'token document');
+    const t = await readToken(this.store, hash, 'token document');
+    if (!t) return { verdict: { unknown: true }, expiresAt: Infinity };
     const expiresAt = t.expiresAt ? Date.parse(t.expiresAt) : Infinity;
     const status = tokenStatus(t, this.clock.now());
     if (status === 'revoked')

@@ -1,19 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import {
-  COLLECTIONS,
   DEFAULT_TOKEN_TTL_SECONDS,
   FleetError,
   TokenCreateRequestSchema,
-  TokenDocSchema,
   paths,
   parseOrThrow,
   tokenId,
   tokenStatus,
-  type Role,
   type StateStore,
   type TokenView,
 } from '@fleetforge/shared';
 import { auditedTransaction } from '../store/records';
+import { findTokenHash, listTokenDocs, newTokenDoc, readToken, type NewToken } from '../store/tokens';
 import { hashToken } from './auth';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
@@ -23,19 +21,8 @@ export function newToken(): string {
 }
 
 /** Stores a token's hash (bootstrap and API share this). Without `expiresAt` it never expires. */
-export async function storeToken(
-  store: StateStore,
-  token: string,
-  doc: { name: string; role: Role; tenant: string | null; createdBy: string; expiresAt?: string | null },
-  now: Date,
-): Promise<void> {
-  await store.set(paths.token(hashToken(token)), {
-    ...doc,
-    expiresAt: doc.expiresAt ?? null,
-    revokedAt: null,
-    revokedBy: null,
-    createdAt: now.toISOString(),
-  });
+export async function storeToken(store: StateStore, token: string, doc: NewToken, now: Date): Promise<void> {
+  await store.set(paths.token(hashToken(token)), newTokenDoc(doc, now));
 }
 
 export async function createToken(ctx: AuthedContext): Promise<ApiResponse> {
@@ -50,16 +37,13 @@ export async function createToken(ctx: AuthedContext): Promise<ApiResponse> {
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-      tx.set(paths.token(hash), {
-        name: body.name,
-        role: body.role,
-        tenant: body.tenant ?? null,
-        createdBy: principal.id,
-        createdAt: now.toISOString(),
-        expiresAt,
-        revokedAt: null,
-        revokedBy: null,
-      });
+      tx.set(
+        paths.token(hash),
+        newTokenDoc(
+          { name: body.name, role: body.role, tenant: body.tenant ?? null, createdBy: principal.id, expiresAt },
+          now,
+        ),
+      );
       return {
         result: undefined,
         audit: {
@@ -78,11 +62,10 @@ export async function createToken(ctx: AuthedContext): Promise<ApiResponse> {
 /** Every token (never the secret), newest first. */
 export async function listTokens(ctx: AuthedContext): Promise<ApiResponse> {
   const now = ctx.deps.clock.now();
-  const docs = await ctx.deps.store.list(COLLECTIONS.tokens);
-  const items: TokenView[] = docs.map((d) => {
-    const t = parseOrThrow(TokenDocSchema, d.data, `doc ${d.path}`);
+  const docs = await listTokenDocs(ctx.deps.store);
+  const items: TokenView[] = docs.map(({ hash, doc: t }) => {
     return {
-      id: tokenId(d.id),
+      id: tokenId(hash),
       name: t.name,
       role: t.role,
       tenant: t.tenant,
@@ -107,16 +90,15 @@ export async function revokeToken(ctx: AuthedContext): Promise<ApiResponse> {
     });
   }
   const { deps } = ctx;
-  const match = (await deps.store.list(COLLECTIONS.tokens)).filter((d) => tokenId(d.id) === id);
-  if (match.length === 0) throw new FleetError('NOT_FOUND', `no token with id ${id}`);
-  const path = match[0]!.path;
+  const hash = await findTokenHash(deps.store, id);
+  if (hash === undefined) throw new FleetError('NOT_FOUND', `no token with id ${id}`);
+  const path = paths.token(hash);
   const view = await auditedTransaction(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-      const data = await tx.get(path);
-      if (!data) throw new FleetError('NOT_FOUND', `no token with id ${id}`);
-      const t = parseOrThrow(TokenDocSchema, data, `doc ${path}`);
+      const t = await readToken(tx, hash);
+      if (!t) throw new FleetError('NOT_FOUND', `no token with id ${id}`);
       const revokedAt = t.revokedAt ?? deps.clock.now().toISOString();
       if (!t.revokedAt) tx.set(path, { ...t, revokedAt, revokedBy: principal.id });
       return {
