@@ -33,6 +33,8 @@ export interface WorldSnapshot {
   degraded: boolean;
   /** Cell processes alive that no active cell accounts for (world, cell, incarnation). */
   orphans: string[];
+  /** Cells a finished split or merge is still stopping (Draining): cleanup not yet done. */
+  stopping: string[];
 }
 
 /** Reads a {@link WorldSnapshot}. `agentStateDir` is where the process driver records its cells. */
@@ -75,10 +77,14 @@ export async function snapshot(api: ApiClient, world: string, agentStateDir: str
     phase: view.status.phase,
     degraded: isDegraded(view.status),
     orphans,
+    stopping: list.items.filter((c) => c.state === 'Draining').map((c) => `${c.id}#${c.incarnation}`),
   };
 }
 
-/** A world at rest: Ready, not Degraded, every operation finished, every cell reachable, nothing orphaned. */
+/**
+ * A world at rest: Ready, not Degraded, every operation finished and its sources
+ * stopped, every cell reachable, nothing orphaned.
+ */
 export function settled(s: WorldSnapshot, expectSessions: number): boolean {
   return (
     s.phase === 'Ready' &&
@@ -86,6 +92,7 @@ export function settled(s: WorldSnapshot, expectSessions: number): boolean {
     s.ops.every((o) => o.state === 'Completed' || o.state === 'RolledBack') &&
     s.unreachable.length === 0 &&
     s.orphans.length === 0 &&
+    s.stopping.length === 0 &&
     s.sessions.size === expectSessions
   );
 }

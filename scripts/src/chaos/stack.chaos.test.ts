@@ -60,7 +60,7 @@ spec:
 const OpResponse = z.object({ operation: OperationDocSchema });
 const Ops = z.object({ items: z.array(OperationDocSchema) });
 const TERMINAL: OperationState[] = ['Completed', 'RolledBack'];
-const ORDER: OperationState[] = ['Planned', 'ChildrenStarting', 'ChildrenReady', 'HandingOff', 'Draining', 'Completed'];
+const ORDER: OperationState[] = ['Planned', 'ChildrenStarting', 'ChildrenReady', 'HandingOff', 'Completed'];
 
 describe('chaos on the running stack', () => {
   let h: Harness;
@@ -274,8 +274,10 @@ describe('chaos on the running stack', () => {
     expectHealthy(r, 1);
   }, 300_000);
 
-  for (const step of ['ChildrenStarting', 'ChildrenReady', 'HandingOff', 'Draining'] as const) {
-    it(`agent killed (SIGKILL) at ${step} of a split, and of the merge back: each ends Completed or RolledBack, nothing lost`, async () => {
+  // Completed: an operation completes once its sessions are handed off; the kill lands while
+  // its sources are still being stopped, and the stop must still happen (settle checks it).
+  for (const step of ['ChildrenStarting', 'ChildrenReady', 'HandingOff', 'Completed'] as const) {
+    it(`agent killed (SIGKILL) at ${step} of a split, and of the merge back: each ends Completed or RolledBack, nothing lost, no source left running`, async () => {
       let note = '';
       const r1 = await scenario(`agent SIGKILL at split ${step}`, async () => {
         const parent = await leaf();
