@@ -143,8 +143,7 @@ function runtimeFiles(dir: string): string[] {
       // testing/: fakes and test servers (firebase-tools' emulator) that production never loads.
       if (statSync(path).isDirectory()) {
         if (name !== 'testing') walk(path);
-      }
-      else if (/\.js(\.map)?$/.test(name) && !/\.test\.js(\.map)?$/.test(name)) out.push(path);
+      } else if (/\.js(\.map)?$/.test(name) && !/\.test\.js(\.map)?$/.test(name)) out.push(path);
     }
   };
   walk(dir);
