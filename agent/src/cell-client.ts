@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   HandoffResultSchema,
   HistogramSchema,
@@ -9,6 +10,15 @@ import {
 } from '@fleetforge/shared';
 
 const SampleSchema = LoadSampleSchema.extend({ hist: HistogramSchema.optional() });
+
+/** `GET /v1/info`: who answers on an endpoint (a restarted agent checks a pid was not reused). */
+export const CellInfoSchema = z.object({
+  world: z.string(),
+  cell: z.string(),
+  incarnation: z.number(),
+  pid: z.number(),
+});
+export type CellInfo = z.infer<typeof CellInfoSchema>;
 
 /** The cell HTTP API as the agent uses it, for every driver (local processes and Pods alike). */
 export class HttpCellClient implements CellClient {
@@ -22,13 +32,25 @@ export class HttpCellClient implements CellClient {
     return SampleSchema.parse(await res.json());
   }
 
-  async healthy(endpoint: string, timeoutMs: number): Promise<boolean> {
+  /** Liveness (`/healthz`): false on any failure or timeout. */
+  healthy(endpoint: string, timeoutMs: number): Promise<boolean> {
+    return probe(`${endpoint}/healthz`, timeoutMs);
+  }
+
+  /** Readiness (`/readyz`), as a kubelet probes it: false on any failure or timeout. */
+  ready(endpoint: string, timeoutMs: number): Promise<boolean> {
+    return probe(`${endpoint}/readyz`, timeoutMs);
+  }
+
+  /** The cell's identity, or undefined when nothing (or not a cell) answers. */
+  async info(endpoint: string, timeoutMs = 2000): Promise<CellInfo | undefined> {
     try {
-      const res = await fetch(`${endpoint}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-      await res.arrayBuffer();
-      return res.ok;
+      const res = await fetch(`${endpoint}/v1/info`, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) return undefined;
+      const parsed = CellInfoSchema.safeParse(await res.json());
+      return parsed.success ? parsed.data : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -41,5 +63,15 @@ export class HttpCellClient implements CellClient {
     });
     if (!res.ok) throw new Error(`hand-off by ${endpoint} failed: HTTP ${res.status} ${await res.text()}`);
     return HandoffResultSchema.parse(await res.json());
+  }
+}
+
+async function probe(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
   }
 }

@@ -9,6 +9,7 @@ import {
   type Driver,
   type DriverEvent,
 } from '@fleetforge/shared';
+import { HttpCellClient } from '../cell-client';
 import { cellEnv } from './cell-env';
 
 /**
@@ -31,7 +32,8 @@ export type CellRecord = z.infer<typeof CellRecordSchema>;
 /** What the cell itself writes once it listens (`<key>.endpoint.json`, FF_ENDPOINT_FILE). */
 export const EndpointRecordSchema = z.strictObject({ pid: z.number().int().positive(), endpoint: z.string().url() });
 
-const InfoSchema = z.object({ world: z.string(), cell: z.string(), incarnation: z.number(), pid: z.number() });
+/** The one cell HTTP client (agent/src/cell-client.ts), here for identity and readiness. */
+const cells = new HttpCellClient();
 
 interface Running {
   record: CellRecord;
@@ -281,7 +283,7 @@ export class ProcessDriver implements Driver {
       return;
     }
     r.endpoint = endpoint.endpoint;
-    const info = await this.info(endpoint.endpoint);
+    const info = await cells.info(endpoint.endpoint);
     if (info && (info.pid !== record.pid || info.world !== record.world || info.incarnation !== record.incarnation)) {
       // Someone else answers on that port now: the pid was reused, our cell is gone.
       this.onExit(r, null, 'exited while no agent was watching it (pid reused)');
@@ -290,15 +292,6 @@ export class ProcessDriver implements Driver {
     // Alive: ready again if it says so. A cell that does not answer at all stays adopted and
     // is left to the health probe, which kills it only after repeated failures.
     void this.awaitReady(r);
-  }
-
-  private async info(endpoint: string): Promise<z.infer<typeof InfoSchema> | undefined> {
-    try {
-      const res = await fetch(`${endpoint}/v1/info`, { signal: AbortSignal.timeout(2000) });
-      return res.ok ? InfoSchema.parse(await res.json()) : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   async start(spec: CellRunSpec): Promise<void> {
@@ -372,17 +365,11 @@ export class ProcessDriver implements Driver {
     }
     for (let i = 0; i < 100; i++) {
       if (r.done || r.stopRequested || this.closed) return;
-      try {
-        const res = await fetch(`${r.endpoint}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.ok) {
-          if (r.done || r.stopRequested || r.killReason) return;
-          r.phase = 'ready';
-          this.emit({ kind: 'ready', ...this.ref(r.record), endpoint: r.endpoint });
-          return;
-        }
-      } catch {
-        // not yet
+      if (await cells.ready(r.endpoint, 1000)) {
+        if (r.done || r.stopRequested || r.killReason) return;
+        r.phase = 'ready';
+        this.emit({ kind: 'ready', ...this.ref(r.record), endpoint: r.endpoint });
+        return;
       }
       await sleep(20 * Math.min(i + 1, 10));
     }
