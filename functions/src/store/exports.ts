@@ -2,35 +2,17 @@ import { z } from 'zod';
 import {
   BillingConfigSchema,
   COLLECTIONS,
+  ExportDocSchema,
   parseOrThrow,
   paths,
   type BillingConfig,
+  type ExportDoc,
   type StateStore,
   type Transaction,
 } from '@fleetforge/shared';
 
-/** One billing export's document (`exports/{id}`): its chain position, files and totals. */
-export const ExportDocSchema = z.strictObject({
-  id: z.string(),
-  state: z.enum(['writing', 'complete']),
-  seq: z.number().int().positive(),
-  window: z.string(),
-  period: z.enum(['hour', 'day']),
-  closed: z.boolean(),
-  previous: z.strictObject({ id: z.string(), seq: z.number().int().positive(), hash: z.string() }).nullable(),
-  operator: z.string(),
-  startedAt: z.string(),
-  manifestKey: z.string().nullable().default(null),
-  manifestHash: z.string().nullable().default(null),
-  generatedAt: z.string().nullable().default(null),
-  files: z
-    .array(z.strictObject({ key: z.string(), sha256: z.string(), size: z.number(), contentType: z.string() }))
-    .default([]),
-  tenants: z.number().int().nonnegative().default(0),
-  cost: z.number().nonnegative().default(0),
-  currency: z.string().default('USD'),
-});
-export type ExportDoc = z.infer<typeof ExportDocSchema>;
+/** Moved to shared (ffctl and the dashboard parse it too); re-exported for the store's callers. */
+export { ExportDocSchema, type ExportDoc };
 
 /** The head of the export chain (`billing/head`). */
 export const BillingHeadSchema = z.strictObject({

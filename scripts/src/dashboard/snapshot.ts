@@ -2,13 +2,13 @@ import { z } from 'zod';
 import {
   CellViewSchema,
   EventListSchema,
+  ExportDocSchema,
   LifecycleEventSchema,
   OperationDocSchema,
   TenantViewSchema,
   WorldListSchema,
   WorldViewSchema,
 } from '@fleetforge/shared';
-import { ExportSchema } from '../ffctl/billing';
 import { ApiError, CliError, type ApiClient } from '../ffctl/client';
 
 /**
@@ -39,7 +39,7 @@ export const DashboardSnapshotSchema = z.object({
   events: section(z.array(LifecycleEventSchema)),
   tenants: section(z.array(TenantViewSchema)),
   /** The latest billing export, or null before the first. */
-  billing: section(ExportSchema.nullable()),
+  billing: section(ExportDocSchema.nullable()),
 });
 export type DashboardSnapshot = z.infer<typeof DashboardSnapshotSchema>;
 
@@ -48,7 +48,7 @@ export const EVENTS_SHOWN = 300;
 
 const OperationListSchema = z.object({ items: z.array(OperationDocSchema) });
 const TenantListSchema = z.object({ items: z.array(TenantViewSchema) });
-const ExportListSchema = z.object({ items: z.array(ExportSchema) });
+const ExportListSchema = z.object({ items: z.array(ExportDocSchema) });
 
 type Section<T> = { ok: true; data: T } | { ok: false; denied: boolean; error: string };
 
@@ -93,7 +93,7 @@ export async function collectSnapshot(client: ApiClient, now: Date = new Date())
     read(async () => (await client.request('GET', '/v1/tenants', TenantListSchema)).items),
     read(async () => {
       const r = await client.request('GET', '/v1/billing/exports', ExportListSchema);
-      return r.items.reduce<z.infer<typeof ExportSchema> | null>(
+      return r.items.reduce<z.infer<typeof ExportDocSchema> | null>(
         (latest, e) => (latest === null || e.seq > latest.seq ? e : latest),
         null,
       );

@@ -1,8 +1,7 @@
 import Papa from 'papaparse';
 import { AuditReportSchema, BillingConfigSchema, type ExportLine } from '@fleetforge/shared';
-import { startInProcessApi, type InProcessApi } from '../test/api-server';
+import { ffctlAgainst, startInProcessApi, type InProcessApi } from '../test/api-server';
 import { auditText, linesCsv, reportTable } from './billing';
-import { run } from './main';
 
 const line: ExportLine = {
   window: '2026-11-21',
@@ -73,17 +72,7 @@ describe('ffctl billing config against the API', () => {
   });
   afterAll(() => api.close());
 
-  async function ffctl(args: string[], token = 'fin-token') {
-    let out = '';
-    let err = '';
-    const code = await run(args, {
-      out: (t) => (out += t),
-      err: (t) => (err += t),
-      env: { FLEETFORGE_API: api.url, FLEETFORGE_TOKEN: token, NO_COLOR: '1' },
-      cwd: '/',
-    });
-    return { code, out, err };
-  }
+  const ffctl = (args: string[], token = 'fin-token') => ffctlAgainst(api.url, args, token);
 
   it('sets, shows and unsets live keys; what billingExport reads is what was set', async () => {
     expect(

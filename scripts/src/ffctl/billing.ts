@@ -4,6 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import {
   AuditReportSchema,
+  ExportDocSchema,
   BillingConfigSchema,
   intervalCron,
   type BillingConfig,
@@ -13,26 +14,9 @@ import {
   type ExportLine,
 } from '@fleetforge/shared';
 import { CliError, type ApiClient } from './client';
-import { emit, type OutputFormat } from './format';
+import { emit, parseAssignments, type OutputFormat } from './format';
 import { kubectlTable, render } from './table';
 
-/** A billing export as the API lists it. */
-export const ExportSchema = z.object({
-  id: z.string(),
-  seq: z.number(),
-  window: z.string(),
-  period: z.string(),
-  closed: z.boolean(),
-  operator: z.string(),
-  generatedAt: z.string().nullable(),
-  manifestKey: z.string().nullable(),
-  manifestHash: z.string().nullable(),
-  previous: z.object({ id: z.string(), seq: z.number(), hash: z.string() }).nullable(),
-  files: z.array(z.object({ key: z.string(), sha256: z.string(), size: z.number(), contentType: z.string() })),
-  tenants: z.number(),
-  cost: z.number(),
-  currency: z.string(),
-});
 const ReportSchema = z.object({
   export: z.object({
     id: z.string(),
@@ -46,7 +30,7 @@ const ReportSchema = z.object({
   lines: z.array(ExportLineSchema),
 });
 type Report = z.infer<typeof ReportSchema>;
-const RunSchema = z.object({ status: z.enum(['exported', 'exists']), export: ExportSchema });
+const RunSchema = z.object({ status: z.enum(['exported', 'exists']), export: ExportDocSchema });
 
 /** `-o csv` for billing: the same columns as the export files. */
 export function linesCsv(lines: readonly ExportLine[]): string {
@@ -91,7 +75,7 @@ export function reportTable(r: Report): string {
   return `${head}\n${r.lines.length === 0 ? 'no usage in this window' : render(t)}`;
 }
 
-export function exportsTable(items: z.infer<typeof ExportSchema>[]): string {
+export function exportsTable(items: z.infer<typeof ExportDocSchema>[]): string {
   const t = kubectlTable({
     head: ['SEQ', 'EXPORT', 'GENERATED', 'OPERATOR', 'FILES (SHA-256)', 'MANIFEST', 'PREVIOUS'],
   });
@@ -163,7 +147,7 @@ export function registerBillingCommands(
     .command('exports')
     .description('Export lineage: files, SHA-256, generation time, operator, chain')
     .action(async () => {
-      const r = await client().request('GET', '/v1/billing/exports', z.object({ items: z.array(ExportSchema) }));
+      const r = await client().request('GET', '/v1/billing/exports', z.object({ items: z.array(ExportDocSchema) }));
       if (format() === 'csv') {
         const rows = r.items.flatMap((e) =>
           e.files.map((f) => ({
@@ -227,12 +211,11 @@ export function registerBillingCommands(
     .command('set <assignments...>')
     .description('Set keys: ffctl billing config set intervalMinutes=15 prices.tiers.standard.cpuHour=0.05')
     .action(async (assignments: string[]) => {
-      const set: Record<string, unknown> = {};
-      for (const a of assignments) {
-        const m = /^([A-Za-z][A-Za-z.]*)=(.+)$/.exec(a);
-        if (!m) throw new CliError(`"${a}": expected <key>=<value>, e.g. intervalMinutes=15`);
-        set[m[1]!] = /^-?\d+(\.\d+)?$/.test(m[2]!) ? Number(m[2]) : m[2];
-      }
+      const set = parseAssignments(
+        assignments,
+        /^([A-Za-z][A-Za-z.]*)=(.+)$/,
+        '<key>=<value>, e.g. intervalMinutes=15',
+      );
       const r = await client().request('PATCH', '/v1/config/billing', ConfigPatchResultSchema, { set });
       io.out(emit(format(), r, () => (r.changedKeys.length ? `changed ${r.changedKeys.join(', ')}` : 'no change')));
     });

@@ -1,6 +1,7 @@
 import { color } from './colors';
 import YAML from 'yaml';
 import { formatRect, type CellView, type LifecycleEvent, type OperationDoc, type WorldView } from '@fleetforge/shared';
+import { CliError } from './client';
 import { kubectlTable, render } from './table';
 
 /** csv: billing commands print their rows as CSV; other commands print their table. */
@@ -109,6 +110,25 @@ export function eventLine(e: LifecycleEvent): string {
 function age(iso: string): string {
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+/**
+ * `key=value` arguments of the `config set` commands → `{ key: value }`, numbers as
+ * numbers. `key` is what `pattern`'s first group captures (its second is the value).
+ */
+export function parseAssignments(
+  assignments: readonly string[],
+  pattern: RegExp,
+  example: string,
+): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const a of assignments) {
+    const m = pattern.exec(a);
+    if (!m) throw new CliError(`"${a}": expected ${example}`);
+    const raw = m[2]!;
+    set[m[1]!] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  }
+  return set;
 }
 
 /** `30s`, `500ms`, `2m`, `1h` → milliseconds. */

@@ -31,6 +31,7 @@ import {
   eventsTable,
   operationLine,
   operationsTable,
+  parseAssignments,
   parseDuration,
   worldDetail,
   worldsTable,
@@ -385,13 +386,11 @@ export function buildProgram(io: Io): Command {
     .command('set <assignments...>')
     .description('Set keys: ffctl config set scaling.splitSessions=600 scaling.cooldownSeconds=10')
     .action(async (assignments: string[]) => {
-      const set: Record<string, unknown> = {};
-      for (const a of assignments) {
-        const m = /^scaling\.([A-Za-z]+)=(.+)$/.exec(a);
-        if (!m) throw new CliError(`"${a}": expected scaling.<key>=<value>, e.g. scaling.splitSessions=600`);
-        const raw = m[2]!;
-        set[m[1]!] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
-      }
+      const set = parseAssignments(
+        assignments,
+        /^scaling\.([A-Za-z]+)=(.+)$/,
+        'scaling.<key>=<value>, e.g. scaling.splitSessions=600',
+      );
       const r = await client().request('PATCH', '/v1/config/scaling', ConfigPatchResultSchema, { set });
       io.out(
         emit(format(), r, () =>

@@ -1,7 +1,6 @@
 import { TokenListSchema } from '@fleetforge/shared';
 import type { FakeClock } from '@fleetforge/shared/testing';
-import { startInProcessApi, type InProcessApi } from '../test/api-server';
-import { run } from './main';
+import { ffctlAgainst, startInProcessApi, type InProcessApi } from '../test/api-server';
 import { parseTtl } from './token';
 
 describe('ffctl token --ttl', () => {
@@ -32,17 +31,7 @@ describe('ffctl token create, list, revoke against the API', () => {
   });
   afterAll(() => server.close());
 
-  async function ffctl(args: string[], token = 'root-token') {
-    let out = '';
-    let err = '';
-    const code = await run(args, {
-      out: (t) => (out += t),
-      err: (t) => (err += t),
-      env: { FLEETFORGE_API: api, FLEETFORGE_TOKEN: token, NO_COLOR: '1' },
-      cwd: '/',
-    });
-    return { code, out, err };
-  }
+  const ffctl = (args: string[], token = 'root-token') => ffctlAgainst(api, args, token);
 
   it('creates a token with a lifetime, lists it, revokes it; the revoked token gets 401 naming why', async () => {
     const created = await ffctl(['token', 'create', 'ci', '--role', 'observer', '--ttl', '12h']);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink } from '@fleetforge/shared/testing';
 import { ApiRouter, storeToken, testDeps } from '@fleetforge/functions';
+import { run } from '../ffctl/main';
 
 export interface InProcessApi {
   url: string;
@@ -15,6 +16,23 @@ export interface InProcessApi {
     tenant?: string,
   ): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Runs ffctl in-process against `api` with a token, as a user would (no colour); its output and exit code. */
+export async function ffctlAgainst(
+  api: string,
+  args: string[],
+  token: string,
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await run(args, {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    env: { FLEETFORGE_API: api, FLEETFORGE_TOKEN: token, NO_COLOR: '1' },
+    cwd: '/',
+  });
+  return { code, out, err };
 }
 
 /**

@@ -46,3 +46,26 @@ export function exportLines(lines: readonly RollupLine[], prices: PriceTable): E
     cost: costOf(l, l.tier, prices),
   }));
 }
+
+/** One billing export's document (`exports/{id}`): its chain position, files and totals. */
+export const ExportDocSchema = z.strictObject({
+  id: z.string(),
+  state: z.enum(['writing', 'complete']),
+  seq: z.number().int().positive(),
+  window: z.string(),
+  period: z.enum(['hour', 'day']),
+  closed: z.boolean(),
+  previous: z.strictObject({ id: z.string(), seq: z.number().int().positive(), hash: z.string() }).nullable(),
+  operator: z.string(),
+  startedAt: z.string(),
+  manifestKey: z.string().nullable().default(null),
+  manifestHash: z.string().nullable().default(null),
+  generatedAt: z.string().nullable().default(null),
+  files: z
+    .array(z.strictObject({ key: z.string(), sha256: z.string(), size: z.number(), contentType: z.string() }))
+    .default([]),
+  tenants: z.number().int().nonnegative().default(0),
+  cost: z.number().nonnegative().default(0),
+  currency: z.string().default('USD'),
+});
+export type ExportDoc = z.infer<typeof ExportDocSchema>;
