@@ -3,6 +3,7 @@ import {
   BillingConfigPatchSchema,
   BillingConfigSchema,
   patchBillingConfig,
+  ExportDocSchema,
   ExportDocumentSchema,
   ExportLineSchema,
   FleetError,
@@ -12,7 +13,7 @@ import {
   type Principal,
 } from '@fleetforge/shared';
 import { BillingExportRequestSchema, auditBilling, billingExport, type BillingDeps } from '../usecases/billing-export';
-import { ExportDocSchema, listCompleteExports, readStoredBillingConfig } from '../store/exports';
+import { listCompleteExports, readStoredBillingConfig } from '../store/exports';
 import { auditedTransaction, writeEvents } from '../store/records';
 import { productionBillingDeps } from '../runtime';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';

@@ -11,9 +11,6 @@ import {
   type Transaction,
 } from '@fleetforge/shared';
 
-/** Moved to shared (ffctl and the dashboard parse it too); re-exported for the store's callers. */
-export { ExportDocSchema, type ExportDoc };
-
 /** The head of the export chain (`billing/head`). */
 export const BillingHeadSchema = z.strictObject({
   seq: z.number().int().nonnegative(),

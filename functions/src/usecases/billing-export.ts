@@ -25,6 +25,8 @@ import {
   type BillingWindow,
   type BlobStore,
   type Digests,
+  ExportDocSchema,
+  type ExportDoc,
   type ExportDocument,
   type ExportLine,
   type ExportManifest,
@@ -35,7 +37,7 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { ExportDocSchema, readBillingConfig, readBillingHead, type ExportDoc } from '../store/exports';
+import { readBillingConfig, readBillingHead } from '../store/exports';
 import { buildEvent } from '../store/records';
 
 /** What billing needs beyond the common deps: where exports go and how they are signed. */
