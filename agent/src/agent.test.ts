@@ -3,8 +3,8 @@ import {
   AgentHeartbeatSchema,
   AgentReportSchema,
   TOPICS,
-  pollUntil,
   sleep,
+  waitUntil,
   type AgentCommand,
   type AgentReport,
 } from '@fleetforge/shared';
@@ -50,6 +50,7 @@ const start = (cell: string, incarnation = 1): AgentCommand => ({
   generation: 'g1',
   tenant: null,
   tier: null,
+  warmPool: null,
   correlationId: 'corr',
 });
 const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));
@@ -59,13 +60,12 @@ const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = ce
   world: W,
   cells: refs(cells),
   keep: refs(keep),
+  warmPool: null,
   correlationId: 'corr-sync',
 });
 
-async function until(what: string, cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  if (!(await pollUntil(cond, (ok) => ok, { timeoutMs, intervalMs: 5 })))
-    throw new Error(`timed out waiting for ${what}`);
-}
+const until = (what: string, cond: () => boolean, timeoutMs = 2000) =>
+  waitUntil(what, cond, { timeoutMs, intervalMs: 5 });
 
 describe('Agent heartbeat', () => {
   it('heartbeats at start (adopting), then again once adoption is complete, with its boot id', async () => {
@@ -80,6 +80,30 @@ describe('Agent heartbeat', () => {
     expect(new Set(beats.map((b) => b.bootId)).size).toBe(1);
     expect(beats[0]).toMatchObject({ agentId: 'a1', driver: 'fake' });
     await t.agent.stop();
+  });
+});
+
+describe('Agent warm pool', () => {
+  it("keeps the sum of its worlds' warmPool sizes, as starts and syncs say, capped, and heartbeats the count", async () => {
+    const t = setup({ warm: { min: 1, max: 10 } });
+    await t.agent.start();
+    expect(t.driver.warmTarget).toBe(1); // the floor, before any world asks
+    const pool = (c: AgentCommand, warmPool: number | null, world = W) => ({ ...c, world, warmPool }) as AgentCommand;
+    const steps: Array<[AgentCommand, number]> = [
+      [pool(start('r0c0'), 4), 4],
+      [pool(sync([]), 3, 'world-b'), 7],
+      [pool(sync([['r0c0', 1]]), null), 7], // says nothing: unchanged
+      [pool(sync([]), 9, 'world-b'), 10], // capped
+      [pool(sync([['r0c0', 1]]), 0), 9],
+    ];
+    for (const [command, want] of steps) {
+      await t.agent.execute(command);
+      expect(t.driver.warmTarget).toBe(want);
+    }
+    expect(t.metrics.value('fleetforge_agent_warm_target', { driver: 'fake' })).toBe(9);
+    await t.agent.stop();
+    const last = t.published(TOPICS.agentReports).map((d) => AgentHeartbeatSchema.safeParse(d));
+    expect(last.filter((p) => p.success).at(-1)?.data?.warm).toBe(1);
   });
 });
 

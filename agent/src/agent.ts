@@ -18,6 +18,7 @@ import {
 import type { Logger } from '@fleetforge/functions/adapters';
 import type { z } from 'zod';
 import { HttpCellClient } from './cell-client';
+import { WarmTargets } from './warm-targets';
 
 /** The fields every report repeats from the command or event it answers. */
 function ref(c: { world: string; cell: string; incarnation: number; correlationId: string }) {
@@ -58,6 +59,11 @@ export interface AgentOptions {
   monotonic?: () => number;
   /** How long two syncs must agree that a running cell is not kept before it is stopped (default 10 s). */
   orphanAfterMs?: number;
+  /**
+   * Warm pool bounds: idle cells kept whatever the worlds ask (default 0) and at most
+   * (default 16); worlds ask with `spec.warmPool.size` on their starts and syncs.
+   */
+  warm?: { min?: number; max?: number };
 }
 
 /**
@@ -101,11 +107,18 @@ export class Agent {
    * one snapshot can predate a start that raced it, two a sweep apart cannot.
    */
   private readonly orphanSuspects = new Map<string, number>();
+  private readonly warmTargets: WarmTargets;
 
   constructor(private readonly opts: AgentOptions) {
     this.client = opts.client ?? new HttpCellClient();
     this.probe = opts.probe ?? DEFAULT_PROBE;
     this.mono = opts.monotonic ?? (() => performance.now());
+    this.warmTargets = new WarmTargets({
+      min: opts.warm?.min ?? 0,
+      max: opts.warm?.max ?? 16,
+      // Several sentinel sweeps (a minute apart) must be missed before a world's pool lapses.
+      forgetAfterMs: 5 * 60_000,
+    });
     opts.driver.onEvent((e) => this.track(this.onDriverEvent(e)));
   }
 
@@ -173,6 +186,10 @@ export class Agent {
       ...(c.kind !== 'sync' ? { cell: c.cell } : {}),
     });
     try {
+      if (c.kind === 'start' || c.kind === 'sync') {
+        this.warmTargets.note(c.world, c.warmPool, this.mono());
+        this.resizeWarmPool();
+      }
       switch (c.kind) {
         case 'start':
           if (this.tombstones.has(`${c.world}/${c.cell}#${c.incarnation}`)) {
@@ -398,8 +415,18 @@ export class Agent {
     for (const key of [...this.probeFailures.keys()]) if (!live.has(key)) this.probeFailures.delete(key);
   }
 
+  /** Tells the driver how many idle cells to keep (a driver without a pool has none). */
+  private resizeWarmPool(): void {
+    if (!this.opts.driver.setWarmTarget || this.stopped) return;
+    const target = this.warmTargets.total(this.mono());
+    this.opts.driver.setWarmTarget(target);
+    this.opts.metrics.set('fleetforge_agent_warm_target', target, { driver: this.opts.driver.name });
+  }
+
   private async heartbeat(): Promise<void> {
     if (this.stopped) return;
+    // Also where a world's pool lapses when nothing has named it for a while.
+    if (this.adopted) this.resizeWarmPool();
     const hb = AgentHeartbeatSchema.parse({
       kind: 'heartbeat',
       agentId: this.opts.agentId,
@@ -411,6 +438,7 @@ export class Agent {
       cells: this.opts.driver.list().length,
       adopted: this.adopted,
       worlds: [...new Set(this.opts.driver.list().map((r) => r.world))].sort().slice(0, 1024),
+      warm: this.opts.driver.warmCount?.() ?? 0,
       correlationId: `agent-${this.opts.agentId}`,
     });
     try {

@@ -9,6 +9,8 @@ import {
   type HandoffResult,
 } from '@fleetforge/shared';
 
+import type { AssignRequest } from './cell/assign';
+
 const SampleSchema = LoadSampleSchema.extend({ hist: HistogramSchema.optional() });
 
 /** `GET /v1/info`: who answers on an endpoint (a restarted agent checks a pid was not reused). */
@@ -52,6 +54,22 @@ export class HttpCellClient implements CellClient {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * `POST /v1/assign` to a warm cell: it becomes the cell `env` describes. Throws unless
+   * it accepted (a cell already assigned answers 409; a bad environment 400).
+   */
+  async assign(endpoint: string, env: Record<string, string>, timeoutMs = 5000): Promise<void> {
+    const body: AssignRequest = { env };
+    const res = await fetch(`${endpoint}/v1/assign`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (res.status !== 202) throw new Error(`assignment to ${endpoint} refused: HTTP ${res.status} ${text}`);
   }
 
   async handoff(endpoint: string, request: HandoffRequest): Promise<HandoffResult> {

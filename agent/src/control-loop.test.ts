@@ -145,6 +145,24 @@ describe('control loop on fakes', () => {
     await w.agent.stop();
   });
 
+  it("keeps the world's warm pool from apply to delete (spec.warmPool → start commands → driver)", async () => {
+    const w = world();
+    await withTokens(w);
+    const withPool = `${MANIFEST}  warmPool: { size: 3 }\n`;
+    expect((await w.call('POST', '/v1/worlds', 'admin-token', withPool)).status).toBe(201);
+    await w.bus.idle();
+    const starts = (w.bus.payloads(TOPICS.agentCommands) as AgentCommand[]).filter((c) => c.kind === 'start');
+    expect(starts.map((c) => c.warmPool)).toEqual([3, 3, 3, 3]);
+    expect(w.driver.warmTarget).toBe(3);
+    const got = await w.call('GET', '/v1/worlds/world-a', 'observer-token');
+    expect(got.body).toMatchObject({ spec: { warmPool: { size: 3 } } });
+
+    expect((await w.call('DELETE', '/v1/worlds/world-a', 'admin-token')).status).toBe(202);
+    await w.bus.idle();
+    expect(w.driver.warmTarget).toBe(0); // the finalizing sync says 0
+    await w.agent.stop();
+  });
+
   it('restarts a crashed cell with the next incarnation and records CellRecovered', async () => {
     const w = world();
     await withTokens(w);

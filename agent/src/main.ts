@@ -6,7 +6,7 @@ import { TierSchema, parseOrThrow } from '@fleetforge/shared';
 import { PromMetricsSink, PubSubBus, createLogger, type Logger } from '@fleetforge/functions/adapters';
 import { Agent } from './agent';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Driver } from '@fleetforge/shared';
+import type { Driver, MetricsSink } from '@fleetforge/shared';
 import { KubernetesDriver } from './drivers/kubernetes-driver';
 import { ProcessDriver } from './drivers/process-driver';
 import { LeaseElector } from './leader';
@@ -63,6 +63,12 @@ const AgentEnvSchema = z.object({
    * tenant has its cells billed to that tenant on its tier, as their start commands say).
    */
   FF_METER_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Warm pool (process driver): idle, ready cells kept even when no world asks (FF_WARM_MIN)
+   * and at most across all worlds (FF_WARM_MAX); each costs a cell's memory while idle.
+   */
+  FF_WARM_MIN: z.coerce.number().int().nonnegative().max(256).default(0),
+  FF_WARM_MAX: z.coerce.number().int().nonnegative().max(256).default(16),
   FF_METER_TENANT: z.string().min(1).default('platform'),
   FF_METER_TIER: TierSchema.default('standard'),
   LOG_LEVEL: z.string().default('info'),
@@ -70,12 +76,13 @@ const AgentEnvSchema = z.object({
 
 type AgentEnv = z.infer<typeof AgentEnvSchema>;
 
-async function makeDriver(env: AgentEnv, log: Logger): Promise<Driver> {
+async function makeDriver(env: AgentEnv, log: Logger, metrics: MetricsSink): Promise<Driver> {
   const cellExtraEnv = env.FF_REDIS_URL ? { FF_REDIS_URL: env.FF_REDIS_URL } : undefined;
   if (env.FF_DRIVER === 'process') {
     return new ProcessDriver({
       stateDir: env.FF_AGENT_STATE_DIR,
       sampleMs: env.FF_SAMPLE_MS,
+      metrics,
       ...(cellExtraEnv ? { env: cellExtraEnv } : {}),
     });
   }
@@ -137,7 +144,7 @@ async function main(): Promise<void> {
   }
 
   const bus = new PubSubBus(env.GOOGLE_CLOUD_PROJECT);
-  const driver = await makeDriver(env, log);
+  const driver = await makeDriver(env, log, metrics);
   const agent = new Agent({
     agentId: env.FF_AGENT_ID,
     bus,
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
     relayMs: env.FF_SAMPLE_MS,
     heartbeatMs: env.FF_HEARTBEAT_MS,
     probe: { periodMs: env.FF_PROBE_PERIOD_MS, timeoutMs: env.FF_PROBE_TIMEOUT_MS, failures: env.FF_PROBE_FAILURES },
+    warm: { min: env.FF_WARM_MIN, max: env.FF_WARM_MAX },
     ...(elector ? { canAct: () => elector.isLeader() } : {}),
   });
   // Tenancy needs a cluster: on the process driver every tenant command is answered Unavailable, with how to get one.

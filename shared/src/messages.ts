@@ -9,6 +9,12 @@ import { NameSchema, CapacitySchema } from './world';
 /** Every message carries the correlation id of the operation it belongs to. */
 const Correlated = { correlationId: z.string().min(1) };
 
+/**
+ * The world's `spec.warmPool.size`, carried by starts and syncs so the agent learns it
+ * level-based; null: the sender did not say (the agent keeps what it knew).
+ */
+const WarmPoolField = { warmPool: z.number().int().nonnegative().max(64).nullable().default(null) };
+
 /** `world-reconcile`: "look at this world again". Level-based, so duplicates are harmless. */
 export const WorldReconcileMessageSchema = z.strictObject({
   world: NameSchema,
@@ -51,6 +57,7 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
      */
     tenant: TenantNameSchema.nullable().default(null),
     tier: TierSchema.nullable().default(null),
+    ...WarmPoolField,
   }),
   z.strictObject({
     kind: z.literal('handoff'),
@@ -79,6 +86,7 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     world: NameSchema,
     cells: z.array(CellIncarnationSchema).max(4096),
     keep: z.array(CellIncarnationSchema).max(4096),
+    ...WarmPoolField,
     ...Correlated,
   }),
 ]);
@@ -123,6 +131,8 @@ export const AgentHeartbeatSchema = z.strictObject({
   adopted: z.boolean(),
   /** Worlds it runs cells of (a world the control plane no longer has gets an empty sync). */
   worlds: z.array(NameSchema).max(1024),
+  /** Idle, ready cells in its warm pool now (see WorldSpec.warmPool); older agents send none. */
+  warm: z.number().int().nonnegative().default(0),
   correlationId: z.string().min(1),
 });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeatSchema>;

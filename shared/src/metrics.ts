@@ -91,6 +91,21 @@ export const METRICS = {
     labels: ['kind', 'outcome'],
   },
   fleetforge_agent_cells: { type: 'gauge', help: 'Cells the agent runs now.', labels: ['driver'] },
+  fleetforge_agent_warm_cells: {
+    type: 'gauge',
+    help: 'Idle, ready cells in the agent warm pool now (as its last heartbeat said, on the API).',
+    labels: ['agent'],
+  },
+  fleetforge_agent_warm_target: {
+    type: 'gauge',
+    help: 'Idle cells the agent keeps warm: the sum of its worlds warmPool.size, capped by FF_WARM_MAX.',
+    labels: ['driver'],
+  },
+  fleetforge_agent_cell_starts_total: {
+    type: 'counter',
+    help: 'Cell starts by source: warm (an idle pool cell was assigned) or cold (a new process or pod).',
+    labels: ['driver', 'source'],
+  },
   fleetforge_world_degraded: {
     type: 'gauge',
     help: '1 while a world is Degraded because its agent or its cells went silent (nothing is replaced for silence).',

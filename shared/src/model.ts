@@ -176,6 +176,8 @@ export const AgentDocSchema = z.strictObject({
   driver: z.string().min(1),
   cells: z.number().int().nonnegative(),
   adopted: z.boolean(),
+  /** Idle, ready cells in its warm pool at the heartbeat. */
+  warm: z.number().int().nonnegative().default(0),
   /** Boots seen for this agent id: a restart shows as a new boot. */
   restarts: z.number().int().nonnegative().default(0),
 });

@@ -205,6 +205,13 @@ export interface Driver {
   close(): Promise<void>;
   /** Stops every cell this driver runs (tests; tearing a local stack down). */
   stopAll(reason: string): Promise<void>;
+  /**
+   * Keeps `n` idle, ready cells that a start takes instead of starting one (a warm pool).
+   * Drivers without a pool leave it out, and every start is a cold one.
+   */
+  setWarmTarget?(n: number): void;
+  /** Idle cells ready to be taken now. */
+  warmCount?(): number;
 }
 
 /** A cell's load as it answers `GET /v1/sample`. */

@@ -48,3 +48,13 @@ export async function pollUntil<T>(
   }
   return value;
 }
+
+/** Resolves once `cond` holds (read every `intervalMs`, default 25 ms); else throws `timed out waiting for <what>`. */
+export async function waitUntil(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  { timeoutMs, intervalMs = 25 }: { timeoutMs: number; intervalMs?: number },
+): Promise<void> {
+  if (!(await pollUntil(cond, (ok) => ok, { timeoutMs, intervalMs })))
+    throw new Error(`timed out waiting for ${what} (${timeoutMs} ms)`);
+}

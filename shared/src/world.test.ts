@@ -158,6 +158,20 @@ describe('WorldManifestSchema / WorldSpecSchema', () => {
     else expect(paths(rejection(WorldSpecSchema, input))).toEqual(['scaling.mergeSessions']);
   });
 
+  it.each<[unknown, string[] | 'ok']>([
+    [undefined, 'ok'],
+    [{ size: 0 }, 'ok'],
+    [{ size: 16 }, 'ok'],
+    [{ size: 17 }, ['warmPool.size']], // more than maxCells (16)
+    [{ size: -1 }, ['warmPool.size']],
+    [{ size: 2.5 }, ['warmPool.size']],
+    [{ size: 4, idle: true }, ['warmPool.idle']],
+  ])('warmPool %o: %p', (warmPool, want) => {
+    const input = specInput(warmPool === undefined ? {} : { warmPool });
+    if (want === 'ok') expect(parseOrThrow(WorldSpecSchema, input, 'spec').warmPool).toEqual(warmPool);
+    else expect(paths(rejection(WorldSpecSchema, input))).toEqual(want);
+  });
+
   it('rejects splitSessions above capacity.sessions at scaling.splitSessions', () => {
     const e = rejection(WorldSpecSchema, specInput({ capacity: { sessions: 300 } }));
     expect(paths(e)).toEqual(['scaling.splitSessions']);

@@ -68,6 +68,18 @@ export const PersistenceSchema = z.strictObject({
 });
 
 /**
+ * Idle cells kept started and ready for this world, so a split or merge assigns its
+ * children to them instead of starting processes on its critical path (Agones keeps
+ * a buffer of Ready game servers the same way). The agent refills the pool in the
+ * background and caps its total across worlds (FF_WARM_MAX).
+ */
+export const WarmPoolSchema = z.strictObject({
+  /** Idle ready cells to keep; a quads split takes 4, so 4 covers one split at a time. */
+  size: z.number().int().nonnegative().max(64).describe('Idle, ready cells the agent keeps for this world (0: none).'),
+});
+export type WarmPool = z.infer<typeof WarmPoolSchema>;
+
+/**
  * The tenant a world belongs to when its manifest names none: the platform's own. Its
  * cells are billed to the agent's configured platform tenant (FF_METER_TENANT/FF_METER_TIER).
  */
@@ -86,6 +98,10 @@ const WorldSpecObject = z.strictObject({
   capacity: CapacitySchema.default(CapacitySchema.parse({})),
   scaling: ScalingSchema.default(ScalingSchema.parse({})),
   persistence: PersistenceSchema.default(PersistenceSchema.parse({})),
+  /** Optional rather than defaulted, like `tenant`: worlds stored without it keep their spec hash. */
+  warmPool: WarmPoolSchema.optional().describe(
+    'Idle, ready cells kept for this world so splits and merges do not wait for a cell to start (absent: none).',
+  ),
 });
 
 /** Cross-field rules; each issue names the field a user has to change. */
@@ -118,6 +134,13 @@ export const WorldSpecSchema = WorldSpecObject.superRefine((spec, ctx) => {
       message: `must be below splitSessions (${spec.scaling.splitSessions}) or cells would oscillate`,
     });
   }
+  if (spec.warmPool && spec.warmPool.size > spec.scaling.maxCells) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['warmPool', 'size'],
+      message: `must not exceed scaling.maxCells (${spec.scaling.maxCells}): more idle cells than the world can ever use`,
+    });
+  }
   if (spec.scaling.splitSessions > spec.capacity.sessions) {
     ctx.addIssue({
       code: 'custom',
@@ -128,6 +151,11 @@ export const WorldSpecSchema = WorldSpecObject.superRefine((spec, ctx) => {
 });
 export type WorldSpec = z.output<typeof WorldSpecSchema>;
 export type WorldSpecInput = z.input<typeof WorldSpecSchema>;
+
+/** Idle ready cells the agent should keep for a world (0 when its spec asks for none). */
+export function warmPoolSize(spec: Pick<WorldSpec, 'warmPool'>): number {
+  return spec.warmPool?.size ?? 0;
+}
 
 /** The tenant a world belongs to: its `spec.tenant`, else the platform tenant. */
 export function worldTenant(spec: Pick<WorldSpec, 'tenant'>): string {

@@ -4,7 +4,12 @@
  * over `GET /v1/sample`, whichever driver runs the cell. A cell outlives its agent
  * on purpose (an agent restart must not cost sessions): it stops on SIGTERM, after
  * flushing its session checkpoint.
+ *
+ * With FF_WARM=1 it starts as a warm cell: loaded, listening on loopback, owning
+ * nothing, until one `POST /v1/assign` gives it the environment of a cell (./assign).
  */
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Counter, Histogram } from 'prom-client';
@@ -17,6 +22,7 @@ import {
   toFleetError,
   type Rect,
 } from '@fleetforge/shared';
+import { AssignRequestSchema } from './assign';
 import { CellRuntime } from './runtime';
 import { WriteBehindSessionStore } from './write-behind-store';
 
@@ -121,8 +127,14 @@ async function openCheckpointedStore(env: CellEnv & { FF_REDIS_URL: string }, bo
   }
 }
 
-async function main(): Promise<void> {
-  const env = parseOrThrow(CellEnvSchema, process.env, 'cell environment');
+/** Writes a record atomically: a reader sees the whole of it or nothing. */
+function writeRecord(file: string, record: Record<string, unknown>): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(record));
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Runs as the cell `env` describes until SIGTERM. */
+async function serve(env: CellEnv): Promise<void> {
   const durable = env.FF_REDIS_URL
     ? await openCheckpointedStore({ ...env, FF_REDIS_URL: env.FF_REDIS_URL }, env.FF_BOUNDARY)
     : undefined;
@@ -143,11 +155,7 @@ async function main(): Promise<void> {
   });
   for (const m of durable?.metrics ?? []) cell.registry.registerMetric(m);
   const endpoint = await cell.listen();
-  if (env.FF_ENDPOINT_FILE) {
-    // Atomically: a reader sees the whole record or none.
-    writeFileSync(`${env.FF_ENDPOINT_FILE}.tmp`, JSON.stringify({ pid: process.pid, endpoint }));
-    renameSync(`${env.FF_ENDPOINT_FILE}.tmp`, env.FF_ENDPOINT_FILE);
-  }
+  if (env.FF_ENDPOINT_FILE) writeRecord(env.FF_ENDPOINT_FILE, { pid: process.pid, endpoint });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -161,7 +169,72 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 }
 
-main().catch((err: unknown) => {
+const MAX_ASSIGN_BYTES = 64 * 1024;
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > MAX_ASSIGN_BYTES) throw new Error(`assignment larger than ${MAX_ASSIGN_BYTES} bytes`);
+  }
+  return body;
+}
+
+/**
+ * A warm cell: its code loaded, nothing owned. It waits on loopback for the one
+ * assignment that makes it a cell, so a split's children cost no process start.
+ * A bad assignment is answered 400 (naming the variable) and it stays warm.
+ */
+async function waitForAssignment(): Promise<void> {
+  // Loaded now rather than when assigned: the Redis client is much of a cold start.
+  if (process.env.FF_REDIS_URL) await import('./redis-checkpoint.js');
+  const base = { ...process.env };
+  delete base.FF_WARM;
+  let assigned = false;
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true, warm: true });
+    if (req.method !== 'POST' || req.url !== '/v1/assign') return reply(404, { error: 'a warm cell: POST /v1/assign' });
+    if (assigned) return reply(409, { error: 'already assigned' });
+    readBody(req)
+      .then((text) => {
+        if (assigned) return reply(409, { error: 'already assigned' });
+        const request = parseOrThrow(AssignRequestSchema, JSON.parse(text), 'assignment');
+        const env = parseOrThrow(CellEnvSchema, { ...base, ...request.env }, 'assigned cell environment');
+        assigned = true;
+        reply(202, { pid: process.pid, cell: env.FF_CELL, incarnation: env.FF_INCARNATION });
+        server.close();
+        process.removeAllListeners('SIGTERM');
+        process.removeAllListeners('SIGINT');
+        log('INFO', 'warm cell assigned', { world: env.FF_WORLD, cell: env.FF_CELL, incarnation: env.FF_INCARNATION });
+        serve(env).catch(fail);
+      })
+      .catch((err: unknown) => {
+        const e = toFleetError(err);
+        reply(e.httpStatus === 500 ? 400 : e.httpStatus, e.toJSON());
+      });
+  });
+  const host = base.FF_HOST ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const endpoint = `http://${host}:${(server.address() as AddressInfo).port}`;
+  if (base.FF_ENDPOINT_FILE) writeRecord(base.FF_ENDPOINT_FILE, { pid: process.pid, endpoint, warm: true });
+  const exit = () => process.exit(0);
+  process.on('SIGTERM', exit);
+  process.on('SIGINT', exit);
+}
+
+async function main(): Promise<void> {
+  if (process.env.FF_WARM === '1') return waitForAssignment();
+  await serve(parseOrThrow(CellEnvSchema, process.env, 'cell environment'));
+}
+
+function fail(err: unknown): void {
   log('ERROR', String(err));
   process.exit(1);
-});
+}
+
+main().catch(fail);

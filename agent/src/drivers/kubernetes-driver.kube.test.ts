@@ -15,7 +15,7 @@ import {
   type KubernetesObject,
   type V1Pod,
 } from '@kubernetes/client-node';
-import type { CellRunSpec, DriverEvent } from '@fleetforge/shared';
+import { sleep, type CellRunSpec, type DriverEvent } from '@fleetforge/shared';
 import { HttpCellClient } from '../cell-client';
 import { ANNOTATIONS, KubernetesDriver, LABELS, podName } from './kubernetes-driver';
 
@@ -63,7 +63,7 @@ async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs
     const v = fn();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 const find = <K extends DriverEvent['kind']>(events: DriverEvent[], kind: K, cell?: string) =>
@@ -237,7 +237,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     const { d, events } = driver('kd-never');
     await d.start(spec('kd-never', 'r0c0', { neverReady: true }));
     await until('started', () => find(events, 'started', 'r0c0'));
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     expect(find(events, 'ready', 'r0c0')).toBeUndefined();
     expect(d.list().filter((c) => c.world === 'kd-never')).toMatchObject([{ phase: 'starting' }]);
     await d.stop('kd-never', 'r0c0', 'rollback');
@@ -271,7 +271,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
       expect.objectContaining({ requested: true, reason: 'stopped while starting' }),
     ]);
     // Nothing comes back afterwards (no adoption of the deleted pod, no ready).
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     expect(d.list().filter((c) => c.world === 'kd-race')).toEqual([]);
     expect(find(events, 'ready', 'r0c0')).toBeUndefined();
   });
@@ -284,7 +284,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     const a = find(events, 'ready', 'a')!;
     await fetch(`${a.endpoint}/v1/sessions`, { method: 'POST', body: JSON.stringify({ id: 'keep-me', x: 5, y: 5 }) });
     await d.close();
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     expect(await podsOf('kd-close')).toHaveLength(2);
     expect(events.filter((e) => e.kind === 'exited')).toEqual([]);
 

@@ -10,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import {
   TierSchema,
+  sleep,
   type CellRunSpec,
   type CellRuntimeStatus,
   type Driver,
@@ -84,7 +85,6 @@ interface CellPod {
 }
 
 const errCode = (err: unknown) => (err as { code?: number }).code;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 6);
 
 /** A label value: the value itself when valid, else a readable prefix plus a hash (labels are for selecting). */

@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import {
   TierSchema,
+  sleep,
   type CellRunSpec,
   type CellRuntimeStatus,
   type Driver,
   type DriverEvent,
+  type MetricsSink,
 } from '@fleetforge/shared';
 import { HttpCellClient } from '../cell-client';
+import { WarmRecordSchema } from '../cell/assign';
 import { cellEnv } from './cell-env';
 
 /**
@@ -64,10 +67,32 @@ export interface ProcessDriverOptions {
   env?: Record<string, string>;
   /** Cells' output, appended (default `<stateDir>/cells.log`). */
   logFile?: string;
+  /** Counts starts by source (warm or cold). */
+  metrics?: MetricsSink;
+  /** How long a warm cell may take to be ready before it is given up on (default 20 s). */
+  warmStartTimeoutMs?: number;
+}
+
+/** An idle cell process of the warm pool: started, listening, owning nothing yet. */
+interface Warm {
+  pid: number;
+  child: ChildProcess;
+  /** `<stateDir>/warm/<n>`: its record (`.json`) and the endpoint it writes (`.endpoint.json`). */
+  base: string;
+  endpoint: string | null;
+  /** Set once it exited or was taken: it is no longer the pool's. */
+  gone: boolean;
+  /** Who handles its exit: the pool while idle, its cell once assigned. */
+  onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 const key = (world: string, cell: string) => `${world}/${cell}`;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Names warm cells' records; per process, as several drivers may share one (tests). */
+let warmSeq = 0;
+
+function exitWhy(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `killed by ${signal}` : `exited with code ${code}`;
+}
 
 /** Whether a process with this pid still runs (signal 0 only checks). */
 function alive(pid: number): boolean {
@@ -94,6 +119,29 @@ function signalCell(pid: number, signal: NodeJS.Signals): void {
 
 function cellsDir(stateDir: string): string {
   return join(stateDir, 'cells');
+}
+
+function warmDir(stateDir: string): string {
+  return join(stateDir, 'warm');
+}
+
+const WarmPidSchema = z.strictObject({ pid: z.number().int().positive() });
+
+/** Pids recorded for warm cells under a state folder (idle: they hold no sessions). */
+function warmRecords(stateDir: string): Array<{ pid: number; base: string }> {
+  let names: string[];
+  try {
+    names = readdirSync(warmDir(stateDir));
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith('.json') && !n.endsWith('.endpoint.json'))
+    .map((n) => join(warmDir(stateDir), n.slice(0, -'.json'.length)))
+    .flatMap((base) => {
+      const r = readJson(`${base}.json`, WarmPidSchema);
+      return r ? [{ pid: r.pid, base }] : [];
+    });
 }
 
 function fileBase(stateDir: string, world: string, cell: string, incarnation: number): string {
@@ -138,7 +186,11 @@ function removeRecord(base: string): void {
  */
 export async function reapCells(stateDir: string, graceMs = 3000): Promise<number> {
   const records = cellRecords(stateDir);
-  const running = records.filter((r) => r.alive);
+  const running: Array<{ pid: number }> = records.filter((r) => r.alive);
+  for (const w of warmRecords(stateDir)) {
+    if (alive(w.pid)) running.push(w);
+    removeRecord(w.base);
+  }
   for (const r of running) signalCell(r.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (running.some((r) => alive(r.pid)) && Date.now() < deadline) await sleep(50);
@@ -162,10 +214,16 @@ export class ProcessDriver implements Driver {
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private adopting: Promise<void> | undefined;
+  /** The warm pool: idle cells, oldest first; those still starting have no endpoint yet. */
+  private readonly warm: Warm[] = [];
+  private warmTarget = 0;
+  private warmFailures = 0;
+  private filling = false;
 
   constructor(private readonly opts: ProcessDriverOptions) {
     this.cellMain = opts.cellMain ?? join(__dirname, '..', 'cell', 'main.js');
     mkdirSync(cellsDir(opts.stateDir), { recursive: true });
+    mkdirSync(warmDir(opts.stateDir), { recursive: true });
   }
 
   private emit(e: DriverEvent): void {
@@ -262,6 +320,13 @@ export class ProcessDriver implements Driver {
   }
 
   private async adoptRecorded(): Promise<void> {
+    // Warm cells an earlier agent left hold nothing: stopped rather than adopted, the pool refills.
+    const mine = new Set(this.warm.map((w) => w.pid));
+    for (const w of warmRecords(this.opts.stateDir)) {
+      if (mine.has(w.pid)) continue;
+      if (alive(w.pid)) signalCell(w.pid, 'SIGTERM');
+      removeRecord(w.base);
+    }
     await Promise.all(cellRecords(this.opts.stateDir).map((rec) => this.adoptOne(rec)));
     this.ensurePolling();
   }
@@ -311,16 +376,41 @@ export class ProcessDriver implements Driver {
     }
     const base = fileBase(this.opts.stateDir, spec.world, spec.cell, spec.incarnation);
     removeRecord(base);
+    const env = { ...cellEnv(spec, this.opts.sampleMs), FF_ENDPOINT_FILE: `${base}.endpoint.json` };
+    const record = (pid: number): CellRecord => ({
+      world: spec.world,
+      cell: spec.cell,
+      incarnation: spec.incarnation,
+      correlationId: spec.correlationId,
+      pid,
+      spawnedAt: new Date().toISOString(),
+      tenant: spec.tenant ?? null,
+      tier: spec.tier ?? null,
+    });
+    const warm = this.takeWarm();
+    let r = warm ? await this.assignWarm(warm, record(warm.pid), base, env) : undefined;
+    const source = r ? 'warm' : 'cold';
+    if (!r) {
+      const child = await this.spawnCell(env);
+      r = this.track(record(child.pid!), child, base);
+      // Recorded before anything else happens: an agent that dies now leaves a cell the next one adopts.
+      writeFileSync(`${base}.json`, JSON.stringify(r.record));
+      const cold = r;
+      child.on('exit', (code, signal) => this.onExit(cold, code, exitWhy(code, signal)));
+    }
+    this.opts.metrics?.inc('fleetforge_agent_cell_starts_total', { driver: this.name, source });
+    this.emit({ kind: 'started', ...this.ref(r.record) });
+    void this.awaitReady(r);
+    this.fillWarm();
+  }
+
+  /** Forks the cell entry point with `env` on top of ours, in its own process group, logging to the cells log. */
+  private async spawnCell(env: Record<string, string>): Promise<ChildProcess> {
     const log = openSync(this.opts.logFile ?? join(this.opts.stateDir, 'cells.log'), 'a');
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, [this.cellMain], {
-        env: {
-          ...process.env,
-          ...this.opts.env,
-          ...cellEnv(spec, this.opts.sampleMs),
-          FF_ENDPOINT_FILE: `${base}.endpoint.json`,
-        },
+        env: { ...process.env, ...this.opts.env, ...env },
         // Its own process group and no pipes to us: the cell must outlive this agent.
         detached: true,
         stdio: ['ignore', log, log],
@@ -330,29 +420,128 @@ export class ProcessDriver implements Driver {
     }
     if (child.pid === undefined) {
       await new Promise((r) => child.once('error', r));
-      throw new Error(`could not start cell ${spec.cell}`);
+      throw new Error('could not start a cell process');
     }
     child.unref();
-    const record: CellRecord = {
-      world: spec.world,
-      cell: spec.cell,
-      incarnation: spec.incarnation,
-      correlationId: spec.correlationId,
-      pid: child.pid,
-      spawnedAt: new Date().toISOString(),
-      tenant: spec.tenant ?? null,
-      tier: spec.tier ?? null,
-    };
-    writeFileSync(`${base}.json`, JSON.stringify(record));
-    const r = this.track(record, child, base);
-    child.on('exit', (code, signal) =>
-      this.onExit(r, code, signal ? `killed by ${signal}` : `exited with code ${code}`),
-    );
     child.on('error', () => {
       // 'exit' follows and reports it.
     });
-    this.emit({ kind: 'started', ...this.ref(record) });
-    void this.awaitReady(r);
+    return child;
+  }
+
+  /**
+   * Keeps `n` idle, ready cells. Fewer wanted: the newest idle ones are stopped (they hold
+   * nothing). More: they are started in the background, one at a time.
+   */
+  setWarmTarget(n: number): void {
+    this.warmTarget = Math.max(0, Math.floor(n));
+    while (this.warm.length > this.warmTarget) this.discardWarm(this.warm[this.warm.length - 1]!);
+    this.fillWarm();
+  }
+
+  warmCount(): number {
+    return this.warm.filter((w) => w.endpoint !== null).length;
+  }
+
+  /** Pids of the idle warm cells (tests check that none outlive a teardown). */
+  warmPids(): number[] {
+    return this.warm.map((w) => w.pid);
+  }
+
+  private fillWarm(): void {
+    if (this.filling || this.closed) return;
+    this.filling = true;
+    void (async () => {
+      // One at a time: a refill must not starve the cells that serve, or a hand-off in flight.
+      while (!this.closed && this.warm.length < this.warmTarget) {
+        if (this.warmFailures > 0) await sleep(Math.min(30_000, 500 * 2 ** this.warmFailures));
+        if (this.closed || this.warm.length >= this.warmTarget) break;
+        const ok = await this.spawnWarm().catch(() => false);
+        this.warmFailures = ok ? 0 : this.warmFailures + 1;
+      }
+    })().finally(() => (this.filling = false));
+  }
+
+  /** Starts one warm cell and waits until it listens; false if it died or took too long. */
+  private async spawnWarm(): Promise<boolean> {
+    const base = join(warmDir(this.opts.stateDir), `${process.pid}-${++warmSeq}`);
+    const child = await this.spawnCell({
+      FF_WARM: '1',
+      FF_ENDPOINT_FILE: `${base}.endpoint.json`,
+      FF_SAMPLE_MS: String(this.opts.sampleMs ?? 1000),
+    });
+    writeFileSync(`${base}.json`, JSON.stringify({ pid: child.pid }));
+    const w: Warm = { pid: child.pid!, child, base, endpoint: null, gone: false, onExit: () => this.warmExited(w) };
+    child.on('exit', (code, signal) => w.onExit(code, signal));
+    this.warm.push(w);
+    const deadline = Date.now() + (this.opts.warmStartTimeoutMs ?? 20_000);
+    for (let i = 0; !w.gone && !this.closed; i++) {
+      const e = readJson(`${base}.endpoint.json`, WarmRecordSchema);
+      if (e && e.pid === w.pid) {
+        w.endpoint = e.endpoint;
+        return true;
+      }
+      if (Date.now() > deadline) {
+        this.discardWarm(w);
+        return false;
+      }
+      await sleep(i < 100 ? 20 : 200);
+    }
+    return false;
+  }
+
+  /** An idle warm cell exited on its own: out of the pool, which refills (backing off if they keep dying). */
+  private warmExited(w: Warm): void {
+    if (w.gone) return;
+    w.gone = true;
+    this.warm.splice(this.warm.indexOf(w), 1);
+    removeRecord(w.base);
+    this.warmFailures++;
+    this.fillWarm();
+  }
+
+  private discardWarm(w: Warm): void {
+    w.gone = true;
+    const i = this.warm.indexOf(w);
+    if (i >= 0) this.warm.splice(i, 1);
+    signalCell(w.pid, 'SIGTERM');
+    removeRecord(w.base);
+  }
+
+  private takeWarm(): Warm | undefined {
+    const i = this.warm.findIndex((w) => w.endpoint !== null && !w.gone);
+    if (i < 0) return undefined;
+    const [w] = this.warm.splice(i, 1);
+    w!.gone = true;
+    return w;
+  }
+
+  /**
+   * Makes a warm cell the cell `record` names. Its cell record is written first (an agent
+   * that dies mid-assignment leaves a cell the next one adopts); refused or unreachable,
+   * it is killed and undefined returned, and the caller starts the cell cold.
+   */
+  private async assignWarm(
+    w: Warm,
+    record: CellRecord,
+    base: string,
+    env: Record<string, string>,
+  ): Promise<Running | undefined> {
+    writeFileSync(`${base}.json`, JSON.stringify(record));
+    removeRecord(w.base);
+    let exitedEarly: [number | null, NodeJS.Signals | null] | undefined;
+    w.onExit = (code, signal) => (exitedEarly = [code, signal]);
+    try {
+      await cells.assign(w.endpoint!, env);
+    } catch {
+      signalCell(w.pid, 'SIGKILL');
+      removeRecord(base);
+      return undefined;
+    }
+    const r = this.track(record, w.child, base);
+    w.onExit = (code, signal) => this.onExit(r, code, exitWhy(code, signal));
+    if (exitedEarly) w.onExit(...exitedEarly);
+    return r;
   }
 
   /** Waits for the cell's endpoint file, then probes `/readyz` as a kubelet would. */
@@ -406,11 +595,14 @@ export class ProcessDriver implements Driver {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Idle warm cells stay (cells outlive their agent); the next agent stops them at adoption.
     clearInterval(this.pollTimer);
     this.pollTimer = undefined;
   }
 
   async stopAll(reason: string): Promise<void> {
+    this.warmTarget = 0;
+    for (const w of [...this.warm]) this.discardWarm(w);
     await Promise.all([...this.cells.values()].map((r) => this.stopRunning(r, reason)));
   }
 }

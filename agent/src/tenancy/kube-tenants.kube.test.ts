@@ -10,6 +10,7 @@ import {
   TenantDocSchema,
   TenantSpecSchema,
   applyTenantObservation,
+  sleep,
   tenantNamespace,
   vclusterNamespace,
   type TenantCommand,
@@ -84,7 +85,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
     const v = await fn().catch(() => undefined);
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

@@ -63,6 +63,7 @@ export async function metricsText(ctx: RouteContext, processSink?: PromMetricsSi
     const age = (ctx.deps.clock.now().getTime() - Date.parse(a.receivedAt)) / 1000;
     sink.set('fleetforge_agent_heartbeat_age_seconds', Math.max(0, age), { agent: a.agentId });
     sink.inc('fleetforge_agent_restarts_total', { agent: a.agentId }, a.restarts);
+    sink.set('fleetforge_agent_warm_cells', a.warm, { agent: a.agentId });
   }
   const text = (await sink.text()) + (processSink ? await processSink.text() : '');
   return { status: 200, body: text, contentType: 'text/plain; version=0.0.4' };

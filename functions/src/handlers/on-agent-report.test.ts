@@ -4,6 +4,7 @@ import { memoryDeps } from '../testing/memory-deps';
 import { onAgentReport } from './on-agent-report';
 
 const hb = (o: Partial<AgentHeartbeat> = {}): AgentHeartbeat => ({
+  warm: 0,
   kind: 'heartbeat',
   agentId: 'a1',
   bootId: 'boot-1',

@@ -108,6 +108,7 @@ async function recordHeartbeat(deps: Deps, hb: AgentHeartbeat, log: Deps['log'])
       driver: hb.driver,
       cells: hb.cells,
       adopted: hb.adopted,
+      warm: hb.warm,
       restarts: (before?.restarts ?? 0) + (restarted ? 1 : 0),
     };
     tx.set(path, doc);
@@ -136,7 +137,7 @@ async function recordHeartbeat(deps: Deps, hb: AgentHeartbeat, log: Deps['log'])
   for (const world of hb.worlds) {
     if (await deps.store.get(paths.world(world))) continue;
     log.warn({ world, agentId: hb.agentId }, 'agent runs cells of a world that is gone; asking it to stop them');
-    await publishSync(deps, world, [], [], hb.correlationId);
+    await publishSync(deps, world, [], [], 0, hb.correlationId);
   }
   return 'ok';
 }

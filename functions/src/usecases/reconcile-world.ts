@@ -8,6 +8,7 @@ import {
   servingCells,
   paths,
   planTick,
+  warmPoolSize,
   type AgentCommand,
   type TickPlan,
   type Transaction,
@@ -98,7 +99,14 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
   // vanished while nobody watched (its agent was down, say) is found this way, by evidence.
   if (msg.reason === 'sentinel')
-    await publishSync(deps, peek.world.name, servingCells(peek.cells), keptCells(peek.cells), msg.correlationId);
+    await publishSync(
+      deps,
+      peek.world.name,
+      servingCells(peek.cells),
+      keptCells(peek.cells),
+      warmPoolSize(peek.world.spec),
+      msg.correlationId,
+    );
   if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
     setOldestOperationAge(deps, msg.world, peek.operations);
@@ -122,6 +130,8 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
     plan,
     (plan.status ?? state.world.status).routingEpoch,
   );
+  // A deleted world keeps nothing, warm cells included (else its pool lasts until the agent forgets it).
+  if (plan.finalizeDelete) await publishSync(deps, state.world.name, [], [], 0, state.world.correlationId);
   for (const e of plan.events) {
     if (e.type === 'WorldInitialized')
       deps.metrics.observe('fleetforge_world_ready_seconds', Number(e.data?.seconds ?? 0));
@@ -182,12 +192,13 @@ function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, 
   }
 }
 
-/** One `sync` command for a world: the cells the agent should be running. */
+/** One `sync` command for a world: the cells the agent should be running, and how many to keep warm. */
 export async function publishSync(
   deps: Deps,
   world: string,
   cells: Array<{ cell: string; incarnation: number }>,
   keep: Array<{ cell: string; incarnation: number }>,
+  warmPool: number,
   correlationId: string,
 ): Promise<void> {
   const command = AgentCommandSchema.parse({
@@ -196,6 +207,7 @@ export async function publishSync(
     world,
     cells,
     keep,
+    warmPool,
     correlationId,
   });
   await deps.bus.publish(TOPICS.agentCommands, command, { world, correlationId });
@@ -235,6 +247,7 @@ export async function publishCommands(
         epoch,
         neverReady: s.neverReady ?? false,
         generation: world.createdAt,
+        warmPool: warmPoolSize(world.spec),
         ...billing,
       }),
     ),

@@ -34,6 +34,8 @@ interface Scenario {
   maxCells: number;
   side: number;
   splitSessions: number;
+  /** spec.warmPool.size: idle ready cells the agent keeps for the world (0: every child starts cold). */
+  warmPool: number;
 }
 
 function manifest(s: Scenario): string {
@@ -57,6 +59,7 @@ function manifest(s: Scenario): string {
         strategy: 'quads',
         readinessTimeoutSeconds: 20,
       },
+      warmPool: { size: s.warmPool },
     },
   });
 }
@@ -194,6 +197,7 @@ async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unk
   return {
     sessions: s.sessions,
     maxCells: s.maxCells,
+    warmPool: s.warmPool,
     cellsPeak,
     cellsAfterScaleIn: (await live()).length,
     splitDurationMs: summarize(seconds(all, 'split')),
@@ -216,6 +220,12 @@ async function scenario(api: ApiClient, s: Scenario): Promise<Record<string, unk
 
 async function main(): Promise<void> {
   const large = process.argv.includes('--large');
+  // `--warm N` sets every scenario's pool (0 measures cold starts, for comparison).
+  const warmAt = process.argv.indexOf('--warm');
+  const warm = warmAt >= 0 ? Number(process.argv[warmAt + 1]) : undefined;
+  if (warm !== undefined && !(Number.isInteger(warm) && warm >= 0 && warm <= 64)) {
+    throw new Error(`--warm: expected an integer 0..64, got ${process.argv[warmAt + 1]}`);
+  }
   const stack = await startPrivateStack({
     stateDir: mkdtempSync(join(tmpdir(), 'ff-bench-el-')),
     project: 'ff-bench',
@@ -224,8 +234,20 @@ async function main(): Promise<void> {
     schedulerIntervalSeconds: 5,
   });
   const api = new ApiClient({ api: stack.file.api, token: stack.token, source: 'bench' });
-  const scenarios: Scenario[] = [{ name: '5k-16', sessions: 5000, maxCells: 16, side: 2048, splitSessions: 400 }];
-  if (large) scenarios.push({ name: '20k-64', sessions: 20_000, maxCells: 64, side: 4096, splitSessions: 400 });
+  // Pools sized for the concurrent splits of the ramp (quads: 4 children each), up to the agent's FF_WARM_MAX of 16.
+  const scenarios: Scenario[] = [
+    { name: '5k-16', sessions: 5000, maxCells: 16, side: 2048, splitSessions: 400, warmPool: warm ?? 8 },
+  ];
+  if (large) {
+    scenarios.push({
+      name: '20k-64',
+      sessions: 20_000,
+      maxCells: 64,
+      side: 4096,
+      splitSessions: 400,
+      warmPool: warm ?? 16,
+    });
+  }
   const results: Record<string, unknown> = {};
   try {
     for (const s of scenarios) results[s.name] = await scenario(api, s);

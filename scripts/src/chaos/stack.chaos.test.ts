@@ -55,6 +55,8 @@ spec:
     minCellSize: 16
     # The default 10 s is short for a loaded 2-core machine with an agent that was just restarted.
     readinessTimeoutSeconds: 60
+  # Splits take warm cells: the agent-kill scenarios cover adopting warm-born cells and replacing the pool.
+  warmPool: { size: 4 }
 `;
 
 const OpResponse = z.object({ operation: OperationDocSchema });

@@ -121,6 +121,23 @@ export function describeElasticity(driver: DriverName, o: { readinessTimeoutSeco
       expect(text).toMatch(/^fleetforge_split_duration_seconds_count \d+/m);
     });
 
+    if (driver === 'process') {
+      it("keeps the demo world's warm pool, and splits start their children on it", async () => {
+        const agent = await (await fetch(h.stack.file.metrics.agent!)).text();
+        const starts = (source: string) =>
+          Number(
+            new RegExp(`^fleetforge_agent_cell_starts_total\\{[^}]*source="${source}"[^}]*\\} (\\S+)$`, 'm').exec(
+              agent,
+            )?.[1] ?? 0,
+          );
+        expect(agent).toMatch(/^fleetforge_agent_warm_target\{driver="process"\} 4$/m);
+        // The 4 initial cells start cold (the pool fills after); the splits' children then take warm cells.
+        expect(starts('warm')).toBeGreaterThanOrEqual(4);
+        const api = await (await fetch(`${h.stack.file.api}/metrics`)).text();
+        expect(api).toMatch(/^fleetforge_agent_warm_cells\{agent="[^"]+"\} [1-4]$/m);
+      });
+    }
+
     it('refuses an unsafe merge with 409 and the reason', async () => {
       const r = await h.ffctl(['cell', 'merge', 'world-demo', 'r0c0', 'r1c1']);
       expect(r.code).toBe(1);

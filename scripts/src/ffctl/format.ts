@@ -55,6 +55,7 @@ export function worldDetail(w: WorldView): string {
     `  bounds      ${formatRect(s.topology.bounds)}   grid ${s.topology.grid.cols}x${s.topology.grid.rows}`,
     `  capacity    ${s.capacity.sessions} sessions, ${s.capacity.cpuMillis}m CPU, ${s.capacity.memoryMiB} MiB per cell`,
     `  scaling     split >${s.scaling.splitSessions} for ${s.scaling.splitSustainSeconds}s, merge <${s.scaling.mergeSessions} for ${s.scaling.mergeSustainSeconds}s, cool-down ${s.scaling.cooldownSeconds}s, max ${s.scaling.maxCells} cells`,
+    `  warm pool   ${s.warmPool?.size ? `${s.warmPool.size} idle ready cells kept for splits and merges` : 'none (children start cold)'}`,
     `  cells       ${w.status.cellsActive} active   routing epoch ${w.status.routingEpoch}   generation ${w.status.observedGeneration}/${w.status.generation}`,
     ...w.status.conditions.map((c) => `  condition   ${c.type}=${c.status} (${c.reason}) ${c.message}`),
     `  correlation ${w.correlationId}`,

@@ -22,6 +22,17 @@ export class FakeDriver implements Driver {
   readonly kills: Array<{ world: string; cell: string; incarnation: number; reason: string }> = [];
   readonly stops: Array<{ world: string; cell: string; reason: string }> = [];
 
+  /** The warm pool size last asked for; the fake's pool is always full. */
+  warmTarget = 0;
+
+  setWarmTarget(n: number): void {
+    this.warmTarget = n;
+  }
+
+  warmCount(): number {
+    return this.warmTarget;
+  }
+
   private emit(e: DriverEvent): void {
     for (const l of this.listeners) l(e);
   }

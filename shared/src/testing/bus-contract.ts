@@ -1,6 +1,6 @@
 import type { Bus, BusMessage } from '../ports';
 import type { SubscriptionDef } from '../topology';
-import { pollUntil } from '../timing';
+import { waitUntil } from '../timing';
 
 /** Two pull subscriptions on one topic, so fan-out is part of the contract. */
 export const CONTRACT_SUBSCRIPTIONS: SubscriptionDef[] = [
@@ -22,10 +22,8 @@ export const CONTRACT_SUBSCRIPTIONS: SubscriptionDef[] = [
   },
 ];
 
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  if (!(await pollUntil(cond, (ok) => ok, { timeoutMs, intervalMs: 10 })))
-    throw new Error(`condition not met within ${timeoutMs} ms`);
-}
+const waitFor = (cond: () => boolean, timeoutMs: number) =>
+  waitUntil('the bus to deliver', cond, { timeoutMs, intervalMs: 10 });
 
 /**
  * The Bus contract: at-least-once delivery of JSON payloads with attributes,

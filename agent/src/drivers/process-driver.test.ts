@@ -1,0 +1,168 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitUntil, type CellRunSpec, type DriverEvent } from '@fleetforge/shared';
+import { RecordingMetricsSink } from '@fleetforge/shared/testing';
+import { HttpCellClient } from '../cell-client';
+import { ProcessDriver, reapCells } from './process-driver';
+
+/** Real cell processes: the compiled entry point (`npm test` builds first). */
+const CELL_MAIN = join(__dirname, '..', '..', 'dist', 'cell', 'main.js');
+if (!existsSync(CELL_MAIN)) throw new Error(`${CELL_MAIN} is missing: run \`npm run build\` first`);
+
+const client = new HttpCellClient();
+
+const until = (what: string, cond: () => boolean, timeoutMs: number) => waitUntil(what, cond, { timeoutMs });
+
+const spec = (cell: string, incarnation = 1): CellRunSpec => ({
+  world: 'w1',
+  cell,
+  incarnation,
+  boundary: { x: 0, y: 0, width: 100, height: 100 },
+  capacity: { sessions: 100, cpuMillis: 1000, memoryMiB: 256 },
+  epoch: 1,
+  neverReady: false,
+  correlationId: `corr-${cell}`,
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('ProcessDriver warm pool (real cell processes)', () => {
+  let stateDir: string;
+  const drivers: ProcessDriver[] = [];
+  const driver = (metrics = new RecordingMetricsSink()) => {
+    const d = new ProcessDriver({ stateDir, cellMain: CELL_MAIN, metrics, pollMs: 100 });
+    drivers.push(d);
+    const events: DriverEvent[] = [];
+    d.onEvent((e) => events.push(e));
+    return { d, events, metrics };
+  };
+  const readyEndpoint = async (events: DriverEvent[], cell: string) => {
+    await until(`${cell} ready`, () => events.some((e) => e.kind === 'ready' && e.cell === cell), 20_000);
+    return (events.find((e) => e.kind === 'ready' && e.cell === cell) as { endpoint: string }).endpoint;
+  };
+
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'ff-process-driver-'));
+  });
+  afterEach(async () => {
+    for (const d of drivers.splice(0)) {
+      await d.stopAll('test over');
+      await d.close();
+    }
+    await reapCells(stateDir, 1000);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('starts a cell on a warm process (no new process), reports it ready, and refills the pool', async () => {
+    const { d, events, metrics } = driver();
+    d.setWarmTarget(2);
+    await until('2 warm cells', () => d.warmCount() === 2, 20_000);
+    const warmPids = d.warmPids();
+
+    await d.start(spec('r0c0'));
+    const endpoint = await readyEndpoint(events, 'r0c0');
+    const [pid] = d.pids();
+    expect(warmPids).toContain(pid);
+    expect(await client.info(endpoint)).toEqual({ world: 'w1', cell: 'r0c0', incarnation: 1, pid });
+    expect(events.filter((e) => e.cell === 'r0c0').map((e) => e.kind)).toEqual(['started', 'ready']);
+    expect(metrics.value('fleetforge_agent_cell_starts_total', { driver: 'process', source: 'warm' })).toBe(1);
+    // The pool is refilled in the background with new processes.
+    await until('pool refilled', () => d.warmCount() === 2, 20_000);
+    expect(d.warmPids()).not.toContain(pid);
+    // A warm-born cell is a cell like any other: stopping it is reported as requested.
+    await d.stop('w1', 'r0c0', 'test');
+    expect(events.at(-1)).toMatchObject({ kind: 'exited', cell: 'r0c0', requested: true, reason: 'test' });
+    expect(alive(pid!)).toBe(false);
+  });
+
+  it('starts cold when the pool is empty, and shrinking the pool stops idle cells', async () => {
+    const { d, events, metrics } = driver();
+    await d.start(spec('r0c1'));
+    await readyEndpoint(events, 'r0c1');
+    expect(metrics.value('fleetforge_agent_cell_starts_total', { driver: 'process', source: 'cold' })).toBe(1);
+
+    d.setWarmTarget(2);
+    await until('2 warm cells', () => d.warmCount() === 2, 20_000);
+    const idle = d.warmPids();
+    d.setWarmTarget(0);
+    expect(d.warmCount()).toBe(0);
+    await until('idle cells stopped', () => idle.every((p) => !alive(p)), 10_000);
+    expect(d.pids()).toHaveLength(1); // the serving cell is untouched
+  });
+
+  it('a restarted agent adopts a warm-born cell and stops the idle ones the old agent left', async () => {
+    const first = driver();
+    first.d.setWarmTarget(2);
+    await until('2 warm cells', () => first.d.warmCount() === 2, 20_000);
+    await first.d.start(spec('r1c0'));
+    const endpoint = await readyEndpoint(first.events, 'r1c0');
+    await until('pool refilled', () => first.d.warmCount() === 2, 20_000);
+    const idle = first.d.warmPids();
+    await first.d.close(); // the agent goes; its cells (and idle warm cells) stay
+
+    const second = driver();
+    await second.d.adopt();
+    expect(second.d.list()).toEqual([expect.objectContaining({ cell: 'r1c0', incarnation: 1, endpoint })]);
+    await readyEndpoint(second.events, 'r1c0');
+    await until('old idle cells stopped', () => idle.every((p) => !alive(p)), 10_000);
+  });
+
+  it('stopAll and reapCells leave no warm process behind', async () => {
+    const { d } = driver();
+    d.setWarmTarget(2);
+    await until('2 warm cells', () => d.warmCount() === 2, 20_000);
+    const idle = d.warmPids();
+    await d.close();
+    expect(await reapCells(stateDir, 1000)).toBe(2);
+    await until('reaped', () => idle.every((p) => !alive(p)), 10_000);
+  });
+});
+
+describe('a warm cell process (FF_WARM=1)', () => {
+  it('answers a bad assignment 400 naming the variable and stays warm; one good one makes it a cell', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-warm-cell-'));
+    const file = join(dir, 'warm.endpoint.json');
+    const child = spawn(process.execPath, [CELL_MAIN], {
+      env: { ...process.env, FF_WARM: '1', FF_ENDPOINT_FILE: file },
+      stdio: 'ignore',
+    });
+    try {
+      await until('warm endpoint file', () => existsSync(file), 20_000);
+      const warm = JSON.parse(readFileSync(file, 'utf8')) as { endpoint: string; warm: boolean; pid: number };
+      expect(warm).toMatchObject({ warm: true, pid: child.pid });
+      await expect(client.healthy(warm.endpoint, 1000)).resolves.toBe(true);
+
+      await expect(client.assign(warm.endpoint, { FF_WORLD: 'w1' })).rejects.toThrow(/HTTP 400.*FF_CELL/);
+      await expect(client.assign(warm.endpoint, { PATH: '/x' })).rejects.toThrow(/HTTP 400.*env\.PATH/);
+
+      const cellFile = join(dir, 'cell.endpoint.json');
+      const env = {
+        FF_WORLD: 'w1',
+        FF_CELL: 'r0c0',
+        FF_INCARNATION: '3',
+        FF_BOUNDARY: JSON.stringify({ x: 0, y: 0, width: 10, height: 10 }),
+        FF_CAPACITY: JSON.stringify({ sessions: 10 }),
+        FF_ENDPOINT_FILE: cellFile,
+      };
+      await client.assign(warm.endpoint, env);
+      await until('cell endpoint file', () => existsSync(cellFile), 20_000);
+      const cell = JSON.parse(readFileSync(cellFile, 'utf8')) as { endpoint: string };
+      expect(await client.info(cell.endpoint)).toEqual({ world: 'w1', cell: 'r0c0', incarnation: 3, pid: child.pid });
+      await expect(client.ready(cell.endpoint, 1000)).resolves.toBe(true);
+      // Assigned once: the warm listener is closed, so a second assignment cannot reach it.
+      await expect(client.assign(warm.endpoint, env, 1000)).rejects.toThrow();
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
