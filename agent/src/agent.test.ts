@@ -1,6 +1,7 @@
 import pino from 'pino';
 import {
   AgentHeartbeatSchema,
+  AgentReportBatchSchema,
   AgentReportSchema,
   TOPICS,
   sleep,
@@ -30,9 +31,11 @@ function setup(over: Partial<AgentOptions> = {}) {
     ...over,
   });
   const published = (topic: string) => bus.published.filter((p) => p.topic === topic).map((p) => p.message.data);
+  // Reports published together come as one batch message: flattened, in order.
   const reports = (): AgentReport[] =>
     published(TOPICS.agentReports)
       .filter((d) => (d as { kind: string }).kind !== 'heartbeat')
+      .flatMap((d) => ((d as { kind: string }).kind === 'reports' ? AgentReportBatchSchema.parse(d).reports : [d]))
       .map((d) => AgentReportSchema.parse(d));
   return { bus, driver, metrics, agent, published, reports };
 }
@@ -79,6 +82,28 @@ describe('Agent heartbeat', () => {
     ]);
     expect(new Set(beats.map((b) => b.bootId)).size).toBe(1);
     expect(beats[0]).toMatchObject({ agentId: 'a1', driver: 'fake' });
+    await t.agent.stop();
+  });
+});
+
+describe('Agent report batching', () => {
+  it('publishes reports made together as one message per world, in order', async () => {
+    const t = setup({ reportBatchMs: 20 });
+    await t.agent.start();
+    await Promise.all(['r0c0', 'r0c1', 'r1c0'].map((c) => t.agent.execute(start(c))));
+    await until('6 reports', () => t.reports().length === 6);
+    const messages = t.published(TOPICS.agentReports).filter((d) => (d as { kind: string }).kind !== 'heartbeat');
+    expect(messages).toHaveLength(1);
+    const batch = AgentReportBatchSchema.parse(messages[0]);
+    expect(batch).toMatchObject({ kind: 'reports', agentId: 'a1', world: W });
+    expect(batch.reports.map((r) => `${r.cell}:${r.kind}`)).toEqual([
+      'r0c0:started',
+      'r0c1:started',
+      'r1c0:started',
+      'r0c0:ready',
+      'r0c1:ready',
+      'r1c0:ready',
+    ]);
     await t.agent.stop();
   });
 });

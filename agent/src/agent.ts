@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import {
   AgentCommandSchema,
   AgentHeartbeatSchema,
+  AgentReportBatchSchema,
   AgentReportSchema,
   TOPICS,
   parseOrThrow,
+  sleep,
   subscriptionFor,
   type AgentCommand,
+  type AgentReport,
   type Bus,
   type CellClient,
   type CellSample,
@@ -60,6 +63,11 @@ export interface AgentOptions {
   /** How long two syncs must agree that a running cell is not kept before it is stopped (default 10 s). */
   orphanAfterMs?: number;
   /**
+   * How long a report waits for others to share its message (main.ts: FF_REPORT_BATCH_MS,
+   * 5 ms). 0 or absent: only reports made in the same tick share one.
+   */
+  reportBatchMs?: number;
+  /**
    * Warm pool bounds: idle cells kept whatever the worlds ask (default 0) and at most
    * (default 16); worlds ask with `spec.warmPool.size` on their starts and syncs.
    */
@@ -108,6 +116,9 @@ export class Agent {
    */
   private readonly orphanSuspects = new Map<string, number>();
   private readonly warmTargets: WarmTargets;
+  /** Reports waiting for their batch, per world, and the flush that will publish them. */
+  private readonly outbox = new Map<string, AgentReport[]>();
+  private outboxFlush: Promise<void> | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.client = opts.client ?? new HttpCellClient();
@@ -323,8 +334,13 @@ export class Agent {
   private async onDriverEvent(e: DriverEvent): Promise<void> {
     const base = { world: e.world, cell: e.cell, incarnation: e.incarnation, correlationId: e.correlationId };
     if (e.kind === 'started') await this.report({ ...base, kind: 'started' });
-    else if (e.kind === 'ready') await this.report({ ...base, kind: 'ready', endpoint: e.endpoint });
-    else {
+    else if (e.kind === 'ready') {
+      this.opts.log.info(
+        { world: e.world, cell: e.cell, incarnation: e.incarnation, correlationId: e.correlationId },
+        'cell ready',
+      );
+      await this.report({ ...base, kind: 'ready', endpoint: e.endpoint });
+    } else {
       this.probeFailures.delete(`${e.world}/${e.cell}#${e.incarnation}`);
       await this.report({ ...base, kind: e.requested ? 'stopped' : 'exited', exitCode: e.exitCode, reason: e.reason });
     }
@@ -448,37 +464,56 @@ export class Agent {
     }
   }
 
-  private async report(r: Omit<z.input<typeof AgentReportSchema>, 'agentId' | 'at'>): Promise<void> {
+  /**
+   * Queues a report; resolves once it is published. Reports made within `reportBatchMs`
+   * of each other go out together, one message per world: the four children of a split
+   * become ready at once, and one delivery applies them in one reconcile pass.
+   */
+  private report(r: Omit<z.input<typeof AgentReportSchema>, 'agentId' | 'at'>): Promise<void> {
     const report = AgentReportSchema.parse({ agentId: this.opts.agentId, at: new Date().toISOString(), ...r });
-    try {
-      await this.opts.bus.publish(TOPICS.agentReports, report, {
-        world: report.world,
-        correlationId: report.correlationId,
-      });
-    } catch (err) {
-      // Level-based recovery covers a lost report: the reconciler re-sends the command and we re-announce.
-      this.opts.log.warn({ err: String(err), cell: report.cell, kind: report.kind }, 'report publish failed');
-    }
+    const queued = this.outbox.get(report.world) ?? [];
+    queued.push(report);
+    this.outbox.set(report.world, queued);
+    const wait = this.opts.reportBatchMs ? sleep(this.opts.reportBatchMs) : Promise.resolve();
+    this.outboxFlush ??= wait.then(() => {
+      this.outboxFlush = undefined;
+      return this.flushReports();
+    });
+    return this.outboxFlush;
+  }
+
+  private async flushReports(): Promise<void> {
+    await drainPerWorld(this.outbox, async (world, chunk) => {
+      const first = chunk[0]!;
+      const message =
+        chunk.length === 1
+          ? first
+          : AgentReportBatchSchema.parse({
+              kind: 'reports',
+              agentId: this.opts.agentId,
+              world,
+              reports: chunk,
+              correlationId: first.correlationId,
+            });
+      try {
+        await this.opts.bus.publish(TOPICS.agentReports, message, { world, correlationId: first.correlationId });
+      } catch (err) {
+        // Level-based recovery covers a lost report: the reconciler re-sends the command and we re-announce.
+        this.opts.log.warn(
+          { err: String(err), world, reports: chunk.map((c) => `${c.cell}:${c.kind}`) },
+          'report publish failed',
+        );
+      }
+    });
   }
 
   /** One `cell-metrics` message per world per tick: bounded traffic whatever the cell count. */
   private async relay(): Promise<void> {
-    const batches = [...this.samples];
-    this.samples.clear();
-    await Promise.all(
-      batches.map(async ([world, samples]) => {
-        for (let i = 0; i < samples.length; i += 256) {
-          await this.opts.bus
-            .publish(
-              TOPICS.cellMetrics,
-              { world, agentId: this.opts.agentId, samples: samples.slice(i, i + 256) },
-              { world },
-            )
-            .catch((err: unknown) =>
-              this.opts.log.warn({ err: String(err), world }, 'metrics relay failed; samples dropped'),
-            );
-        }
-      }),
+    await drainPerWorld(this.samples, (world, samples) =>
+      this.opts.bus.publish(TOPICS.cellMetrics, { world, agentId: this.opts.agentId, samples }, { world }).then(
+        () => undefined,
+        (err: unknown) => this.opts.log.warn({ err: String(err), world }, 'metrics relay failed; samples dropped'),
+      ),
     );
   }
 
@@ -492,7 +527,22 @@ export class Agent {
     this.timers.length = 0;
     await this.subscription?.close();
     await Promise.allSettled([...this.pending]);
+    await this.outboxFlush;
     await this.relay();
     await this.opts.driver.close();
   }
+}
+
+/**
+ * Empties a per-world buffer and sends it: worlds in parallel, each world's items in
+ * order and in messages of at most 256 (what the message schemas allow).
+ */
+async function drainPerWorld<T>(buffer: Map<string, T[]>, send: (world: string, chunk: T[]) => Promise<void>) {
+  const batches = [...buffer];
+  buffer.clear();
+  await Promise.all(
+    batches.map(async ([world, items]) => {
+      for (let i = 0; i < items.length; i += 256) await send(world, items.slice(i, i + 256));
+    }),
+  );
 }

@@ -1,5 +1,7 @@
 import pino from 'pino';
 import {
+  AgentReportBatchSchema,
+  AgentReportSchema,
   TOPICS,
   TenantDocSchema,
   paths,
@@ -9,7 +11,7 @@ import {
   type Tier,
 } from '@fleetforge/shared';
 import { FakeDriver, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
-import { ApiRouter, storeToken, verifyAuditChain, testDeps } from '@fleetforge/functions';
+import { ApiRouter, onAgentReport, storeToken, verifyAuditChain, testDeps } from '@fleetforge/functions';
 import { wireFunctions } from '@fleetforge/functions/testing';
 import { Agent } from './agent';
 import { UsageMeter } from './metering/meter';
@@ -143,6 +145,63 @@ describe('control loop on fakes', () => {
     expect(verifyAuditChain(audit)).toBeUndefined();
     expect(verifyAuditChain([{ ...audit[0], principal: 'token:mallory' }, audit[1]!])).toBe(1);
     await w.agent.stop();
+  });
+
+  it('applies reports inside reconcile passes: one transaction per pass, not one per report', async () => {
+    const w = world();
+    await withTokens(w);
+    await w.agent.stop(); // nothing runs the cells: the test reports for them
+    await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
+    await w.bus.idle();
+    const run = w.store.runTransaction.bind(w.store);
+    let transactions = 0;
+    w.store.runTransaction = (fn) => {
+      transactions++;
+      return run(fn);
+    };
+    const ready = (cell: string) =>
+      AgentReportSchema.parse({
+        agentId: 'test',
+        kind: 'ready',
+        world: 'world-a',
+        cell,
+        incarnation: 1,
+        at: new Date().toISOString(),
+        endpoint: `http://fake.invalid/${cell}`,
+        correlationId: `corr-${cell}`,
+      });
+    // Four reports arrive together: one pass applies them all, in one transaction.
+    const outcomes = await Promise.all(
+      ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => onAgentReport(w.deps, ready(c), w.deps.log)),
+    );
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(transactions).toBe(1);
+    expect((await w.call('GET', '/v1/worlds/world-a', 'observer-token')).body).toMatchObject({
+      status: { phase: 'Ready', cellsActive: 4 },
+    });
+    // Each CellReady event keeps its own report's correlation id and agent.
+    const readyEvents = (await w.store.list('events')).map((d) => d.data).filter((e) => e.type === 'CellReady');
+    expect(readyEvents.map((e) => [e.correlationId, e.principal]).sort()).toEqual(
+      ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => [`corr-${c}`, 'agent:test']),
+    );
+    // The same four again: all stale, and no transaction at all.
+    const again = await Promise.all(
+      ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => onAgentReport(w.deps, ready(c), w.deps.log)),
+    );
+    expect(again).toEqual(['stale', 'stale', 'stale', 'stale']);
+    expect(transactions).toBe(1);
+    // A batch message (what the agent sends for reports made together) is one pass too.
+    const exited = AgentReportSchema.parse({ ...ready('r0c0'), kind: 'exited', exitCode: 1, reason: 'crashed' });
+    const batch = AgentReportBatchSchema.parse({
+      kind: 'reports',
+      agentId: 'test',
+      world: 'world-a',
+      reports: [exited, ready('r0c1')],
+      correlationId: 'corr-batch',
+    });
+    expect(await onAgentReport(w.deps, batch, w.deps.log)).toBe('ok');
+    expect(transactions).toBe(2);
+    expect(await w.store.get(paths.cell('world-a', 'r0c0'))).toMatchObject({ state: 'Pending', incarnation: 2 });
   });
 
   it("keeps the world's warm pool from apply to delete (spec.warmPool → start commands → driver)", async () => {

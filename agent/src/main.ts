@@ -67,6 +67,8 @@ const AgentEnvSchema = z.object({
    * Warm pool (process driver): idle, ready cells kept even when no world asks (FF_WARM_MIN)
    * and at most across all worlds (FF_WARM_MAX); each costs a cell's memory while idle.
    */
+  /** How long an agent report waits for others (a split's children become ready together) to share one message. */
+  FF_REPORT_BATCH_MS: z.coerce.number().int().nonnegative().max(1000).default(5),
   FF_WARM_MIN: z.coerce.number().int().nonnegative().max(256).default(0),
   FF_WARM_MAX: z.coerce.number().int().nonnegative().max(256).default(16),
   FF_METER_TENANT: z.string().min(1).default('platform'),
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
     heartbeatMs: env.FF_HEARTBEAT_MS,
     probe: { periodMs: env.FF_PROBE_PERIOD_MS, timeoutMs: env.FF_PROBE_TIMEOUT_MS, failures: env.FF_PROBE_FAILURES },
     warm: { min: env.FF_WARM_MIN, max: env.FF_WARM_MAX },
+    reportBatchMs: env.FF_REPORT_BATCH_MS,
     ...(elector ? { canAct: () => elector.isLeader() } : {}),
   });
   // Tenancy needs a cluster: on the process driver every tenant command is answered Unavailable, with how to get one.

@@ -138,7 +138,26 @@ export const AgentHeartbeatSchema = z.strictObject({
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeatSchema>;
 
 /** Everything on `agent-reports`: cell observations, agent heartbeats and usage samples. */
-export const AgentMessageSchema = z.union([AgentHeartbeatSchema, UsageReportSchema, AgentReportSchema]);
+/**
+ * Reports the agent made within a few milliseconds of each other, for one world, in one
+ * message: the children of a split become ready together, and one delivery (one
+ * reconcile pass) applies them all instead of one delivery each.
+ */
+export const AgentReportBatchSchema = z.strictObject({
+  kind: z.literal('reports'),
+  agentId: z.string().min(1),
+  world: NameSchema,
+  reports: z.array(AgentReportSchema).min(1).max(256),
+  correlationId: z.string().min(1),
+});
+export type AgentReportBatch = z.infer<typeof AgentReportBatchSchema>;
+
+export const AgentMessageSchema = z.union([
+  AgentHeartbeatSchema,
+  UsageReportSchema,
+  AgentReportSchema,
+  AgentReportBatchSchema,
+]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 
 export const CellSampleSchema = z.strictObject({

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { AgentReportSchema, type AgentReport, type AgentReportKind } from './messages';
 import { CellDocSchema, CellStateSchema, WorldDocSchema, type CellDoc, type CellState, type WorldDoc } from './model';
-import { applyReport, planWorld, type WorldPlan } from './reconcile';
+import { applyReport, applyReports, planWorld, type WorldPlan } from './reconcile';
 import { initialCells } from './world';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
@@ -248,6 +248,48 @@ describe('planWorld: deleting', () => {
     expect(p.events.map((e) => [e.type, e.cells])).toEqual([['WorldDeleted', ['r0c0', 'r0c1']]]);
     expect(p.stop).toEqual([]);
     expect(p.status).toMatchObject({ phase: 'Deleting', cellsActive: 0 });
+  });
+});
+
+describe('applyReports: a batch in one pass', () => {
+  const handedOff = (operation: string | null, moved = 5) => report('handedOff', 1, { operation, moved });
+  it.each<[string, AgentReport[], { changed: string[]; stale: number; r0c0?: Partial<CellDoc> }]>([
+    [
+      'started then ready: both apply, in order',
+      [report('started'), report('ready')],
+      {
+        changed: ['r0c0'],
+        stale: 0,
+        r0c0: { state: 'Ready', endpoint: '10.0.0.1:7000' },
+      },
+    ],
+    ['a duplicate in the same batch is stale', [report('ready'), report('ready')], { changed: ['r0c0'], stale: 1 }],
+    [
+      'ready for r0c1 too',
+      [report('ready'), report('ready', 1, { cell: 'r0c1' })],
+      { changed: ['r0c0', 'r0c1'], stale: 0 },
+    ],
+    ['a cell that is gone', [report('ready', 1, { cell: 'r9c9' })], { changed: [], stale: 1 }],
+    ['another incarnation', [report('ready', 2)], { changed: [], stale: 1 }],
+    [
+      'a hand-off is recorded on its source, once',
+      [handedOff('op-1'), handedOff('op-1', 7)],
+      {
+        changed: ['r0c0'],
+        stale: 1,
+        r0c0: { handoff: { operation: 'op-1', moved: 5 } },
+      },
+    ],
+    ['a hand-off naming no operation is stale', [handedOff(null)], { changed: [], stale: 1 }],
+  ])('%s', (_name, reports, want) => {
+    const cells = [cellDoc('r0c0'), cellDoc('r0c1')];
+    const out = applyReports(cells, reports, NOW);
+    expect([...out.changed].sort()).toEqual(want.changed);
+    expect(out.stale).toHaveLength(want.stale);
+    expect(out.applied).toHaveLength(reports.length - want.stale);
+    expect(out.cells.map((c) => c.id)).toEqual(['r0c0', 'r0c1']);
+    if (want.r0c0) expect(out.cells[0]).toMatchObject(want.r0c0);
+    expect(cells[0]).toMatchObject({ state: 'Pending', handoff: null }); // the input is not changed
   });
 });
 

@@ -451,7 +451,49 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
         stale: false,
       };
     case 'handedOff':
-      // Hand-offs advance operations, not the cell itself.
-      return { cell: undefined, events: [], stale: true };
+      // Recorded on the source; the operation moves on from it. The same hand-off twice changes nothing.
+      if (!report.operation || cell.handoff?.operation === report.operation) {
+        return { cell: undefined, events: [], stale: true };
+      }
+      return {
+        cell: { ...cell, handoff: { operation: report.operation, moved: report.moved ?? 0 }, updatedAt: iso },
+        events: [],
+        stale: false,
+      };
   }
+}
+
+/** What a batch of reports did to a world's cells. */
+export interface ReportsApplied {
+  /** Every cell, with the reports applied. */
+  cells: CellDoc[];
+  /** Ids of the cells a report changed. */
+  changed: Set<string>;
+  /** Each applied report with the events it causes. */
+  applied: Array<{ report: AgentReport; events: PlannedEvent[] }>;
+  /** Reports that changed nothing: duplicates, late, for another incarnation, or for a cell that is gone. */
+  stale: AgentReport[];
+}
+
+/**
+ * Applies a batch of agent reports to a world's cells, in order, so a reconcile pass
+ * can take every report that arrived while the previous one ran: one transaction for
+ * the batch instead of one per report, and none contending with the next pass.
+ */
+export function applyReports(cells: readonly CellDoc[], reports: readonly AgentReport[], now: Date): ReportsApplied {
+  const byId = new Map(cells.map((c) => [c.id, c]));
+  const out: ReportsApplied = { cells: [], changed: new Set(), applied: [], stale: [] };
+  for (const report of reports) {
+    const cell = byId.get(report.cell);
+    const outcome = cell ? applyReport(cell, report, now) : undefined;
+    if (!outcome?.cell) {
+      out.stale.push(report);
+      continue;
+    }
+    byId.set(report.cell, outcome.cell);
+    out.changed.add(report.cell);
+    out.applied.push({ report, events: outcome.events });
+  }
+  out.cells = [...byId.values()];
+  return out;
 }

@@ -54,7 +54,7 @@ export const FUNCTIONS = {
     name: 'onAgentReport',
     signature: 'cloudevent',
     description: 'applies agent observations (started, ready, exited) to cell state',
-    publishes: [TOPICS.worldReconcile, TOPICS.agentCommands, TOPICS.deadLetter],
+    publishes: [TOPICS.agentCommands, TOPICS.deadLetter],
   },
   provisionTenant: {
     name: 'provisionTenant',
@@ -121,7 +121,9 @@ export const SUBSCRIPTIONS: readonly SubscriptionDef[] = [
     name: 'agent-commands-pull',
     topic: TOPICS.agentCommands,
     delivery: { kind: 'pull', consumer: 'agent' },
-    ackDeadlineSeconds: 60,
+    // Short: a command leased by an agent that died comes back in 10 s, not a minute (chaos: agent
+    // killed mid-hand-off). A live agent's client extends the lease while a command runs.
+    ackDeadlineSeconds: 10,
     maxDeliveryAttempts: DEFAULT_ATTEMPTS,
     ordered: false,
   },

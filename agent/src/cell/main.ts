@@ -65,7 +65,7 @@ const CellEnvSchema = z.object({
 type CellEnv = z.infer<typeof CellEnvSchema>;
 
 const log = (severity: string, message: string, data: Record<string, unknown> = {}) =>
-  process.stderr.write(`${JSON.stringify({ severity, message, ...data })}\n`);
+  process.stderr.write(`${JSON.stringify({ severity, time: new Date().toISOString(), message, ...data })}\n`);
 
 /**
  * Opens the durable session store and restores what the previous incarnation of this

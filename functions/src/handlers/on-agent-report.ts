@@ -1,85 +1,49 @@
 import {
   AgentDocSchema,
-  TOPICS,
-  applyReport,
   parseOrThrow,
   paths,
   type AgentDoc,
   type AgentHeartbeat,
   type AgentMessage,
   type AgentReport,
-  type Transaction,
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import { ingestUsage } from '../usecases/billing-export';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../store/records';
-import { publishSync, reconcileWorld } from '../usecases/reconcile-world';
-import { parseCell, writeCell } from '../store/world-state';
+import { publishSync, reconcileWithReports } from '../usecases/reconcile-world';
 
-/** Applies one agent observation to its cell, then reconciles the world; records heartbeats. */
+/**
+ * Applies one agent observation to its cell within the world's next reconcile pass
+ * (reports arriving together share that pass and its one transaction); records
+ * heartbeats and usage. A failed pass throws, so Pub/Sub delivers the report again.
+ */
 export async function onAgentReport(deps: Deps, message: AgentMessage, log: Deps['log']): Promise<Outcome> {
   if (message.kind === 'heartbeat') return recordHeartbeat(deps, message, log);
   if (message.kind === 'usage') return ingestUsage(deps, message, log);
-  const report: AgentReport = message;
-  const changed = await deps.store.runTransaction(async (tx) => {
-    if (report.kind === 'handedOff') return applyHandoff(tx, report);
-    const path = paths.cell(report.world, report.cell);
-    const data = await tx.get(path);
-    if (!data) return false;
-    const cell = parseCell(data, path);
-    const now = deps.clock.now();
-    const outcome = applyReport(cell, report, now);
-    if (!outcome.cell) return false;
-    writeCell(tx, true, outcome.cell);
-    writeEvents(tx, outcome.events, {
-      world: report.world,
-      correlationId: report.correlationId,
-      principal: `agent:${report.agentId}`,
-      time: now,
-      ids: deps.ids,
-    });
-    return true;
-  });
-  if (!changed) {
-    log.debug(
-      { world: report.world, cell: report.cell, kind: report.kind, incarnation: report.incarnation },
-      'stale report ignored',
+  if (message.kind === 'reports') {
+    // Applied in one pass; a report naming another world than the batch still goes to its own.
+    const byWorld = new Map<string, AgentReport[]>();
+    for (const r of message.reports) byWorld.set(r.world, [...(byWorld.get(r.world) ?? []), r]);
+    const outcomes = await Promise.all(
+      [...byWorld].map(([world, reports]) =>
+        reconcileWithReports(
+          deps,
+          { world, reason: `reports:${reports.length}`, correlationId: reports[0]!.correlationId },
+          log,
+          reports,
+        ),
+      ),
     );
-    return 'stale';
+    return outcomes.every((o) => o === 'stale') ? 'stale' : 'ok';
   }
-  log.info({ world: report.world, cell: report.cell, kind: report.kind }, 'report applied');
-  // `started` changes nothing the reconciler acts on; every other report may.
-  if (report.kind === 'started') return 'ok';
-  const again = {
-    world: report.world,
-    reason: `report:${report.kind}:${report.cell}`,
-    correlationId: report.correlationId,
-  };
-  try {
-    // Inline rather than through world-reconcile: one hop less between the last cell
-    // becoming ready and the world being Ready. Level-based, so racing reconciles are harmless.
-    await reconcileWorld(deps, again, log);
-  } catch (err) {
-    log.warn({ err: String(err), world: report.world }, 'inline reconcile failed; queueing one');
-    await deps.bus.publish(TOPICS.worldReconcile, again);
-  }
-  return 'ok';
-}
-
-/**
- * A hand-off report is recorded on its source cell; the reconcile that follows
- * moves the operation on. Duplicates and reports for another incarnation change nothing.
- */
-async function applyHandoff(tx: Transaction, report: AgentReport): Promise<boolean> {
-  if (!report.operation) return false;
-  const path = paths.cell(report.world, report.cell);
-  const data = await tx.get(path);
-  if (!data) return false;
-  const cell = parseCell(data, path);
-  if (cell.incarnation !== report.incarnation || cell.handoff?.operation === report.operation) return false;
-  tx.update(path, { handoff: { operation: report.operation, moved: report.moved ?? 0 } });
-  return true;
+  const report: AgentReport = message;
+  return reconcileWithReports(
+    deps,
+    { world: report.world, reason: `report:${report.kind}:${report.cell}`, correlationId: report.correlationId },
+    log,
+    [report],
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import {
   AgentCommandSchema,
   TOPICS,
+  applyReports,
   isDegraded,
   isEmptyTick,
   keptCells,
@@ -10,6 +11,8 @@ import {
   planTick,
   warmPoolSize,
   type AgentCommand,
+  type AgentReport,
+  type ReportsApplied,
   type TickPlan,
   type Transaction,
   type OperationDoc,
@@ -39,8 +42,29 @@ const STEP_TIMEOUT_MS = 10_000;
  * the world would hold those documents and stall the handlers writing them.
  */
 export function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
-  return singleFlight(deps, msg.world, () => reconcileOnce(deps, msg, log));
+  return reconcileWithReports(deps, msg, log, []);
 }
+
+/** A reconcile pass that also applies these agent reports, with any others queued for it. */
+export function reconcileWithReports(
+  deps: Deps,
+  msg: WorldReconcileMessage,
+  log: Deps['log'],
+  reports: readonly AgentReport[],
+): Promise<Outcome> {
+  let queue = pending.get(deps);
+  if (!queue) pending.set(deps, (queue = new Map<string, AgentReport[]>()));
+  if (reports.length > 0) queue.set(msg.world, [...(queue.get(msg.world) ?? []), ...reports]);
+  return singleFlight(deps, msg.world, () => {
+    // Every report queued until this pass starts is applied by it (in its one transaction).
+    const batch = queue.get(msg.world) ?? [];
+    queue.delete(msg.world);
+    return reconcileOnce(deps, msg, log, batch);
+  });
+}
+
+/** Agent reports waiting for the next pass of their world, per instance. */
+const pending = new WeakMap<Deps, Map<string, AgentReport[]>>();
 
 interface Flight {
   /** The pass that will see everything asked so far. */
@@ -83,7 +107,12 @@ function singleFlight(deps: Deps, world: string, run: () => Promise<Outcome>): P
   return start(current ? current.next : Promise.resolve()).next;
 }
 
-async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
+async function reconcileOnce(
+  deps: Deps,
+  msg: WorldReconcileMessage,
+  log: Deps['log'],
+  reports: readonly AgentReport[],
+): Promise<Outcome> {
   const started = performance.now();
   const opts = {
     resendAfterMs: deps.resendAfterMs,
@@ -93,7 +122,7 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
   };
   const peek = await readWorldState(deps.store, msg.world, deps.store);
   if (!peek) {
-    log.debug({ world: msg.world }, 'world gone; nothing to reconcile');
+    log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');
     return 'stale';
   }
   // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
@@ -107,22 +136,33 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
       warmPoolSize(peek.world.spec),
       msg.correlationId,
     );
-  if (isEmptyTick(planTick(peek, deps.clock.now(), opts))) {
+  const peekNow = deps.clock.now();
+  const peeked = applyReports(peek.cells, reports, peekNow);
+  if (peeked.changed.size === 0 && isEmptyTick(planTick({ ...peek, cells: peeked.cells }, peekNow, opts))) {
+    logStale(log, peeked.stale);
     log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
     setOldestOperationAge(deps, msg.world, peek.operations);
     deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
-    return 'ok';
+    // Asked only to apply reports, none of which changed anything: duplicates or late ones.
+    return reports.length > 0 && msg.reason.startsWith('report') ? 'stale' : 'ok';
   }
   const result = await deps.store.runTransaction(async (tx) => {
     const state = await readWorldState(tx, msg.world, deps.store);
     if (!state) return undefined;
     const now = deps.clock.now();
-    const plan = planTick(state, now, opts);
-    persist(tx, state, plan, now, deps);
-    return { state, plan };
+    const reported = applyReports(state.cells, reports, now);
+    const after: WorldState = { ...state, cells: reported.cells };
+    const plan = planTick(after, now, opts);
+    persist(tx, after, plan, now, deps);
+    if (!plan.finalizeDelete) persistReports(tx, reported, plan, now, deps);
+    return { state: after, plan, reported };
   });
   if (!result) return 'stale';
-  const { state, plan } = result;
+  const { state, plan, reported } = result;
+  logStale(log, reported.stale);
+  for (const { report } of reported.applied) {
+    log.info({ world: report.world, cell: report.cell, kind: report.kind }, 'report applied');
+  }
   await publishCommands(
     deps,
     state.world,
@@ -159,6 +199,8 @@ async function reconcileOnce(deps: Deps, msg: WorldReconcileMessage, log: Deps['
       decisions: plan.decisions.map((d) => (d.kind === 'blocked' ? `blocked:${d.why}:${d.cells.join('+')}` : d.kind)),
       events: plan.events.map((e) => e.type),
       finalized: plan.finalizeDelete,
+      reports: reports.length,
+      ms: Math.round(performance.now() - started),
     },
     'reconciled',
   );
@@ -189,6 +231,31 @@ function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, 
       time: now,
       ids: deps.ids,
     });
+  }
+}
+
+/**
+ * Writes the cells reports changed that the plan does not write itself (its copies
+ * already carry the reports), and each report's events under the report's own
+ * correlation id and agent.
+ */
+function persistReports(tx: Transaction, reported: ReportsApplied, plan: TickPlan, now: Date, deps: Deps): void {
+  const planned = new Set([...plan.createCells, ...plan.updateCells].map((c) => c.id));
+  for (const c of reported.cells) if (reported.changed.has(c.id) && !planned.has(c.id)) writeCell(tx, true, c);
+  for (const { report, events } of reported.applied) {
+    writeEvents(tx, events, {
+      world: report.world,
+      correlationId: report.correlationId,
+      principal: `agent:${report.agentId}`,
+      time: now,
+      ids: deps.ids,
+    });
+  }
+}
+
+function logStale(log: Deps['log'], stale: readonly AgentReport[]): void {
+  for (const r of stale) {
+    log.debug({ world: r.world, cell: r.cell, kind: r.kind, incarnation: r.incarnation }, 'stale report ignored');
   }
 }
 

@@ -4,11 +4,12 @@
  * (A, B, C, A, B, C, …) so a busy machine weighs on each alike. Writes
  * bench-results/cell-start.json with p50/p95 and the machine.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@fleetforge/shared';
+import { HttpCellClient } from '@fleetforge/agent';
 import { machine, percentile } from './machine';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -17,31 +18,45 @@ const CELL_MAIN = join(ROOT, 'agent', 'dist', 'cell', 'main.js');
 interface Variant {
   name: string;
   env: Record<string, string>;
+  /** Started idle beforehand (FF_WARM=1, untimed); timed from `POST /v1/assign`, as the warm pool starts a cell. */
+  warm?: boolean;
+}
+
+async function waitForFile(file: string, child: ChildProcess, t0: number): Promise<void> {
+  while (!existsSync(file)) {
+    if (child.exitCode !== null) throw new Error(`cell exited with ${child.exitCode}`);
+    if (performance.now() - t0 > 30_000) throw new Error('cell did not start in 30 s');
+    await sleep(2);
+  }
 }
 
 async function startOnce(v: Variant, dir: string, i: number): Promise<{ readyMs: number; rssMiB: number }> {
   const endpointFile = join(dir, `c${i}.endpoint.json`);
+  const warmFile = join(dir, `w${i}.endpoint.json`);
   rmSync(endpointFile, { force: true }); // the previous variant's cell wrote the same name
-  const t0 = performance.now();
+  rmSync(warmFile, { force: true });
+  const cell = {
+    FF_WORLD: 'bench',
+    FF_CELL: `c${i}`,
+    FF_INCARNATION: '1',
+    FF_BOUNDARY: JSON.stringify({ x: 0, y: 0, width: 1000, height: 1000 }),
+    FF_CAPACITY: JSON.stringify({ sessions: 500, cpuMillis: 1000, memoryMiB: 512 }),
+    FF_ENDPOINT_FILE: endpointFile,
+  };
+  let t0 = performance.now();
   const child = spawn(process.execPath, [CELL_MAIN], {
-    env: {
-      ...process.env,
-      FF_WORLD: 'bench',
-      FF_CELL: `c${i}`,
-      FF_INCARNATION: '1',
-      FF_BOUNDARY: JSON.stringify({ x: 0, y: 0, width: 1000, height: 1000 }),
-      FF_CAPACITY: JSON.stringify({ sessions: 500, cpuMillis: 1000, memoryMiB: 512 }),
-      FF_ENDPOINT_FILE: endpointFile,
-      ...v.env,
-    },
+    env: { ...process.env, ...(v.warm ? { FF_WARM: '1', FF_ENDPOINT_FILE: warmFile } : cell), ...v.env },
     stdio: 'ignore',
   });
   try {
-    while (!existsSync(endpointFile)) {
-      if (child.exitCode !== null) throw new Error(`cell exited with ${child.exitCode}`);
-      if (performance.now() - t0 > 30_000) throw new Error('cell did not start in 30 s');
-      await sleep(2);
+    if (v.warm) {
+      await waitForFile(warmFile, child, t0);
+      await sleep(200); // idle, as a pool cell waits
+      const { endpoint } = JSON.parse(readFileSync(warmFile, 'utf8')) as { endpoint: string };
+      t0 = performance.now();
+      await new HttpCellClient().assign(endpoint, cell);
     }
+    await waitForFile(endpointFile, child, t0);
     const { endpoint } = JSON.parse(readFileSync(endpointFile, 'utf8')) as { endpoint: string };
     while ((await fetch(`${endpoint}/readyz`).catch(() => undefined))?.status !== 200) await sleep(2);
     const readyMs = performance.now() - t0;
@@ -75,6 +90,8 @@ async function main(): Promise<void> {
       name: 'compile-cache+small-heap',
       env: { NODE_COMPILE_CACHE: cache, NODE_OPTIONS: '--max-semi-space-size=1' },
     },
+    // The warm pool's path: an idle cell process told which cell to be.
+    { name: 'warm-assign', env: {}, warm: true },
   ];
   const results = new Map<string, { readyMs: number[]; rssMiB: number[] }>(
     variants.map((v) => [v.name, { readyMs: [], rssMiB: [] }]),
@@ -95,7 +112,7 @@ async function main(): Promise<void> {
     bench: 'cell-start',
     at: new Date().toISOString(),
     machine: machine(),
-    what: 'spawn → /readyz 200 (ms) and RSS after start (MiB) of one cell process, no durable sessions',
+    what: 'spawn (warm-assign: POST /v1/assign to an idle warm cell) → /readyz 200 (ms) and RSS after start (MiB) of one cell process, no durable sessions',
     variants: Object.fromEntries(
       [...results].map(([name, r]) => [name, { readyMs: stats(r.readyMs), rssMiB: stats(r.rssMiB) }]),
     ),

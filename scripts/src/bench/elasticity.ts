@@ -269,7 +269,9 @@ async function main(): Promise<void> {
     results,
   };
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench-results', 'elasticity.json'), `${JSON.stringify(out, null, 2)}\n`);
+  // A run with another pool size (`--warm N`) is kept beside the default one, not over it.
+  const file = warm === undefined ? 'elasticity.json' : `elasticity-warm${warm}.json`;
+  writeFileSync(join(ROOT, 'bench-results', file), `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 

@@ -188,6 +188,9 @@ export class MemoryBus implements Bus {
   async idle(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // A turn of the event loop first: a publisher the caller just set off (a report batch
+      // flushed on the next tick, say) has published by then.
+      await sleep(0);
       const busy = [...this.subs.values()].some((s) => s.handler && (s.queue.length > 0 || s.inFlight > 0));
       if (!busy) return;
       if (Date.now() > deadline) throw new FleetError('DEADLINE_EXCEEDED', 'bus did not go idle');
