@@ -9,7 +9,7 @@ import {
   type HandoffResult,
 } from '@fleetforge/shared';
 
-import type { AssignRequest } from './cell/assign';
+import { WarmHealthSchema, type AssignRequest } from './cell/assign';
 
 const SampleSchema = LoadSampleSchema.extend({ hist: HistogramSchema.optional() });
 
@@ -70,6 +70,17 @@ export class HttpCellClient implements CellClient {
     });
     const text = await res.text();
     if (res.status !== 202) throw new Error(`assignment to ${endpoint} refused: HTTP ${res.status} ${text}`);
+  }
+
+  /** The pid of the idle warm cell answering at `endpoint`, or undefined (nothing, or not a warm cell). */
+  async warmPid(endpoint: string, timeoutMs = 2000): Promise<number | undefined> {
+    try {
+      const res = await fetch(`${endpoint}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+      const parsed = WarmHealthSchema.safeParse(await res.json());
+      return parsed.success ? parsed.data.pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async handoff(endpoint: string, request: HandoffRequest): Promise<HandoffResult> {

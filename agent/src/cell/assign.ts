@@ -11,6 +11,9 @@ export const AssignRequestSchema = z.strictObject({
 });
 export type AssignRequest = z.infer<typeof AssignRequestSchema>;
 
+/** A warm cell's `GET /healthz`: it is idle, and which process it is (a reused port answers otherwise). */
+export const WarmHealthSchema = z.object({ warm: z.literal(true), pid: z.number().int().positive() });
+
 /** What a warm cell writes to FF_ENDPOINT_FILE while it waits: where to send its assignment. */
 export const WarmRecordSchema = z.strictObject({
   pid: z.number().int().positive(),

@@ -194,7 +194,7 @@ async function waitForAssignment(): Promise<void> {
   const server = createServer((req, res) => {
     const reply = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true, warm: true });
+    if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true, warm: true, pid: process.pid });
     if (req.method !== 'POST' || req.url !== '/v1/assign') return reply(404, { error: 'a warm cell: POST /v1/assign' });
     if (assigned) return reply(409, { error: 'already assigned' });
     readBody(req)

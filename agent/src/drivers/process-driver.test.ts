@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil, type CellRunSpec, type DriverEvent } from '@fleetforge/shared';
@@ -114,6 +114,78 @@ describe('ProcessDriver warm pool (real cell processes)', () => {
     expect(second.d.list()).toEqual([expect.objectContaining({ cell: 'r1c0', incarnation: 1, endpoint })]);
     await readyEndpoint(second.events, 'r1c0');
     await until('old idle cells stopped', () => idle.every((p) => !alive(p)), 10_000);
+  });
+
+  it('a duplicate start during an assignment runs one cell; a stop right behind it stops that cell', async () => {
+    const { d, events } = driver();
+    d.setWarmTarget(2);
+    await until('2 warm cells', () => d.warmCount() === 2, 20_000);
+    // Redelivered and re-sent starts arrive together; the agent runs commands concurrently.
+    await Promise.all([d.start(spec('r2c0')), d.start(spec('r2c0')), d.start(spec('r2c0'))]);
+    await readyEndpoint(events, 'r2c0');
+    expect(d.pids()).toHaveLength(1);
+    expect(events.filter((e) => e.cell === 'r2c0' && e.kind === 'started')).toHaveLength(1);
+    const [pid] = d.pids();
+    await Promise.all([d.start(spec('r2c1')), d.stop('w1', 'r2c1', 'changed our mind')]);
+    expect(d.list().map((c) => c.cell)).toEqual(['r2c0']);
+    expect(events.filter((e) => e.cell === 'r2c1').map((e) => e.kind)).toEqual(['started', 'exited']);
+    expect(alive(pid!)).toBe(true);
+  });
+
+  it('a warm cell whose assignment died with its agent is killed and reported, not waited for', async () => {
+    const first = driver();
+    first.d.setWarmTarget(1);
+    await until('a warm cell', () => first.d.warmCount() === 1, 20_000);
+    const [pid] = first.d.warmPids();
+    const warmEndpoint = (
+      JSON.parse(
+        readFileSync(
+          join(
+            stateDir,
+            'warm',
+            readdirSync(join(stateDir, 'warm')).find((n) => n.endsWith('.endpoint.json'))!,
+          ),
+          'utf8',
+        ),
+      ) as { endpoint: string }
+    ).endpoint;
+    await first.d.close();
+    // What the agent wrote before it died: the cell record naming the warm cell, no assignment sent.
+    writeFileSync(
+      join(stateDir, 'cells', 'w1~r3c0~1.json'),
+      JSON.stringify({
+        world: 'w1',
+        cell: 'r3c0',
+        incarnation: 1,
+        correlationId: 'c',
+        pid,
+        spawnedAt: new Date().toISOString(),
+        warmEndpoint,
+      }),
+    );
+    rmSync(join(stateDir, 'warm'), { recursive: true, force: true });
+    const second = driver();
+    await second.d.adopt();
+    await until('reported exited', () => second.events.some((e) => e.kind === 'exited' && e.cell === 'r3c0'), 10_000);
+    expect(second.events.find((e) => e.kind === 'exited')).toMatchObject({
+      requested: false,
+      reason: expect.stringMatching(/^AssignmentLost/),
+    });
+    expect(alive(pid!)).toBe(false);
+  });
+
+  it('a warm record whose pid now belongs to another process is not signalled', async () => {
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      mkdirSync(join(stateDir, 'warm'), { recursive: true });
+      writeFileSync(join(stateDir, 'warm', 'old-1.json'), JSON.stringify({ pid: other.pid }));
+      const { d } = driver();
+      await d.adopt();
+      expect(await reapCells(stateDir, 500)).toBe(0);
+      expect(alive(other.pid!)).toBe(true);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('stopAll and reapCells leave no warm process behind', async () => {

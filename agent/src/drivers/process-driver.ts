@@ -29,6 +29,8 @@ export const CellRecordSchema = z.strictObject({
   /** Whom its usage is billed to (the start command's); records from before tenants have none. */
   tenant: z.string().min(1).nullable().default(null),
   tier: TierSchema.nullable().default(null),
+  /** Started from the warm pool: where it listened while idle (an assignment lost with its agent shows there). */
+  warmEndpoint: z.string().url().nullable().default(null),
 });
 export type CellRecord = z.infer<typeof CellRecordSchema>;
 
@@ -127,6 +129,24 @@ function warmDir(stateDir: string): string {
 
 const WarmPidSchema = z.strictObject({ pid: z.number().int().positive() });
 
+/**
+ * Whether a recorded warm pid is still that warm cell, not a process that reused the pid
+ * (after a reboot, say): it answers as that pid, or it was started with that record's file.
+ */
+async function isWarmCell(w: { pid: number; base: string }): Promise<boolean> {
+  if (!alive(w.pid)) return false;
+  const e = readJson(`${w.base}.endpoint.json`, WarmRecordSchema);
+  if (e && e.pid === w.pid) return (await cells.warmPid(e.endpoint)) === w.pid;
+  try {
+    // Not listening yet: its environment names this record's endpoint file (Linux).
+    return readFileSync(`/proc/${w.pid}/environ`, 'utf8')
+      .split('\0')
+      .includes(`FF_ENDPOINT_FILE=${w.base}.endpoint.json`);
+  } catch {
+    return false;
+  }
+}
+
 /** Pids recorded for warm cells under a state folder (idle: they hold no sessions). */
 function warmRecords(stateDir: string): Array<{ pid: number; base: string }> {
   let names: string[];
@@ -188,7 +208,7 @@ export async function reapCells(stateDir: string, graceMs = 3000): Promise<numbe
   const records = cellRecords(stateDir);
   const running: Array<{ pid: number }> = records.filter((r) => r.alive);
   for (const w of warmRecords(stateDir)) {
-    if (alive(w.pid)) running.push(w);
+    if (await isWarmCell(w)) running.push(w);
     removeRecord(w.base);
   }
   for (const r of running) signalCell(r.pid, 'SIGTERM');
@@ -219,6 +239,8 @@ export class ProcessDriver implements Driver {
   private warmTarget = 0;
   private warmFailures = 0;
   private filling = false;
+  /** Per cell: the tail of its queued starts, stops and kills (see inLane). */
+  private readonly lanes = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: ProcessDriverOptions) {
     this.cellMain = opts.cellMain ?? join(__dirname, '..', 'cell', 'main.js');
@@ -324,7 +346,7 @@ export class ProcessDriver implements Driver {
     const mine = new Set(this.warm.map((w) => w.pid));
     for (const w of warmRecords(this.opts.stateDir)) {
       if (mine.has(w.pid)) continue;
-      if (alive(w.pid)) signalCell(w.pid, 'SIGTERM');
+      if (await isWarmCell(w)) signalCell(w.pid, 'SIGTERM');
       removeRecord(w.base);
     }
     await Promise.all(cellRecords(this.opts.stateDir).map((rec) => this.adoptOne(rec)));
@@ -343,6 +365,13 @@ export class ProcessDriver implements Driver {
     this.emit({ kind: 'started', ...this.ref(record) });
     const endpoint = readJson(`${base}.endpoint.json`, EndpointRecordSchema);
     if (!endpoint || endpoint.pid !== record.pid) {
+      if (record.warmEndpoint && (await cells.warmPid(record.warmEndpoint)) === record.pid) {
+        // Still idle: the agent that took it died before its assignment arrived. It holds nothing;
+        // killed and reported exited, the control plane starts the cell again.
+        r.killReason = 'AssignmentLost: the agent that assigned this warm cell died first; killed';
+        signalCell(record.pid, 'SIGKILL');
+        return;
+      }
       // Forked but never got as far as listening (or still getting there): wait for it like a new one.
       void this.awaitReady(r);
       return;
@@ -359,7 +388,26 @@ export class ProcessDriver implements Driver {
     void this.awaitReady(r);
   }
 
-  async start(spec: CellRunSpec): Promise<void> {
+  /**
+   * Runs `fn` after everything queued for the same cell: a start awaits an assignment or a
+   * fork, and a duplicate start or a stop arriving meanwhile must see its outcome, not a gap.
+   */
+  private inLane<T>(k: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.lanes.get(k) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lanes.set(k, tail);
+    void tail.then(() => this.lanes.get(k) === tail && this.lanes.delete(k));
+    return next;
+  }
+
+  start(spec: CellRunSpec): Promise<void> {
+    return this.inLane(key(spec.world, spec.cell), () => this.startNow(spec));
+  }
+
+  private async startNow(spec: CellRunSpec): Promise<void> {
     await this.adopt();
     const k = key(spec.world, spec.cell);
     const current = this.cells.get(k);
@@ -386,9 +434,12 @@ export class ProcessDriver implements Driver {
       spawnedAt: new Date().toISOString(),
       tenant: spec.tenant ?? null,
       tier: spec.tier ?? null,
+      warmEndpoint: null,
     });
     const warm = this.takeWarm();
-    let r = warm ? await this.assignWarm(warm, record(warm.pid), base, env) : undefined;
+    let r = warm
+      ? await this.assignWarm(warm, { ...record(warm.pid), warmEndpoint: warm.endpoint }, base, env)
+      : undefined;
     const source = r ? 'warm' : 'cold';
     if (!r) {
       const child = await this.spawnCell(env);
@@ -494,7 +545,8 @@ export class ProcessDriver implements Driver {
   private warmExited(w: Warm): void {
     if (w.gone) return;
     w.gone = true;
-    this.warm.splice(this.warm.indexOf(w), 1);
+    const i = this.warm.indexOf(w);
+    if (i >= 0) this.warm.splice(i, 1);
     removeRecord(w.base);
     this.warmFailures++;
     this.fillWarm();
@@ -576,21 +628,24 @@ export class ProcessDriver implements Driver {
     clearTimeout(timer);
   }
 
-  async stop(world: string, cell: string, reason: string): Promise<void> {
-    const r = this.cells.get(key(world, cell));
-    if (!r) return;
-    await this.stopRunning(r, reason);
+  stop(world: string, cell: string, reason: string): Promise<void> {
+    return this.inLane(key(world, cell), async () => {
+      const r = this.cells.get(key(world, cell));
+      if (r) await this.stopRunning(r, reason);
+    });
   }
 
-  async kill(world: string, cell: string, incarnation: number, reason: string): Promise<void> {
-    const r = this.cells.get(key(world, cell));
-    if (!r || r.record.incarnation !== incarnation || r.done) return;
-    r.killReason ??= reason;
-    r.phase = 'stopping';
-    signalCell(r.record.pid, 'SIGKILL');
-    this.ensurePolling();
-    // Reported (by onExit) only once the process is confirmed gone.
-    await r.exited;
+  kill(world: string, cell: string, incarnation: number, reason: string): Promise<void> {
+    return this.inLane(key(world, cell), async () => {
+      const r = this.cells.get(key(world, cell));
+      if (!r || r.record.incarnation !== incarnation || r.done) return;
+      r.killReason ??= reason;
+      r.phase = 'stopping';
+      signalCell(r.record.pid, 'SIGKILL');
+      this.ensurePolling();
+      // Reported (by onExit) only once the process is confirmed gone.
+      await r.exited;
+    });
   }
 
   async close(): Promise<void> {
@@ -603,6 +658,8 @@ export class ProcessDriver implements Driver {
   async stopAll(reason: string): Promise<void> {
     this.warmTarget = 0;
     for (const w of [...this.warm]) this.discardWarm(w);
+    // Starts in flight finish first, so none is left running behind this.
+    await Promise.all([...this.lanes.values()]);
     await Promise.all([...this.cells.values()].map((r) => this.stopRunning(r, reason)));
   }
 }
