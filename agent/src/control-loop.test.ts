@@ -170,7 +170,11 @@ describe('control loop on fakes', () => {
         endpoint: `http://fake.invalid/${cell}`,
         correlationId: `corr-${cell}`,
       });
-    // Four reports arrive together: one pass applies them all, in one transaction.
+    // `started` asks for no pass of its own: it waits for the world's next one.
+    const started = (cell: string) => AgentReportSchema.parse({ ...ready(cell), kind: 'started', endpoint: null });
+    expect(await onAgentReport(w.deps, started('r0c0'), w.deps.log)).toBe('ok');
+    expect(transactions).toBe(0);
+    // Four reports arrive together: one pass applies them all (and the started), in one transaction.
     const outcomes = await Promise.all(
       ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => onAgentReport(w.deps, ready(c), w.deps.log)),
     );

@@ -332,11 +332,15 @@ describe('dedicated tier', () => {
         namespace: tenantNamespace(s.name),
         body: { spec: { replicas: 7 } },
       })
-      .catch(async () => {
-        const cur = await apps.readNamespacedDeployment({ name: 'tenant-app', namespace: tenantNamespace(s.name) });
-        cur.spec!.replicas = 7;
-        await apps.replaceNamespacedDeployment({ name: 'tenant-app', namespace: tenantNamespace(s.name), body: cur });
-      });
+      .catch(() =>
+        // Read and replace, again on a 409: the deployment controller writes the object too.
+        waitFor('deployment scaled to 7', async () => {
+          const cur = await apps.readNamespacedDeployment({ name: 'tenant-app', namespace: tenantNamespace(s.name) });
+          cur.spec!.replicas = 7;
+          await apps.replaceNamespacedDeployment({ name: 'tenant-app', namespace: tenantNamespace(s.name), body: cur });
+          return true;
+        }),
+      );
     await placed(tenantNamespace(s.name), 7);
     await watcher.sample();
     await watcher.close();

@@ -11,7 +11,7 @@ import type { Deps } from '../deps';
 import { ingestUsage } from '../usecases/billing-export';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../store/records';
-import { publishSync, reconcileWithReports } from '../usecases/reconcile-world';
+import { deferReports, publishSync, reconcileWithReports } from '../usecases/reconcile-world';
 
 /**
  * Applies one agent observation to its cell within the world's next reconcile pass
@@ -21,6 +21,12 @@ import { publishSync, reconcileWithReports } from '../usecases/reconcile-world';
 export async function onAgentReport(deps: Deps, message: AgentMessage, log: Deps['log']): Promise<Outcome> {
   if (message.kind === 'heartbeat') return recordHeartbeat(deps, message, log);
   if (message.kind === 'usage') return ingestUsage(deps, message, log);
+  // `started` alone asks for no pass: it rides with the world's next one (see deferReports).
+  const reports = message.kind === 'reports' ? message.reports : [message];
+  if (reports.every((r) => r.kind === 'started')) {
+    for (const r of reports) deferReports(deps, r.world, [r]);
+    return 'ok';
+  }
   if (message.kind === 'reports') {
     // Applied in one pass; a report naming another world than the batch still goes to its own.
     const byWorld = new Map<string, AgentReport[]>();

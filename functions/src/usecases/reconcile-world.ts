@@ -45,6 +45,18 @@ export function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps
   return reconcileWithReports(deps, msg, log, []);
 }
 
+/**
+ * Queues reports for the world's next pass in this instance without asking for one:
+ * `started` only records that a cell process exists, which no decision waits on, and a
+ * pass of its own per start cost every `ready` behind it a turn (the emulator pushes one
+ * message at a time). The next report or load sample of the world applies it.
+ */
+export function deferReports(deps: Deps, world: string, reports: readonly AgentReport[]): void {
+  let queue = pending.get(deps);
+  if (!queue) pending.set(deps, (queue = new Map<string, AgentReport[]>()));
+  queue.set(world, [...(queue.get(world) ?? []), ...reports]);
+}
+
 /** A reconcile pass that also applies these agent reports, with any others queued for it. */
 export function reconcileWithReports(
   deps: Deps,
@@ -52,11 +64,10 @@ export function reconcileWithReports(
   log: Deps['log'],
   reports: readonly AgentReport[],
 ): Promise<Outcome> {
-  let queue = pending.get(deps);
-  if (!queue) pending.set(deps, (queue = new Map<string, AgentReport[]>()));
-  if (reports.length > 0) queue.set(msg.world, [...(queue.get(msg.world) ?? []), ...reports]);
+  deferReports(deps, msg.world, reports);
   return singleFlight(deps, msg.world, () => {
     // Every report queued until this pass starts is applied by it (in its one transaction).
+    const queue = pending.get(deps)!;
     const batch = queue.get(msg.world) ?? [];
     queue.delete(msg.world);
     return reconcileOnce(deps, msg, log, batch);
