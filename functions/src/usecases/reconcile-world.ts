@@ -49,7 +49,8 @@ export function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps
  * Queues reports for the world's next pass in this instance without asking for one:
  * `started` only records that a cell process exists, which no decision waits on, and a
  * pass of its own per start cost every `ready` behind it a turn (the emulator pushes one
- * message at a time). The next report or load sample of the world applies it.
+ * message at a time). The world's next report in this instance applies it; one lost with
+ * its instance costs nothing a decision reads.
  */
 export function deferReports(deps: Deps, world: string, reports: readonly AgentReport[]): void {
   let queue = pending.get(deps);
