@@ -147,21 +147,29 @@ async function isWarmCell(w: { pid: number; base: string }): Promise<boolean> {
   }
 }
 
-/** Pids recorded for warm cells under a state folder (idle: they hold no sessions). */
-function warmRecords(stateDir: string): Array<{ pid: number; base: string }> {
+/**
+ * Every valid record in a records folder (`<base>.json`, beside the `<base>.endpoint.json`
+ * its process writes), with its base path; a missing folder has none.
+ */
+function readRecords<T>(dir: string, schema: z.ZodType<T>): Array<T & { base: string }> {
   let names: string[];
   try {
-    names = readdirSync(warmDir(stateDir));
+    names = readdirSync(dir);
   } catch {
     return [];
   }
   return names
     .filter((n) => n.endsWith('.json') && !n.endsWith('.endpoint.json'))
-    .map((n) => join(warmDir(stateDir), n.slice(0, -'.json'.length)))
+    .map((n) => join(dir, n.slice(0, -'.json'.length)))
     .flatMap((base) => {
-      const r = readJson(`${base}.json`, WarmPidSchema);
-      return r ? [{ pid: r.pid, base }] : [];
+      const r = readJson(`${base}.json`, schema);
+      return r ? [{ ...r, base }] : [];
     });
+}
+
+/** Pids recorded for warm cells under a state folder (idle: they hold no sessions). */
+function warmRecords(stateDir: string): Array<{ pid: number; base: string }> {
+  return readRecords(warmDir(stateDir), WarmPidSchema);
 }
 
 function fileBase(stateDir: string, world: string, cell: string, incarnation: number): string {
@@ -178,20 +186,7 @@ function readJson<T>(file: string, schema: z.ZodType<T>): T | undefined {
 
 /** Every cell record under a state folder, with whether its process still runs. */
 export function cellRecords(stateDir: string): Array<CellRecord & { base: string; alive: boolean }> {
-  let names: string[];
-  try {
-    names = readdirSync(cellsDir(stateDir));
-  } catch {
-    return [];
-  }
-  const out: Array<CellRecord & { base: string; alive: boolean }> = [];
-  for (const n of names) {
-    if (!n.endsWith('.json') || n.endsWith('.endpoint.json')) continue;
-    const base = join(cellsDir(stateDir), n.slice(0, -'.json'.length));
-    const r = readJson(`${base}.json`, CellRecordSchema);
-    if (r) out.push({ ...r, base, alive: alive(r.pid) });
-  }
-  return out;
+  return readRecords(cellsDir(stateDir), CellRecordSchema).map((r) => ({ ...r, alive: alive(r.pid) }));
 }
 
 function removeRecord(base: string): void {

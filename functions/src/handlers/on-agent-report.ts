@@ -27,29 +27,24 @@ export async function onAgentReport(deps: Deps, message: AgentMessage, log: Deps
     for (const r of reports) deferReports(deps, r.world, [r]);
     return 'ok';
   }
-  if (message.kind === 'reports') {
-    // Applied in one pass; a report naming another world than the batch still goes to its own.
-    const byWorld = new Map<string, AgentReport[]>();
-    for (const r of message.reports) byWorld.set(r.world, [...(byWorld.get(r.world) ?? []), r]);
-    const outcomes = await Promise.all(
-      [...byWorld].map(([world, reports]) =>
-        reconcileWithReports(
-          deps,
-          { world, reason: `reports:${reports.length}`, correlationId: reports[0]!.correlationId },
-          log,
-          reports,
-        ),
+  // One pass per world named (a batch is one world's, as the agent sends it).
+  const byWorld = new Map<string, AgentReport[]>();
+  for (const r of reports) byWorld.set(r.world, [...(byWorld.get(r.world) ?? []), r]);
+  const outcomes = await Promise.all(
+    [...byWorld].map(([world, batch]) =>
+      reconcileWithReports(
+        deps,
+        {
+          world,
+          reason: batch.length === 1 ? `report:${batch[0]!.kind}:${batch[0]!.cell}` : `reports:${batch.length}`,
+          correlationId: batch[0]!.correlationId,
+        },
+        log,
+        batch,
       ),
-    );
-    return outcomes.every((o) => o === 'stale') ? 'stale' : 'ok';
-  }
-  const report: AgentReport = message;
-  return reconcileWithReports(
-    deps,
-    { world: report.world, reason: `report:${report.kind}:${report.cell}`, correlationId: report.correlationId },
-    log,
-    [report],
+    ),
   );
+  return outcomes.every((o) => o === 'stale') ? 'stale' : 'ok';
 }
 
 /**
