@@ -1,4 +1,4 @@
-# The functions of var.registry (FUNCTIONS in shared/src/topology.ts). All of them
+# The functions of var.registry (FUNCTIONS in shared/src/ports/topology.ts). All of them
 # deploy the same archive; entry_point selects the handler registered under that name.
 # The cloudevent functions differ only by their registry entries and share one
 # resource; the two HTTP functions differ in who may call them and are spelled out.

@@ -41,7 +41,7 @@ resource "google_project_iam_member" "functions" {
 }
 
 # The topics the handlers publish to: the union of the registry's per-function
-# `publishes` (FUNCTIONS in shared/src/topology.ts, checked against the code by
+# `publishes` (FUNCTIONS in shared/src/ports/topology.ts, checked against the code by
 # functions/src/publishes.test.ts). Not the agent's topics.
 resource "google_pubsub_topic_iam_member" "functions_publish" {
   for_each = toset(flatten([for f in values(var.registry.functions) : f.publishes]))

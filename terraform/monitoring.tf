@@ -1,6 +1,6 @@
 # Alert policies and a dashboard on what the functions write to Cloud Monitoring
 # (functions/src/adapters/cloud-monitoring-metrics.ts): custom metrics named after
-# the catalogue (shared/src/metrics.ts), one generic_task series per function
+# the catalogue (shared/src/ports/metrics.ts), one generic_task series per function
 # instance, so every query reduces across task_id. Runbook: docs/runbook.md.
 
 locals {

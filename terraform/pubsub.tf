@@ -1,5 +1,5 @@
 # The topics and subscriptions of var.registry (TOPICS and SUBSCRIPTIONS in
-# shared/src/topology.ts), keyed by their names.
+# shared/src/ports/topology.ts), keyed by their names.
 
 resource "google_pubsub_topic" "this" {
   for_each = toset(values(var.registry.topics))

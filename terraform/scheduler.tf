@@ -1,4 +1,4 @@
-# The jobs of var.registry (SCHEDULER_JOBS in shared/src/topology.ts).
+# The jobs of var.registry (SCHEDULER_JOBS in shared/src/ports/topology.ts).
 
 resource "google_cloud_scheduler_job" "this" {
   for_each = { for job in var.registry.scheduler_jobs : job.name => job }

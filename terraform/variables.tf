@@ -85,7 +85,7 @@ variable "log_level" {
   }
 }
 
-# Set by registry.auto.tfvars.json, which `npm run gen` writes from shared/src/topology.ts
+# Set by registry.auto.tfvars.json, which `npm run gen` writes from shared/src/ports/topology.ts
 # and firestore.indexes.json: every topic, subscription, function, scheduler job and
 # index name in this directory comes from here. Keys of topics and functions are the
 # registry's (TOPICS.deadLetter is topics.deadLetter).

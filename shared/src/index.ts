@@ -1,25 +1,17 @@
-export * from './errors';
-export * from './validation';
-export * from './geometry';
+/**
+ * `@fleetforge/shared`: the pure domain (no SDK, no `node:` module), by folder:
+ * - `core/`: the one error type, zod boundary helpers, time helpers;
+ * - `world/`: geometry, the WorldSpec, stored documents and events;
+ * - `elasticity/`: the scaling engine, operations, the reconcile and tick planners;
+ * - `tenancy/`: tiers, tenant planning and manifests;
+ * - `billing/`: metering, cost and tamper-evident exports;
+ * - `ports/`: the interfaces adapters implement, messages, topics and metric names;
+ * - `api/`: HTTP types and the permission model.
+ */
+export * from './core';
 export * from './world';
-export * from './model';
-export * from './events';
-export * from './messages';
-export * from './topology';
-export * from './metrics';
 export * from './ports';
-export * from './clock';
-export * from './timing';
-export * from './ids';
-export * from './reconcile';
-export * from './auth';
-export * from './api-types';
-export * from './sessions';
-export * from './operations';
 export * from './elasticity';
-export * from './operations-plan';
-export * from './tick';
 export * from './tenancy';
-export * from './tenancy-manifests';
-export * from './tenancy-plan';
 export * from './billing';
+export * from './api';

@@ -46,7 +46,7 @@ interface IndexesFile {
   }>;
 }
 
-/** shared/src/topology.ts and firestore.indexes.json as var.registry: what terraform/ deploys, in its naming. */
+/** shared/src/ports/topology.ts and firestore.indexes.json as var.registry: what terraform/ deploys, in its naming. */
 function terraformRegistry() {
   const { indexes } = JSON.parse(readFileSync(join(repoRoot, 'firestore.indexes.json'), 'utf8')) as IndexesFile;
   return {

@@ -1,5 +1,5 @@
 /**
- * terraform/ deploys the registry (shared/src/topology.ts) and grants each identity
+ * terraform/ deploys the registry (shared/src/ports/topology.ts) and grants each identity
  * what the registry says it uses. The HCL is parsed and its expressions evaluated
  * against var.registry (./hcl.ts), so these checks see the instances Terraform
  * would plan, not the text.

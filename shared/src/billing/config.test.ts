@@ -1,4 +1,4 @@
-import { FleetError } from '../errors';
+import { FleetError } from '../core/errors';
 import { BillingConfigSchema, DEFAULT_PRICE_TABLE } from './cost';
 import { BillingConfigPatchSchema, patchBillingConfig } from './config';
 

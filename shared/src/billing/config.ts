@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { FleetError } from '../errors';
-import { parseOrThrow } from '../validation';
+import { FleetError } from '../core/errors';
+import { parseOrThrow } from '../core/validation';
 import { BillingConfigSchema, type BillingConfig } from './cost';
 
 /** `PATCH /v1/config/billing`: dotted keys (`intervalMinutes`, `prices.standard.cpuHour`). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Tier } from '../tenancy';
+import type { Tier } from '../tenancy/tenancy';
 import { DAY_MS, HOUR_MS, PeriodSchema, QUANTITY_KEYS, type Quantities, type UsageSample } from './usage';
 
 /** Unit prices of one tier, in the table's currency. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TierSchema } from '../tenancy';
+import { TierSchema } from '../tenancy/tenancy';
 import { costOf, type PriceTable } from './cost';
 import { PeriodSchema, QuantitiesSchema, type RollupLine } from './usage';
 

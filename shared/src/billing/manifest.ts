@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoTimeSchema } from '../model';
+import { IsoTimeSchema } from '../world/model';
 import { PeriodSchema, QuantitiesSchema } from './usage';
 
 /**

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { FleetError } from '../errors';
-import { IsoTimeSchema } from '../model';
-import { TierSchema, type Tier } from '../tenancy';
-import { NameSchema } from '../world';
+import { FleetError } from '../core/errors';
+import { IsoTimeSchema } from '../world/model';
+import { TierSchema, type Tier } from '../tenancy/tenancy';
+import { NameSchema } from '../world/world';
 
 /**
  * Usage metering, pure. Quantities are integers in fine units, so sums are exact

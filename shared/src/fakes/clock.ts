@@ -1,4 +1,4 @@
-import type { Clock, Ids } from '../ports';
+import type { Clock, Ids } from '../ports/interfaces';
 
 /** A clock tests move by hand. */
 export class FakeClock implements Clock {

@@ -1,6 +1,13 @@
-import { containsPoint } from '../geometry';
-import type { CellClient, CellRunSpec, CellRuntimeStatus, CellSampleOut, Driver, DriverEvent } from '../ports';
-import type { HandoffRequest, HandoffResult } from '../sessions';
+import { containsPoint } from '../world/geometry';
+import type {
+  CellClient,
+  CellRunSpec,
+  CellRuntimeStatus,
+  CellSampleOut,
+  Driver,
+  DriverEvent,
+} from '../ports/interfaces';
+import type { HandoffRequest, HandoffResult } from '../elasticity/sessions';
 
 const PREFIX = 'http://fake.invalid/';
 

@@ -1,5 +1,5 @@
-import { FleetError } from '../errors';
-import type { BlobInfo, BlobStore } from '../ports';
+import { FleetError } from '../core/errors';
+import type { BlobInfo, BlobStore } from '../ports/interfaces';
 
 /** In-memory BlobStore for unit tests. */
 export class MemoryBlobStore implements BlobStore {

@@ -1,5 +1,5 @@
 import { busContract } from '../testing';
-import { TOPICS, type SubscriptionDef } from '../topology';
+import { TOPICS, type SubscriptionDef } from '../ports/topology';
 import { MemoryBus } from './memory-bus';
 
 busContract('MemoryBus', async (subs) => new MemoryBus(subs), 2000);

@@ -1,7 +1,7 @@
-import { FleetError } from '../errors';
-import type { Bus, BusMessage, MessageHandler, SubscriptionHandle } from '../ports';
-import { SUBSCRIPTIONS, TOPICS, type SubscriptionDef, type TopicName } from '../topology';
-import { sleep } from '../timing';
+import { FleetError } from '../core/errors';
+import type { Bus, BusMessage, MessageHandler, SubscriptionHandle } from '../ports/interfaces';
+import { SUBSCRIPTIONS, TOPICS, type SubscriptionDef, type TopicName } from '../ports/topology';
+import { sleep } from '../core/timing';
 
 interface Pending {
   message: BusMessage;

@@ -1,5 +1,5 @@
-import { FleetError } from '../errors';
-import { fencedError, type Session, type SessionCheckpoint } from '../sessions';
+import { FleetError } from '../core/errors';
+import { fencedError, type Session, type SessionCheckpoint } from '../elasticity/sessions';
 
 /** Shared backing for {@link MemorySessionCheckpoint}s: one per "server". */
 export class MemoryCheckpointServer {

@@ -1,6 +1,6 @@
-import { FleetError } from '../errors';
-import type { DocData, DocSnapshot, Query, QueryFilter, StateStore, Transaction, WriteOp } from '../ports';
-import { sleep } from '../timing';
+import { FleetError } from '../core/errors';
+import type { DocData, DocSnapshot, Query, QueryFilter, StateStore, Transaction, WriteOp } from '../ports/interfaces';
+import { sleep } from '../core/timing';
 
 interface Stored {
   data: DocData;

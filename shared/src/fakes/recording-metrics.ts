@@ -1,5 +1,5 @@
-import type { MetricName } from '../metrics';
-import type { MetricLabels, MetricsSink } from '../ports';
+import type { MetricName } from '../ports/metrics';
+import type { MetricLabels, MetricsSink } from '../ports/interfaces';
 
 function key(name: string, labels: MetricLabels = {}): string {
   const parts = Object.keys(labels)

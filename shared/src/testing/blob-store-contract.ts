@@ -1,4 +1,4 @@
-import type { BlobStore } from '../ports';
+import type { BlobStore } from '../ports/interfaces';
 
 /**
  * The BlobStore contract, for the in-memory fake, the local-folder adapter and the GCS

@@ -1,6 +1,6 @@
-import type { Bus, BusMessage } from '../ports';
-import type { SubscriptionDef } from '../topology';
-import { waitUntil } from '../timing';
+import type { Bus, BusMessage } from '../ports/interfaces';
+import type { SubscriptionDef } from '../ports/topology';
+import { waitUntil } from '../core/timing';
 
 /** Two pull subscriptions on one topic, so fan-out is part of the contract. */
 export const CONTRACT_SUBSCRIPTIONS: SubscriptionDef[] = [

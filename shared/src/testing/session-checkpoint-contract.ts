@@ -1,5 +1,5 @@
-import { FleetError } from '../errors';
-import type { Session, SessionCheckpoint } from '../sessions';
+import { FleetError } from '../core/errors';
+import type { Session, SessionCheckpoint } from '../elasticity/sessions';
 
 const s = (id: string, x = 1, y = 2): Session => ({ id, x, y, joinedAt: '2026-12-01T00:00:00.000Z', state: { hp: 7 } });
 

@@ -1,5 +1,5 @@
-import { FleetError } from '../errors';
-import type { StateStore } from '../ports';
+import { FleetError } from '../core/errors';
+import type { StateStore } from '../ports/interfaces';
 
 /**
  * The StateStore contract. The in-memory fake and the Firestore adapter (on the

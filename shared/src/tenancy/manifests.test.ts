@@ -13,7 +13,7 @@ import {
   tenantNamespace,
   vclusterNamespace,
   type KubeObject,
-} from './tenancy-manifests';
+} from './manifests';
 
 const spec = (tier: Tier, name = 'acme'): TenantSpec => ({
   name,

@@ -1,9 +1,9 @@
-import type { Rect } from './geometry';
+import type { Rect } from '../world/geometry';
 import type { MetricName } from './metrics';
-import type { HandoffRequest, HandoffResult } from './sessions';
-import type { Tier } from './tenancy';
+import type { HandoffRequest, HandoffResult } from '../elasticity/sessions';
+import type { Tier } from '../tenancy/tenancy';
 import type { TopicName } from './topology';
-import type { WorldSpec } from './world';
+import type { WorldSpec } from '../world/world';
 
 /* ---------- StateStore: documents, queries, transactions (Firestore) ---------- */
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { MAX_TOKEN_TTL_SECONDS, RoleSchema } from './auth';
-import { LifecycleEventSchema } from './events';
-import { RectSchema } from './geometry';
-import { CellStateSchema, ConditionSchema, WorldPhaseSchema } from './model';
-import { NameSchema, WorldSpecSchema } from './world';
+import { LifecycleEventSchema } from '../world/events';
+import { RectSchema } from '../world/geometry';
+import { CellStateSchema, ConditionSchema, WorldPhaseSchema } from '../world/model';
+import { NameSchema, WorldSpecSchema } from '../world/world';
 
 /** Shapes the API answers with; ffctl parses responses with the same schemas. */
 

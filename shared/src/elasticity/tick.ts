@@ -1,5 +1,5 @@
-import { decideScaling, type Scaling, type ScalingDecision } from './elasticity';
-import type { CellDoc, WorldDoc, WorldStatus } from './model';
+import { decideScaling, type Scaling, type ScalingDecision } from './scaling';
+import type { CellDoc, WorldDoc, WorldStatus } from '../world/model';
 import { advanceOperation, beginMerge, beginSplit, newOpContext, type HandoffCommand } from './operations-plan';
 import { isActiveOperation, type OperationDoc } from './operations';
 import {

@@ -1,4 +1,4 @@
-import type { Ids } from './ports';
+import type { Ids } from './interfaces';
 
 /**
  * The production {@link Ids}: random ids from the platform's crypto (no node: import needed).

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema } from './world';
+import { NameSchema } from '../world/world';
 
 /** The PRD's roles (§3.3), plus `admin` for the stack's bootstrap token. */
 export const RoleSchema = z.enum(['observer', 'developer', 'operator', 'tenant-admin', 'billing', 'admin']);

@@ -1,7 +1,7 @@
-import type { EventType } from './events';
-import { isPartition, type Rect } from './geometry';
-import { AgentReportSchema, type AgentReportKind } from './messages';
-import { CellDocSchema, WorldDocSchema, type CellDoc, type WorldDoc } from './model';
+import type { EventType } from '../world/events';
+import { isPartition, type Rect } from '../world/geometry';
+import { AgentReportSchema, type AgentReportKind } from '../ports/messages';
+import { CellDocSchema, WorldDocSchema, type CellDoc, type WorldDoc } from '../world/model';
 import {
   advanceOperation,
   beginMerge,

@@ -9,10 +9,10 @@ import {
   union,
   type Axis,
   type Rect,
-} from './geometry';
-import { isLiveCell, type CellDoc, type LoadSample } from './model';
+} from '../world/geometry';
+import { isLiveCell, type CellDoc, type LoadSample } from '../world/model';
 import { isActiveOperation, type OperationDoc } from './operations';
-import type { MergeCheck, Scaling, ScalingDecision, ScalingInput, SplitCheck } from './elasticity';
+import type { MergeCheck, Scaling, ScalingDecision, ScalingInput, SplitCheck } from './scaling';
 
 /** The newest sample may be at most this old for a cell to count as hot or cold. */
 const FRESH_MS = 5_000;

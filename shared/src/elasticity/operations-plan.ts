@@ -1,5 +1,5 @@
-import { isPartition, union, type Rect } from './geometry';
-import { isLiveCell, type CellDoc, type WorldDoc } from './model';
+import { isPartition, union, type Rect } from '../world/geometry';
+import { isLiveCell, type CellDoc, type WorldDoc } from '../world/model';
 import type { OperationCause, OperationDoc, OperationState } from './operations';
 import type { PlannedEvent, StartCommand, StopCommand } from './reconcile';
 

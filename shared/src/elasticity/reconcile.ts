@@ -1,8 +1,8 @@
-import type { EventType } from './events';
-import type { Rect } from './geometry';
-import { emptyLoad, isLiveCell, type CellDoc, type WorldDoc, type WorldStatus } from './model';
-import type { AgentReport } from './messages';
-import { initialCells } from './world';
+import type { EventType } from '../world/events';
+import type { Rect } from '../world/geometry';
+import { emptyLoad, isLiveCell, type CellDoc, type WorldDoc, type WorldStatus } from '../world/model';
+import type { AgentReport } from '../ports/messages';
+import { initialCells } from '../world/world';
 
 /**
  * The world reconciler's policy, pure: given what the world should be and what

@@ -1,7 +1,7 @@
-import type { Rect } from './geometry';
-import type { CellDoc } from './model';
+import type { Rect } from '../world/geometry';
+import type { CellDoc } from '../world/model';
 import type { OperationDoc } from './operations';
-import type { WorldSpec } from './world';
+import type { WorldSpec } from '../world/world';
 
 /**
  * The elasticity policy, pure: from the effective scaling config, the cells with
@@ -41,4 +41,4 @@ export type MergeCheck =
       reason: string;
     };
 
-export { decideScaling, checkSplit, checkMerge, splitChildren } from './elasticity-engine';
+export { decideScaling, checkSplit, checkMerge, splitChildren } from './engine';

@@ -1,8 +1,15 @@
 import fc from 'fast-check';
-import { AgentReportSchema, type AgentReport, type AgentReportKind } from './messages';
-import { CellDocSchema, CellStateSchema, WorldDocSchema, type CellDoc, type CellState, type WorldDoc } from './model';
+import { AgentReportSchema, type AgentReport, type AgentReportKind } from '../ports/messages';
+import {
+  CellDocSchema,
+  CellStateSchema,
+  WorldDocSchema,
+  type CellDoc,
+  type CellState,
+  type WorldDoc,
+} from '../world/model';
 import { applyReport, applyReports, planWorld, type WorldPlan } from './reconcile';
-import { initialCells } from './world';
+import { initialCells } from '../world/world';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const ISO = NOW.toISOString();

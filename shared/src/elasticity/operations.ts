@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { RectSchema } from './geometry';
-import { IsoTimeSchema } from './model';
-import { NameSchema } from './world';
+import { RectSchema } from '../world/geometry';
+import { IsoTimeSchema } from '../world/model';
+import { NameSchema } from '../world/world';
 
 /**
  * Split and merge operations (`worlds/{world}/operations/{op}`): a state machine the

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { IsoTimeSchema } from './model';
-import { NameSchema } from './world';
+import { IsoTimeSchema } from '../world/model';
+import { NameSchema } from '../world/world';
 
 /** The three tenant tiers (PRD GH-026..GH-028). */
 export const TierSchema = z.enum(['dev', 'standard', 'dedicated']);

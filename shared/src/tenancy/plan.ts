@@ -3,8 +3,8 @@
  * changes the tenant document, and when a dedicated pool alerts. Time comes in
  * as a parameter; nothing here does I/O.
  */
-import type { EventType } from './events';
-import type { PlannedEvent } from './reconcile';
+import type { EventType } from '../world/events';
+import type { PlannedEvent } from '../elasticity/reconcile';
 import type { ActiveAlert, AlertKind, PoolStatus, TenantCommand, TenantDoc, TenantObservation } from './tenancy';
 
 /** The command that converges the tenant at its current generation, or null when there is nothing to do. */

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { UsageReportSchema } from './billing/usage';
-import { RectSchema } from './geometry';
-import { HistogramSchema, IsoTimeSchema } from './model';
-import { HandoffTargetSchema } from './sessions';
-import { TenantNameSchema, TierSchema } from './tenancy';
-import { NameSchema, CapacitySchema } from './world';
+import { UsageReportSchema } from '../billing/usage';
+import { RectSchema } from '../world/geometry';
+import { HistogramSchema, IsoTimeSchema } from '../world/model';
+import { HandoffTargetSchema } from '../elasticity/sessions';
+import { TenantNameSchema, TierSchema } from '../tenancy/tenancy';
+import { NameSchema, CapacitySchema } from '../world/world';
 
 /** Every message carries the correlation id of the operation it belongs to. */
 const Correlated = { correlationId: z.string().min(1) };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FleetError } from './errors';
+import { FleetError } from '../core/errors';
 
 /** A player session as a cell holds it. Ids are opaque and survive hand-offs. */
 export const SessionSchema = z.strictObject({

@@ -18,7 +18,7 @@ import {
   poolHeadroom,
   tenantCommand,
   type PoolHeadroom,
-} from './tenancy-plan';
+} from './plan';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z').getTime();
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();

@@ -1,7 +1,7 @@
-import { FleetError } from './errors';
+import { FleetError } from '../core/errors';
 import { isPartition } from './geometry';
-import { parseOrThrow } from './validation';
-import { AgentCommandSchema } from './messages';
+import { parseOrThrow } from '../core/validation';
+import { AgentCommandSchema } from '../ports/messages';
 import {
   PLATFORM_TENANT,
   WORLD_API_VERSION,

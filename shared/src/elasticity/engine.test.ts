@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import type { Scaling, ScalingDecision, ScalingInput } from './elasticity';
-import { checkMerge, checkSplit, decideScaling, rectsConnected, splitChildren } from './elasticity-engine';
-import { formatRect, isPartition, splitHalves, type Rect } from './geometry';
-import { CellDocSchema, isLiveCell, type CellDoc, type CellState, type LoadSample } from './model';
+import type { Scaling, ScalingDecision, ScalingInput } from './scaling';
+import { checkMerge, checkSplit, decideScaling, rectsConnected, splitChildren } from './engine';
+import { formatRect, isPartition, splitHalves, type Rect } from '../world/geometry';
+import { CellDocSchema, isLiveCell, type CellDoc, type CellState, type LoadSample } from '../world/model';
 import { OperationDocSchema, type OperationDoc } from './operations';
-import { CapacitySchema, ScalingSchema } from './world';
+import { CapacitySchema, ScalingSchema } from '../world/world';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const T = NOW.getTime();

@@ -1,0 +1,6 @@
+export * from './operations-plan';
+export * from './operations';
+export * from './reconcile';
+export * from './scaling';
+export * from './sessions';
+export * from './tick';

@@ -1,0 +1,4 @@
+export * from './events';
+export * from './geometry';
+export * from './model';
+export * from './world';
