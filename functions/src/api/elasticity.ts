@@ -2,20 +2,19 @@ import { z } from 'zod';
 import {
   COLLECTIONS,
   FleetError,
-  ScalingOverridesSchema,
   ScalingSchema,
   TOPICS,
-  beginMerge,
-  beginSplit,
-  checkMerge,
-  checkSplit,
+  beginManualMerge,
+  beginManualSplit,
   effectiveScaling,
   isLiveCell,
   newOpContext,
   parseOrThrow,
   paths,
-  type OperationDoc,
+  planScalingConfig,
   type BeginOptions,
+  type OpContext,
+  type OperationDoc,
   type RoutingTable,
   type ScalingInput,
   type Transaction,
@@ -75,15 +74,9 @@ async function mustState(ctx: RouteContext, tx: Pick<Transaction, 'get' | 'list'
 async function startManual(
   ctx: AuthedContext,
   action: string,
-  begin: (
-    state: WorldState,
-    c: ReturnType<typeof newOpContext>,
-    input: ScalingInput,
-    base: Omit<BeginOptions, 'reason'>,
-  ) => OperationDoc,
+  begin: (c: OpContext, input: ScalingInput, opts: BeginOptions) => OperationDoc,
 ): Promise<ApiResponse> {
-  const { principal } = ctx;
-  const { deps } = ctx;
+  const { principal, deps } = ctx;
   const { op, world, commands } = await auditedTransaction(
     deps.store,
     () => deps.clock.now(),
@@ -93,7 +86,6 @@ async function startManual(
       const c = newOpContext(state.world, state.cells, now);
       const scaling = effectiveScaling(state.world, state.overrides);
       const created = begin(
-        state,
         c,
         { scaling, capacity: state.world.spec.capacity, cells: state.cells, operations: state.operations, now: c.now },
         {
@@ -102,6 +94,7 @@ async function startManual(
           principal: principal.id,
           correlationId: ctx.correlationId,
           readinessTimeoutSeconds: scaling.readinessTimeoutSeconds,
+          reason: action,
         },
       );
       const existing = new Set(state.cells.map((x) => x.id));
@@ -140,32 +133,20 @@ async function startManual(
 
 export async function splitCell(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(SplitRequestSchema, ctx.req.body ?? {}, 'request body');
-  return startManual(ctx, 'cell.split', (state, c, input, base) => {
-    const cell = state.cells.find((x) => x.id === ctx.params.cell);
-    if (!cell) throw new FleetError('NOT_FOUND', `cell ${ctx.params.cell} not found in world ${state.world.name}`);
-    const check = checkSplit(cell, input, { manual: true });
-    if (!check.ok) {
-      throw new FleetError('CONFLICT', `cannot split ${cell.id}: ${check.reason}`, { details: { why: check.why } });
-    }
-    return beginSplit(c, cell.id, check.children, {
-      ...base,
+  return startManual(ctx, 'cell.split', (c, input, opts) =>
+    beginManualSplit(c, input, ctx.params.cell!, {
+      ...opts,
       reason: body.reason,
       testNeverReady: body.testChildrenNeverReady,
-    });
-  });
+    }),
+  );
 }
 
 export async function mergeCells(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(MergeRequestSchema, ctx.req.body ?? {}, 'request body');
-  return startManual(ctx, 'cell.merge', (_state, c, input, base) => {
-    const check = checkMerge(body.cells, input, { manual: true });
-    if (!check.ok) {
-      throw new FleetError('CONFLICT', `cannot merge ${body.cells.join(', ')}: ${check.reason}`, {
-        details: { why: check.why },
-      });
-    }
-    return beginMerge(c, body.cells, check.parent, { ...base, reason: body.reason });
-  });
+  return startManual(ctx, 'cell.merge', (c, input, opts) =>
+    beginManualMerge(c, input, body.cells, { ...opts, reason: body.reason }),
+  );
 }
 
 export async function getConfig(ctx: AuthedContext): Promise<ApiResponse> {
@@ -196,64 +177,31 @@ export async function patchConfig(ctx: AuthedContext): Promise<ApiResponse> {
     async (tx) => {
       const current = await readOverrides(tx);
       const worlds = (await tx.list(COLLECTIONS.worlds)).map((d) => parseWorld(d.data, d.id));
-      const next: Record<string, unknown> = { ...current, ...body.set };
-      for (const k of body.unset) delete next[k];
-      const overrides = parseOrThrow(ScalingOverridesSchema, next, 'scaling overrides', 'scaling');
-      for (const w of worlds) {
-        const eff = effectiveScaling(w, overrides);
-        if (eff.mergeSessions >= eff.splitSessions) {
-          throw new FleetError(
-            'INVALID_ARGUMENT',
-            `world ${w.name}: mergeSessions ${eff.mergeSessions} must stay below splitSessions ${eff.splitSessions}`,
-            {
-              issues: [
-                {
-                  path: 'scaling.mergeSessions',
-                  message: `must be below splitSessions (${eff.splitSessions}) in world ${w.name}`,
-                },
-              ],
-            },
-          );
-        }
-      }
-      const changed = Object.keys({ ...current, ...overrides })
-        .filter(
-          (k) =>
-            JSON.stringify((current as Record<string, unknown>)[k]) !==
-            JSON.stringify((overrides as Record<string, unknown>)[k]),
-        )
-        .sort();
       const old = (await tx.get(paths.config('scaling'))) ?? {};
+      const plan = planScalingConfig(current, body, worlds, typeof old.version === 'number' ? old.version : 0);
+      const { overrides, version, changedKeys } = plan;
       const now = deps.clock.now();
-      const version = (typeof old.version === 'number' ? old.version : 0) + (changed.length > 0 ? 1 : 0);
-      if (changed.length > 0) {
+      if (plan.event) {
         tx.set(paths.config('scaling'), { overrides, version, updatedAt: now.toISOString(), updatedBy: principal.id });
-        writeEvents(
-          tx,
-          [
-            {
-              type: 'ConfigReload',
-              cells: [],
-              reason: 'ConfigChanged',
-              message: `scaling keys changed: ${changed.map((k) => `scaling.${k}`).join(', ')}`,
-              data: { changedKeys: changed.map((k) => `scaling.${k}`), version },
-            },
-          ],
-          { world: null, correlationId: ctx.correlationId, principal: principal.id, time: now, ids: deps.ids },
-        );
+        writeEvents(tx, [plan.event], {
+          world: null,
+          correlationId: ctx.correlationId,
+          principal: principal.id,
+          time: now,
+          ids: deps.ids,
+        });
       }
       return {
-        result: { overrides, version, changedKeys: changed.map((k) => `scaling.${k}`) },
-        audit:
-          changed.length > 0
-            ? {
-                action: 'config.update',
-                target: paths.config('scaling'),
-                principal,
-                correlationId: ctx.correlationId,
-                details: { changed },
-              }
-            : undefined,
+        result: { overrides, version, changedKeys },
+        audit: plan.event
+          ? {
+              action: 'config.update',
+              target: paths.config('scaling'),
+              principal,
+              correlationId: ctx.correlationId,
+              details: { changed: changedKeys.map((k) => k.replace(/^scaling\./, '')) },
+            }
+          : undefined,
       };
     },
   );

@@ -1,42 +1,36 @@
 import {
   COLLECTIONS,
-  DEFAULT_FEATURE_FLAGS,
   FeatureFlagsPatchSchema,
-  FeatureFlagsSchema,
   FleetError,
   TOPICS,
   TenantCreateRequestSchema,
-  TenantDocSchema,
   TenantUpgradeRequestSchema,
-  featureEnabled,
+  featureDenial,
+  parseFeatureFlags,
   parseOrThrow,
   paths,
+  planKubeconfigDelivery,
+  planTenantCreate,
+  planTenantDelete,
+  planTenantUpgrade,
+  requireOwnTenant,
+  setFeatureFlag,
   tenantEvent,
   tenantView,
   type Feature,
   type FeatureFlags,
   type PlannedEvent,
   type Principal,
+  type RequestStamp,
   type StateStore,
+  type TenantChangePlan,
+  type TenantCreatePlan,
   type TenantDoc,
   type Transaction,
 } from '@fleetforge/shared';
 import { parseTenant } from '../store/tenants';
 import { auditedTransaction, writeEvents } from '../store/records';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
-
-/**
- * A domain rule on top of the route's permission (which the router checks): tenant
- * admins see their own tenant only (403 otherwise, without saying whether the other exists).
- */
-function requireOwnTenant(principal: Principal, tenant: string): void {
-  if (principal.role === 'tenant-admin' && principal.tenant !== tenant) {
-    throw new FleetError(
-      'PERMISSION_DENIED',
-      `token ${principal.name} may only see tenant ${principal.tenant ?? '(none)'}`,
-    );
-  }
-}
 
 /** Writes one event about a tenant, caused by this request's principal. */
 function writeTenantEvent(
@@ -71,25 +65,13 @@ async function requestReconcile(ctx: RouteContext, tenant: string, reason: strin
   );
 }
 
-/**
- * The stored flags over the defaults, tier by tier and feature by feature: a
- * document written before a feature existed still parses, and gets the default.
- * A document that does not parse is the platform's fault (500), not the caller's.
- */
-export function parseFeatureFlags(data: Record<string, unknown> | undefined): FeatureFlags {
-  const stored = (data?.tiers ?? {}) as Record<string, Record<string, unknown> | undefined>;
-  const merged = Object.fromEntries(
-    Object.entries(DEFAULT_FEATURE_FLAGS.tiers).map(([tier, features]) => [tier, { ...features, ...stored[tier] }]),
-  );
-  const r = FeatureFlagsSchema.safeParse({ tiers: merged });
-  if (!r.success) {
-    throw new FleetError('INTERNAL', `config/tenant-features is invalid: ${r.error.issues[0]?.message ?? 'unknown'}`);
-  }
-  return r.data;
-}
-
 export async function readFeatureFlags(store: StateStore): Promise<FeatureFlags> {
   return parseFeatureFlags(await store.get(paths.config('tenant-features')));
+}
+
+/** Who asks, and when, for the planners. */
+function stamp(ctx: AuthedContext): RequestStamp {
+  return { now: ctx.deps.clock.now(), correlationId: ctx.correlationId, principal: ctx.principal.id };
 }
 
 /**
@@ -101,10 +83,8 @@ export async function requireFeature(ctx: RouteContext, principal: Principal, fe
   if (!principal.tenant) return; // platform staff are not gated by a tenant tier
   const { deps } = ctx;
   const tenant = await loadTenant(deps.store, principal.tenant);
-  const flags = await readFeatureFlags(deps.store);
-  if (featureEnabled(flags, tenant.spec.tier, feature)) return;
-  const allowed = (['dev', 'standard', 'dedicated'] as const).filter((t) => featureEnabled(flags, t, feature));
-  const message = `${feature} is not available on the ${tenant.spec.tier} tier (available on: ${allowed.join(', ') || 'no tier'}); upgrade the tenant to use it`;
+  const message = featureDenial(await readFeatureFlags(deps.store), tenant.spec.tier, feature);
+  if (message === null) return;
   deps.metrics.inc('fleetforge_feature_denied_total', { tier: tenant.spec.tier, feature });
   await auditedTransaction(
     deps.store,
@@ -133,74 +113,34 @@ export async function requireFeature(ctx: RouteContext, principal: Principal, fe
 }
 
 export async function createTenant(ctx: AuthedContext): Promise<ApiResponse> {
-  const { principal } = ctx;
+  const { principal, deps } = ctx;
   const body = parseOrThrow(TenantCreateRequestSchema, ctx.req.body ?? {}, 'request body');
-  if (body.poolNodes !== undefined && body.tier !== 'dedicated') {
-    throw new FleetError('INVALID_ARGUMENT', 'poolNodes applies to the dedicated tier only', {
-      issues: [{ path: 'poolNodes', message: `not allowed for tier ${body.tier}` }],
-    });
-  }
-  const { deps } = ctx;
-  const now = deps.clock.now().toISOString();
   const path = paths.tenant(body.name);
-  const out = await auditedTransaction(
+  const plan = await auditedTransaction<TenantCreatePlan>(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
       const existing = await tx.get(path);
-      if (existing) {
-        const cur = parseTenant(existing, path);
-        if (cur.desired === 'absent')
-          throw new FleetError('CONFLICT', `tenant ${body.name} is being deleted; retry when it is gone`);
-        if (cur.spec.tier !== body.tier) {
-          throw new FleetError(
-            'CONFLICT',
-            `tenant ${body.name} exists on tier ${cur.spec.tier}; use \`ffctl tenant upgrade ${body.name} --to standard\` to change tier`,
-          );
-        }
-        return { result: { doc: cur, created: false }, audit: undefined };
-      }
-      // The schema fills the empty status (no namespace, placements, pool, usage yet).
-      const doc = TenantDocSchema.parse({
-        spec: {
-          name: body.name,
-          tier: body.tier,
-          billingId: body.billingId ?? `bill-${body.name}`,
-          admin: body.admin ?? `admin@${body.name}`,
-          poolNodes: body.poolNodes ?? 2,
-        },
-        generation: 1,
-        desired: 'present',
-        action: 'apply',
-        correlationId: ctx.correlationId,
-        createdAt: now,
-        createdBy: principal.id,
-        updatedAt: now,
-        status: { phase: 'Pending', message: 'waiting for the agent' },
-      });
-      tx.set(path, doc);
-      writeTenantEvent(
-        tx,
-        ctx,
-        principal,
-        body.name,
-        tenantEvent(doc, 'TenantCreated', 'Requested', `tier ${doc.spec.tier} requested`),
-      );
+      const plan = planTenantCreate(existing ? parseTenant(existing, path) : undefined, body, stamp(ctx));
+      if (plan.result === 'existing') return { result: plan, audit: undefined };
+      tx.set(path, plan.doc);
+      writeTenantEvent(tx, ctx, principal, body.name, plan.event);
       return {
-        result: { doc, created: true },
+        result: plan,
         audit: {
           action: 'tenant.create',
           target: `tenants/${body.name}`,
           principal,
           correlationId: ctx.correlationId,
-          details: { tier: body.tier, billingId: doc.spec.billingId },
+          details: { tier: body.tier, billingId: plan.doc.spec.billingId },
         },
       };
     },
   );
+  const created = plan.result === 'created';
   // Also for an unchanged repeat: a lost message heals by asking again (level-based).
-  await requestReconcile(ctx, body.name, out.created ? 'created' : 'create repeated');
-  return json(out.created ? 202 : 200, { created: out.created, tenant: tenantView(out.doc) });
+  await requestReconcile(ctx, body.name, created ? 'created' : 'create repeated');
+  return json(created ? 202 : 200, { created, tenant: tenantView(plan.doc) });
 }
 
 export async function listTenants(ctx: AuthedContext): Promise<ApiResponse> {
@@ -218,115 +158,51 @@ export async function getTenant(ctx: AuthedContext): Promise<ApiResponse> {
   return json(200, tenantView(await loadTenant(ctx.deps.store, ctx.params.name!)));
 }
 
-/** Bumps the generation for a new action, with its event and audit entry, then asks for a reconcile. */
-async function changeTenant(
-  ctx: AuthedContext,
-  action: 'upgrade' | 'delete',
-  mutate: (doc: TenantDoc) => TenantDoc | 'unchanged',
-): Promise<ApiResponse> {
-  const { principal } = ctx;
-  const { deps } = ctx;
+/**
+ * Runs an upgrade or delete planner in an audited transaction: a new generation is
+ * written and the agent asked to reconcile; a removed record is deleted with its event.
+ */
+async function changeTenant(ctx: AuthedContext, plan: (cur: TenantDoc) => TenantChangePlan): Promise<ApiResponse> {
+  const { principal, deps } = ctx;
   const name = ctx.params.name!;
-  const doc = await auditedTransaction(
+  const out = await auditedTransaction<TenantChangePlan>(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
       const cur = await loadTenant(tx, name);
-      const next = mutate(cur);
-      if (next === 'unchanged') return { result: cur, audit: undefined };
-      const updated: TenantDoc = {
-        ...next,
-        generation: cur.generation + 1,
-        action,
+      const p = plan(cur);
+      if (p.result === 'unchanged') return { result: p, audit: undefined };
+      const audit = {
+        action: 'tenant.delete',
+        target: `tenants/${name}`,
+        principal,
         correlationId: ctx.correlationId,
-        updatedAt: deps.clock.now().toISOString(),
+        details: { tier: cur.spec.tier, billingId: cur.spec.billingId } as Record<string, unknown>,
       };
-      tx.set(paths.tenant(name), updated);
+      if (p.result === 'removed') {
+        tx.delete(paths.tenant(name));
+        writeTenantEvent(tx, ctx, principal, name, p.event);
+        return { result: p, audit: { ...audit, details: { ...audit.details, neverProvisioned: true } } };
+      }
+      tx.set(paths.tenant(name), p.doc);
       return {
-        result: updated,
-        audit: {
-          action: `tenant.${action}`,
-          target: `tenants/${name}`,
-          principal,
-          correlationId: ctx.correlationId,
-          details: { tier: cur.spec.tier, billingId: cur.spec.billingId, generation: updated.generation },
-        },
+        result: p,
+        audit: { ...audit, action: `tenant.${p.action}`, details: { ...audit.details, generation: p.doc.generation } },
       };
     },
   );
-  await requestReconcile(ctx, name, action);
-  return json(202, { tenant: tenantView(doc), correlationId: doc.correlationId });
+  if (out.result === 'removed') return json(200, { tenant: tenantView(out.doc), correlationId: ctx.correlationId });
+  await requestReconcile(ctx, name, out.result === 'changed' ? out.action : 'repeated');
+  return json(202, { tenant: tenantView(out.doc), correlationId: out.doc.correlationId });
 }
 
 export async function upgradeTenant(ctx: AuthedContext): Promise<ApiResponse> {
   const body = parseOrThrow(TenantUpgradeRequestSchema, ctx.req.body ?? {}, 'request body');
-  return changeTenant(ctx, 'upgrade', (cur) => {
-    if (cur.desired === 'absent') throw new FleetError('CONFLICT', `tenant ${cur.spec.name} is being deleted`);
-    if (cur.spec.tier === 'standard' && cur.action === 'upgrade' && cur.status.observedGeneration >= cur.generation) {
-      return 'unchanged';
-    }
-    if (cur.spec.tier !== 'dev') {
-      throw new FleetError(
-        'FAILED_PRECONDITION',
-        `only dev tenants upgrade to standard; ${cur.spec.name} is ${cur.spec.tier}`,
-      );
-    }
-    if (cur.status.phase !== 'Ready' || cur.status.observedGeneration < cur.generation) {
-      throw new FleetError(
-        'FAILED_PRECONDITION',
-        `tenant ${cur.spec.name} is ${cur.status.phase}; an upgrade starts from a Ready dev tenant`,
-      );
-    }
-    return { ...cur, upgrade: { to: body.to, failAt: body.failAt, requestedAt: ctx.deps.clock.now().toISOString() } };
-  });
-}
-
-/**
- * A tenant the agent answered Unavailable (no cluster) was never created
- * anywhere: deleting it removes the document at once, as no agent with a
- * cluster will come to decommission it.
- */
-async function deleteNeverProvisioned(ctx: AuthedContext): Promise<ApiResponse | undefined> {
-  const { principal } = ctx;
-  const { deps } = ctx;
-  const name = ctx.params.name!;
-  return auditedTransaction(
-    deps.store,
-    () => deps.clock.now(),
-    async (tx) => {
-      const cur = await loadTenant(tx, name);
-      if (cur.status.phase !== 'Unavailable' || cur.status.namespace !== null)
-        return { result: undefined, audit: undefined };
-      tx.delete(paths.tenant(name));
-      writeTenantEvent(
-        tx,
-        ctx,
-        principal,
-        name,
-        tenantEvent(cur, 'TenantDeleted', 'Deleted', 'never provisioned (no cluster): record removed'),
-      );
-      return {
-        result: json(200, { tenant: tenantView(cur), correlationId: ctx.correlationId }),
-        audit: {
-          action: 'tenant.delete',
-          target: `tenants/${name}`,
-          principal,
-          correlationId: ctx.correlationId,
-          details: { tier: cur.spec.tier, billingId: cur.spec.billingId, neverProvisioned: true },
-        },
-      };
-    },
-  );
+  return changeTenant(ctx, (cur) => planTenantUpgrade(cur, body, stamp(ctx)));
 }
 
 export async function deleteTenant(ctx: AuthedContext): Promise<ApiResponse> {
-  const removed = await deleteNeverProvisioned(ctx);
-  if (removed) return removed;
-  return changeTenant(ctx, 'delete', (cur) =>
-    cur.desired === 'absent'
-      ? 'unchanged'
-      : { ...cur, desired: 'absent', status: { ...cur.status, phase: 'Deleting' } },
-  );
+  return changeTenant(ctx, (cur) => planTenantDelete(cur, stamp(ctx)));
 }
 
 /**
@@ -335,43 +211,20 @@ export async function deleteTenant(ctx: AuthedContext): Promise<ApiResponse> {
  * staff roles); a tenant admin takes only its own tenant's.
  */
 export async function fetchKubeconfig(ctx: AuthedContext): Promise<ApiResponse> {
-  const { principal } = ctx;
-  requireOwnTenant(principal, ctx.params.name!);
-  await requireFeature(ctx, principal, 'kubeconfigDelivery');
-  const { deps } = ctx;
+  const { principal, deps } = ctx;
   const name = ctx.params.name!;
+  requireOwnTenant(principal, name);
+  await requireFeature(ctx, principal, 'kubeconfigDelivery');
   const kubeconfig = await auditedTransaction(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
       const cur = await loadTenant(tx, name);
-      if (cur.kubeconfig.deliveredAt) {
-        throw new FleetError(
-          'FAILED_PRECONDITION',
-          `the kubeconfig of ${name} was delivered at ${cur.kubeconfig.deliveredAt} to ${cur.kubeconfig.deliveredTo}; it is handed out once`,
-        );
-      }
-      if (!cur.kubeconfig.pending) {
-        throw new FleetError(
-          'FAILED_PRECONDITION',
-          `tenant ${name} has no kubeconfig yet (phase ${cur.status.phase}, tier ${cur.spec.tier})`,
-        );
-      }
-      const at = deps.clock.now().toISOString();
-      tx.set(paths.tenant(name), {
-        ...cur,
-        kubeconfig: { pending: null, deliveredAt: at, deliveredTo: principal.id },
-        updatedAt: at,
-      });
-      writeTenantEvent(
-        tx,
-        ctx,
-        principal,
-        name,
-        tenantEvent(cur, 'KubeconfigDelivered', 'Delivered', `kubeconfig delivered to ${principal.id}`),
-      );
+      const plan = planKubeconfigDelivery(cur, stamp(ctx));
+      tx.set(paths.tenant(name), plan.doc);
+      writeTenantEvent(tx, ctx, principal, name, plan.event);
       return {
-        result: cur.kubeconfig.pending,
+        result: plan.kubeconfig,
         audit: {
           action: 'tenant.kubeconfig.deliver',
           target: `tenants/${name}`,
@@ -400,18 +253,13 @@ export async function getFeatureFlags(ctx: AuthedContext): Promise<ApiResponse> 
 
 /** `PATCH /v1/config/features`: one flag at a time; applies to the next request (no restart). */
 export async function patchFeatureFlags(ctx: AuthedContext): Promise<ApiResponse> {
-  const { principal } = ctx;
+  const { principal, deps } = ctx;
   const body = parseOrThrow(FeatureFlagsPatchSchema, ctx.req.body ?? {}, 'request body');
-  const { deps } = ctx;
   const flags = await auditedTransaction(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
-      const data = await tx.get(paths.config('tenant-features'));
-      const cur = parseFeatureFlags(data);
-      const next: FeatureFlags = {
-        tiers: { ...cur.tiers, [body.tier]: { ...cur.tiers[body.tier], [body.feature]: body.enabled } },
-      };
+      const next: FeatureFlags = setFeatureFlag(parseFeatureFlags(await tx.get(paths.config('tenant-features'))), body);
       tx.set(paths.config('tenant-features'), {
         ...next,
         updatedAt: deps.clock.now().toISOString(),

@@ -2,19 +2,22 @@ import {
   COLLECTIONS,
   FleetError,
   TOPICS,
-  emptyStats,
   WorldManifestSchema,
+  canonicalJson,
   paths,
   parseOrThrow,
+  planWorldApply,
+  planWorldDelete,
   type CellDoc,
   type CellView,
+  type WorldApplyPlan,
   type WorldDoc,
   type WorldView,
 } from '@fleetforge/shared';
-import { canonicalJson, sha256Hex } from '../canonical';
+import { sha256Hex } from '../canonical';
 import { auditedTransaction, writeEvents } from '../store/records';
 import { parseWorld, readCellsWithLoads, readWorld } from '../store/world-state';
-import { checkWorldTenant } from '../store/tenants';
+import { readWorldTenant } from '../store/tenants';
 import { json, type ApiResponse, type AuthedContext, type RouteContext } from './http';
 
 export function worldView(w: WorldDoc): WorldView {
@@ -63,94 +66,48 @@ export function parseManifestBody(ctx: RouteContext): unknown {
 }
 
 export async function applyWorld(ctx: AuthedContext): Promise<ApiResponse> {
-  const { principal } = ctx;
+  const { principal, deps } = ctx;
   const manifest = parseOrThrow(WorldManifestSchema, parseManifestBody(ctx), 'World manifest');
-  const { deps } = ctx;
   const name = manifest.metadata.name;
-  const labels = manifest.metadata.labels ?? {};
-  const specHash = sha256Hex(canonicalJson({ spec: manifest.spec, labels }));
+  const specHash = sha256Hex(canonicalJson({ spec: manifest.spec, labels: manifest.metadata.labels ?? {} }));
 
-  const outcome = await auditedTransaction<{ result: 'created' | 'updated' | 'unchanged'; world: WorldDoc }>(
+  const plan = await auditedTransaction<WorldApplyPlan>(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
       const current = await readWorld(tx, name);
       const now = deps.clock.now();
-      const iso = now.toISOString();
-      if (current?.deletionRequestedAt) {
-        throw new FleetError('CONFLICT', `world ${name} is being deleted; apply again once it is gone`);
-      }
-      if (current && canonicalJson(current.spec.topology) !== canonicalJson(manifest.spec.topology)) {
-        throw new FleetError(
-          'FAILED_PRECONDITION',
-          'spec.topology cannot change on a live world: its cells own those regions',
-          {
-            issues: [{ path: 'spec.topology', message: 'immutable after creation; delete the world and apply again' }],
-          },
-        );
-      }
-      await checkWorldTenant(tx, manifest.spec, current);
-      if (current && current.specHash === specHash) {
-        return { result: { result: 'unchanged' as const, world: current }, audit: undefined };
-      }
-      const generation = (current?.status.generation ?? 0) + 1;
-      const world: WorldDoc = current
-        ? {
-            ...current,
-            spec: manifest.spec,
-            labels,
-            specHash,
-            updatedAt: iso,
-            correlationId: ctx.correlationId,
-            status: { ...current.status, generation },
-          }
-        : {
-            name,
-            labels,
-            spec: manifest.spec,
-            specHash,
-            createdAt: iso,
-            updatedAt: iso,
-            correlationId: ctx.correlationId,
-            status: {
-              phase: 'Pending',
-              ready: false,
-              conditions: [],
-              cellsActive: 0,
-              routingEpoch: 1,
-              generation,
-              observedGeneration: 0,
-              stats: emptyStats(),
-            },
-          };
-      tx.set(paths.world(name), world);
-      writeEvents(
-        tx,
-        [
-          {
-            type: 'WorldApplied',
-            cells: [],
-            reason: current ? 'Updated' : 'Created',
-            message: `generation ${generation}`,
-            data: { generation },
-          },
-        ],
-        { world: name, correlationId: ctx.correlationId, principal: principal.id, time: now, ids: deps.ids },
-      );
+      const plan = planWorldApply({
+        current,
+        manifest,
+        tenant: await readWorldTenant(tx, manifest.spec),
+        specHash,
+        now,
+        correlationId: ctx.correlationId,
+      });
+      if (plan.result === 'unchanged') return { result: plan, audit: undefined };
+      tx.set(paths.world(name), plan.world);
+      writeEvents(tx, [plan.event], {
+        world: name,
+        correlationId: ctx.correlationId,
+        principal: principal.id,
+        time: now,
+        ids: deps.ids,
+      });
       return {
-        result: { result: current ? ('updated' as const) : ('created' as const), world },
+        result: plan,
         audit: {
-          action: current ? 'world.update' : 'world.create',
+          action: plan.result === 'created' ? 'world.create' : 'world.update',
           target: paths.world(name),
           principal,
           correlationId: ctx.correlationId,
-          details: { generation },
+          details: { generation: plan.world.status.generation },
         },
       };
     },
   );
-  await publishReconcile(ctx, name, `apply:${outcome.result}`);
-  return json(outcome.result === 'created' ? 201 : 200, { result: outcome.result, world: worldView(outcome.world) });
+  await publishReconcile(ctx, name, `apply:${plan.result}`);
+  return json(plan.result === 'created' ? 201 : 200, { result: plan.result, world: worldView(plan.world) });
 }
 
 /** After a commit, a failed publish is not fatal: the sentinel sweep re-queues every world. */
@@ -185,23 +142,17 @@ export async function listCells(ctx: AuthedContext): Promise<ApiResponse> {
 }
 
 export async function deleteWorld(ctx: AuthedContext): Promise<ApiResponse> {
-  const { principal } = ctx;
+  const { principal, deps } = ctx;
   const name = ctx.params.name!;
-  const { deps } = ctx;
   await auditedTransaction(
     deps.store,
     () => deps.clock.now(),
     async (tx) => {
       const world = await readWorld(tx, name);
       if (!world) throw new FleetError('NOT_FOUND', `world ${name} not found`);
-      if (world.deletionRequestedAt) return { result: undefined, audit: undefined };
-      const now = deps.clock.now();
-      tx.update(paths.world(name), {
-        deletionRequestedAt: now.toISOString(),
-        correlationId: ctx.correlationId,
-        status: { ...world.status, phase: 'Deleting', ready: false },
-        updatedAt: now.toISOString(),
-      });
+      const patch = planWorldDelete(world, { now: deps.clock.now(), correlationId: ctx.correlationId });
+      if (patch === 'unchanged') return { result: undefined, audit: undefined };
+      tx.update(paths.world(name), patch);
       return {
         result: undefined,
         audit: { action: 'world.delete', target: paths.world(name), principal, correlationId: ctx.correlationId },

@@ -1,5 +1,6 @@
 import {
   LifecycleEventSchema,
+  canonicalJson,
   eventId,
   paths,
   type Ids,
@@ -9,7 +10,7 @@ import {
   type StateStore,
   type Transaction,
 } from '@fleetforge/shared';
-import { canonicalJson, sha256Hex } from '../canonical';
+import { sha256Hex } from '../canonical';
 
 export interface EventContext {
   world: string | null;

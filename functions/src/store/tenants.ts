@@ -1,5 +1,4 @@
 import {
-  FleetError,
   PLATFORM_TENANT,
   TenantDocSchema,
   parseOrThrow,
@@ -38,35 +37,14 @@ export async function cellBilling(store: Pick<Transaction, 'get'>, world: WorldD
   return { tenant, tier: doc?.success ? doc.data.spec.tier : null };
 }
 
-/**
- * Apply-time rules for `spec.tenant`: it names a tenant that exists (and is not being
- * deleted), and it never changes on a live world (its running cells are billed to it).
- * The platform tenant needs no document.
- */
-export async function checkWorldTenant(
+/** The stored tenant a world spec names, for the apply planner; undefined for the platform tenant, none, or unparseable. */
+export async function readWorldTenant(
   tx: Pick<Transaction, 'get'>,
   spec: Pick<WorldSpec, 'tenant'>,
-  current: Pick<WorldDoc, 'spec'> | undefined,
-): Promise<void> {
+): Promise<TenantDoc | undefined> {
   const tenant = worldTenant(spec);
-  if (current && worldTenant(current.spec) !== tenant) {
-    throw new FleetError(
-      'FAILED_PRECONDITION',
-      `spec.tenant cannot change on a live world: its cells are billed to ${worldTenant(current.spec)}`,
-      { issues: [{ path: 'spec.tenant', message: 'immutable after creation; delete the world and apply again' }] },
-    );
-  }
-  if (tenant === PLATFORM_TENANT) return;
+  if (tenant === PLATFORM_TENANT) return undefined;
   const data = await tx.get(paths.tenant(tenant));
   const doc = data ? TenantDocSchema.safeParse(data) : undefined;
-  if (!doc?.success || doc.data.desired === 'absent') {
-    throw new FleetError('FAILED_PRECONDITION', `spec.tenant: tenant ${tenant} does not exist`, {
-      issues: [
-        {
-          path: 'spec.tenant',
-          message: `no tenant ${tenant}${doc?.success ? ' (it is being deleted)' : ''}: create it first (ffctl tenant create ${tenant} --tier …), or leave spec.tenant out for the platform tenant`,
-        },
-      ],
-    });
-  }
+  return doc?.success ? doc.data : undefined;
 }

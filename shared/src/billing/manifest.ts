@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalJson } from '../core/canonical';
 import { IsoTimeSchema } from '../world/model';
 import { PeriodSchema, QuantitiesSchema } from './usage';
 
@@ -11,16 +12,6 @@ export interface Digests {
   hmacSha256Hex(key: Uint8Array, data: string): string;
 }
 
-/** JSON with object keys sorted, so equal values sign and hash equally. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
-}
 
 export const ManifestFileSchema = z.strictObject({
   key: z.string().min(1),

@@ -1,3 +1,4 @@
+export * from './canonical';
 export * from './errors';
 export * from './timing';
 export * from './validation';

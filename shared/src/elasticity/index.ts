@@ -4,3 +4,4 @@ export * from './reconcile';
 export * from './scaling';
 export * from './sessions';
 export * from './tick';
+export * from './manual';

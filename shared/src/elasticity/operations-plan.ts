@@ -1,7 +1,8 @@
 import { isPartition, union, type Rect } from '../world/geometry';
 import { isLiveCell, type CellDoc, type WorldDoc } from '../world/model';
 import type { OperationCause, OperationDoc, OperationState } from './operations';
-import type { PlannedEvent, StartCommand, StopCommand } from './reconcile';
+import type { PlannedEvent } from '../world/events';
+import type { StartCommand, StopCommand } from './reconcile';
 
 /**
  * Split and merge operations, advanced level by level: each call looks at the

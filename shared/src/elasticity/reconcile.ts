@@ -1,4 +1,4 @@
-import type { EventType } from '../world/events';
+import type { PlannedEvent } from '../world/events';
 import type { Rect } from '../world/geometry';
 import { emptyLoad, isLiveCell, type CellDoc, type WorldDoc, type WorldStatus } from '../world/model';
 import type { AgentReport } from '../ports/messages';
@@ -120,15 +120,6 @@ export function healthCheck(opts: Pick<ReconcileOptions, 'staleAfterMs' | 'agent
     staleAfterMs: opts.staleAfterMs,
     ...(opts.agentSeenAt !== undefined ? { agentSeenAt: opts.agentSeenAt } : {}),
   };
-}
-
-export interface PlannedEvent {
-  type: EventType;
-  cells: string[];
-  reason: string;
-  message: string;
-  severity?: 'Normal' | 'Warning';
-  data?: Record<string, unknown>;
 }
 
 export interface StartCommand {

@@ -1,5 +1,6 @@
 import { decideScaling, type Scaling, type ScalingDecision } from './scaling';
 import type { CellDoc, WorldDoc, WorldStatus } from '../world/model';
+import type { PlannedEvent } from '../world/events';
 import { advanceOperation, beginMerge, beginSplit, newOpContext, type HandoffCommand } from './operations-plan';
 import { isActiveOperation, type OperationDoc } from './operations';
 import {
@@ -7,7 +8,6 @@ import {
   healthCheck,
   isDegraded,
   planWorld,
-  type PlannedEvent,
   type StartCommand,
   type StopCommand,
 } from './reconcile';

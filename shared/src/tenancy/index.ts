@@ -1,3 +1,4 @@
 export * from './manifests';
 export * from './plan';
 export * from './tenancy';
+export * from './requests';

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import {
   TenantCommandSchema,
-  TenantDocSchema,
   TenantObservationSchema,
   type ActiveAlert,
   type AlertKind,
@@ -9,7 +8,6 @@ import {
   type PoolStatus,
   type TenantDoc,
   type TenantObservation,
-  type TenantSpec,
 } from './tenancy';
 import {
   DEFAULT_POOL_THRESHOLDS,
@@ -19,39 +17,14 @@ import {
   tenantCommand,
   type PoolHeadroom,
 } from './plan';
+import { tenantFixture, type TenantFixture } from '../testing/fixtures';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z').getTime();
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 const AT = at(0);
 const LATER = at(60);
 
-interface DocOver {
-  spec?: Partial<TenantSpec>;
-  status?: Partial<TenantDoc['status']>;
-  kubeconfig?: Partial<TenantDoc['kubeconfig']>;
-  generation?: number;
-  desired?: TenantDoc['desired'];
-  action?: TenantDoc['action'];
-  upgrade?: TenantDoc['upgrade'];
-  correlationId?: string;
-}
-
-/** A dev tenant `acme`, generation 1, waiting for the agent. */
-function tenant(over: DocOver = {}): TenantDoc {
-  return TenantDocSchema.parse({
-    spec: { name: 'acme', tier: 'dev', billingId: 'bill-acme', admin: 'ops@acme', poolNodes: 2, ...over.spec },
-    generation: over.generation ?? 1,
-    desired: over.desired ?? 'present',
-    action: over.action ?? 'apply',
-    upgrade: over.upgrade ?? null,
-    correlationId: over.correlationId ?? 'corr-create',
-    createdAt: AT,
-    createdBy: 'token:admin',
-    updatedAt: AT,
-    status: { phase: 'Pending', ...over.status },
-    kubeconfig: { pending: null, deliveredAt: null, deliveredTo: null, ...over.kubeconfig },
-  });
-}
+const tenant = (over: TenantFixture = {}): TenantDoc => tenantFixture({ at: AT, ...over });
 
 /** A Ready dev tenant whose upgrade to standard (generation 2) was requested. */
 const upgrading = (failAt?: 'provision' | 'reapply' | 'validate') =>
@@ -87,7 +60,7 @@ const apply = (doc: TenantDoc, obs: TenantObservation, when = AT) => applyTenant
 const types = (r: { events: Array<{ type: string }> }) => r.events.map((e) => e.type);
 
 describe('tenantCommand', () => {
-  it.each<[string, DocOver, string | null, string | undefined]>([
+  it.each<[string, TenantFixture, string | null, string | undefined]>([
     [
       'nothing to do when observed == generation',
       { generation: 1, status: { observedGeneration: 1 } },

@@ -4,7 +4,7 @@
  * as a parameter; nothing here does I/O.
  */
 import type { EventType } from '../world/events';
-import type { PlannedEvent } from '../elasticity/reconcile';
+import type { PlannedEvent } from '../world/events';
 import type { ActiveAlert, AlertKind, PoolStatus, TenantCommand, TenantDoc, TenantObservation } from './tenancy';
 
 /** The command that converges the tenant at its current generation, or null when there is nothing to do. */

@@ -63,6 +63,16 @@ export const LifecycleEventSchema = z.strictObject({
 export type LifecycleEvent = z.infer<typeof LifecycleEventSchema>;
 export type LifecycleEventInput = z.input<typeof LifecycleEventSchema>;
 
+/** An event a planner decides on; the handler stamps id, time, world, principal and correlation id. */
+export interface PlannedEvent {
+  type: EventType;
+  cells: string[];
+  reason: string;
+  message: string;
+  severity?: 'Normal' | 'Warning';
+  data?: Record<string, unknown>;
+}
+
 /** Events sort by id; time first keeps `since` queries and listings in order. */
 export function eventId(time: string, suffix: string): string {
   return `${time.replace(/[-:.]/g, '')}-${suffix}`;
