@@ -276,18 +276,17 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : newToken();
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     chmodSync(tokenFile, 0o600);
-    const store = new FirestoreStateStore(opts.project);
+    // One client for the stack's own reads and writes (the admin token, the scheduler's config).
+    const readConfig = new FirestoreStateStore(opts.project);
+    configStore = readConfig;
     await storeToken(
-      store,
+      readConfig,
       token,
       { name: 'admin', role: 'admin', tenant: null, createdBy: 'system:stack' },
       new Date(),
     );
-    await store.close();
 
     // Scheduler runner: the same job list terraform turns into Cloud Scheduler jobs.
-    configStore = new FirestoreStateStore(opts.project);
-    const readConfig = configStore;
     scheduler = startSchedulerRunner({
       jobs: SCHEDULER_JOBS,
       urls,
