@@ -7,6 +7,7 @@ import {
   parseOrThrow,
   type CellDoc,
   LoadDocSchema,
+  type LoadDoc,
   type DocData,
   type StateStore,
   type WorldState,
@@ -60,12 +61,19 @@ export async function readOverrides(tx: Pick<Transaction, 'get' | 'list'>): Prom
  * would make every metrics write contend with state changes.
  */
 export async function withLoads(store: Pick<StateStore, 'list'>, world: string, cells: CellDoc[]): Promise<CellDoc[]> {
-  const loads = new Map(
+  return applyLoads(cells, await readLoads(store, world));
+}
+
+async function readLoads(store: Pick<StateStore, 'list'>, world: string): Promise<Map<string, LoadDoc>> {
+  return new Map(
     (await store.list(paths.loads(world))).map((d) => {
       const l = parseOrThrow(LoadDocSchema, d.data, `document ${d.path}`);
       return [l.cell, l] as const;
     }),
   );
+}
+
+function applyLoads(cells: CellDoc[], loads: ReadonlyMap<string, LoadDoc>): CellDoc[] {
   return cells.map((c) => {
     const l = loads.get(c.id);
     if (!l || l.incarnation !== c.incarnation) return c;
@@ -96,19 +104,40 @@ export async function readAgentSeenAt(store: Pick<StateStore, 'list'>): Promise<
   return latest;
 }
 
-/** World, cells (with loads), operations, live config and agent liveness: what one reconcile looks at. */
+/**
+ * What a pass reads outside any transaction (loads and agent liveness). A pass that
+ * peeks and then transacts reads them once: a few milliseconds older is no different
+ * from a sample that arrives a few milliseconds later.
+ */
+export interface SideReads {
+  loads: ReadonlyMap<string, LoadDoc>;
+  agentSeenAt: string | null;
+}
+
+/**
+ * World, cells (with loads), operations, live config and agent liveness: what one
+ * reconcile looks at. The reads go out together (in a transaction, the first starts it
+ * and the rest follow at once): under load every round trip is tens of milliseconds.
+ */
 export async function readWorldState(
   tx: Pick<Transaction, 'get' | 'list'>,
   name: string,
   store: Pick<StateStore, 'list'>,
-): Promise<WorldState | undefined> {
-  const world = await readWorld(tx, name);
+  side?: SideReads,
+): Promise<(WorldState & { side: SideReads }) | undefined> {
+  const sideReads = side
+    ? Promise.resolve(side)
+    : Promise.all([readLoads(store, name), readAgentSeenAt(store)]).then(([loads, agentSeenAt]) => ({
+        loads,
+        agentSeenAt,
+      }));
+  const [world, cells, operations, overrides, s] = await Promise.all([
+    readWorld(tx, name),
+    readCells(tx, name),
+    readOperations(tx, name),
+    readOverrides(tx),
+    sideReads,
+  ]);
   if (!world) return undefined;
-  const [cells, operations, overrides] = [
-    await readCells(tx, name),
-    await readOperations(tx, name),
-    await readOverrides(tx),
-  ];
-  const [withLoad, agentSeenAt] = await Promise.all([withLoads(store, name, cells), readAgentSeenAt(store)]);
-  return { world, cells: withLoad, operations, overrides, agentSeenAt };
+  return { world, cells: applyLoads(cells, s.loads), operations, overrides, agentSeenAt: s.agentSeenAt, side: s };
 }

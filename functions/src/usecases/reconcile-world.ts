@@ -159,8 +159,9 @@ async function reconcileOnce(
     return reports.length > 0 && msg.reason.startsWith('report') ? 'stale' : 'ok';
   }
   const result = await deps.store.runTransaction(async (tx) => {
-    const state = await readWorldState(tx, msg.world, deps.store);
-    if (!state) return undefined;
+    const read = await readWorldState(tx, msg.world, deps.store, peek.side);
+    if (!read) return undefined;
+    const { side: _side, ...state } = read;
     const now = deps.clock.now();
     const reported = applyReports(state.cells, reports, now);
     const after: WorldState = { ...state, cells: reported.cells };
