@@ -93,6 +93,8 @@ export class CellRuntime {
   private handedOff = 0;
   /** Where handed-off sessions went, so a client that asks the old cell is told where to go. */
   private readonly movedTo = new Map<string, { cell: string; endpoint: string }>();
+  /** The cells this one hands its region to (from the first hand-off), for joins that arrive meanwhile. */
+  private handoffTargets: HandoffTarget[] = [];
 
   constructor(readonly opts: CellRuntimeOptions) {
     this.store = opts.store ?? new MemorySessionStore();
@@ -176,10 +178,15 @@ export class CellRuntime {
     if (method === 'POST' && url.pathname === '/v1/handoff') return this.handoff(req, res);
     if (method === 'POST' && url.pathname === '/v1/sessions:import') return this.import(req, res);
     if (parts[0] === 'v1' && parts[1] === 'sessions') {
+      const id = decodeURIComponent(parts[2] ?? '');
+      // A session this cell handed off, or a join while it hands its region off, is redirected
+      // before the epoch check: the client's table is older than the hand-off until the control
+      // plane switches routing, and a redirect (with the new epoch) spares it waiting for that.
+      if (parts.length >= 3) await this.redirectMoved(id);
+      if (parts.length === 2 && method === 'POST' && this.draining) return this.join(req, res);
       this.checkEpoch(req);
       if (parts.length === 2 && method === 'GET') return send(res, 200, { items: await this.store.list() });
       if (parts.length === 2 && method === 'POST') return this.join(req, res);
-      const id = decodeURIComponent(parts[2] ?? '');
       if (parts.length === 3 && method === 'GET') return send(res, 200, await this.mustGet(id));
       if (parts.length === 3 && method === 'DELETE') {
         await this.mustGet(id);
@@ -196,32 +203,41 @@ export class CellRuntime {
       'CONFLICT',
       `position ${x},${y} is outside this cell's region ${formatRect(this.opts.boundary)}`,
       {
-        details: { boundary: this.opts.boundary },
+        details: { reason: 'OutsideRegion', boundary: this.opts.boundary, epoch: this.epoch },
       },
     );
   }
 
+  /**
+   * A draining cell takes no new sessions. While it hands its region off, the refusal
+   * names the target that owns the position and the hand-off's epoch, so the client can
+   * join there at once (the target accepts that epoch: it imported at it).
+   */
+  private drainingRefusal(x?: number, y?: number): FleetError {
+    const target =
+      x === undefined || y === undefined ? undefined : this.handoffTargets.find((t) => containsPoint(t.boundary, x, y));
+    return new FleetError('UNAVAILABLE', 'cell is draining; refresh the routing table', {
+      details: {
+        reason: 'Draining',
+        epoch: this.epoch,
+        ...(target ? { movedTo: target.cell, endpoint: target.endpoint } : {}),
+      },
+    });
+  }
+
   private async join(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.draining) {
-      throw new FleetError('UNAVAILABLE', 'cell is draining; refresh the routing table', {
-        details: { reason: 'Draining', epoch: this.epoch },
-      });
-    }
     const body = parseOrThrow(JoinRequestSchema, await readJson(req), 'join request');
+    if (this.draining) throw this.drainingRefusal(body.x, body.y);
     if (!containsPoint(this.opts.boundary, body.x, body.y)) {
       this.rejects.inc({ reason: 'outside' });
       throw this.outside(body.x, body.y);
     }
-    // Checked again after the body arrived: a hand-off may have started meanwhile, and a
-    // session stored now would be left behind in a cell that no longer serves its region.
-    if (this.draining) {
-      throw new FleetError('UNAVAILABLE', 'cell is draining; refresh the routing table', {
-        details: { reason: 'Draining', epoch: this.epoch },
-      });
-    }
+    // Checked again after the body's session lookup: a hand-off may have started meanwhile,
+    // and a session stored now would be left behind in a cell that no longer serves its region.
     const id = body.id ?? `${this.opts.cell}-${process.pid}-${++this.seq}`;
     const existing = await this.store.get(id);
     if (existing) return send(res, 200, existing);
+    if (this.draining) throw this.drainingRefusal(body.x, body.y);
     const session = { id, x: body.x, y: body.y, joinedAt: new Date().toISOString(), state: body.state ?? {} };
     await this.store.put(session);
     this.joins.inc();
@@ -262,13 +278,17 @@ export class CellRuntime {
   private async mustGet(id: string): Promise<Session> {
     const s = await this.store.get(id);
     if (s) return s;
-    const moved = this.movedTo.get(id);
-    if (moved) {
-      throw new FleetError('CONFLICT', `session ${id} moved to cell ${moved.cell}`, {
-        details: { reason: 'Moved', movedTo: moved.cell, endpoint: moved.endpoint, epoch: this.epoch },
-      });
-    }
+    await this.redirectMoved(id);
     throw new FleetError('NOT_FOUND', `no session ${id}`);
+  }
+
+  /** Throws `Moved` (where to, and at which epoch) for a session this cell handed off and no longer holds. */
+  private async redirectMoved(id: string): Promise<void> {
+    const moved = this.movedTo.get(id);
+    if (!moved || (await this.store.get(id))) return;
+    throw new FleetError('CONFLICT', `session ${id} moved to cell ${moved.cell}`, {
+      details: { reason: 'Moved', movedTo: moved.cell, endpoint: moved.endpoint, epoch: this.epoch },
+    });
   }
 
   /**
@@ -279,6 +299,7 @@ export class CellRuntime {
   private async handoff(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = parseOrThrow(HandoffRequestSchema, await readJson(req), 'hand-off request');
     this.draining = true;
+    if (this.handoffTargets.length === 0) this.handoffTargets = body.targets;
     this.epoch = Math.max(this.epoch, body.epoch);
     const sessions = await this.store.list();
     const byTarget = new Map<HandoffTarget, Session[]>();

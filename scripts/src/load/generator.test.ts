@@ -39,6 +39,9 @@ class TestWorld {
   /** Served once by the next routing() call, before `table` (a lagging control plane). */
   lagging: RoutingTable | undefined;
   routingCalls = 0;
+  /** While set, served instead of `table` (a stalled control plane), counting the calls. */
+  stalled: RoutingTable | undefined;
+  callsWhileStalled = 0;
   readonly lines: string[] = [];
 
   async start(id: string, boundary: Rect, epoch = 1, reuse?: TestCell): Promise<TestCell> {
@@ -76,6 +79,10 @@ class TestWorld {
     return {
       routing: async () => {
         this.routingCalls++;
+        if (this.stalled) {
+          this.callsWhileStalled++;
+          return structuredClone(this.stalled);
+        }
         const t = this.lagging ?? this.table;
         this.lagging = undefined;
         return structuredClone(t);
@@ -335,6 +342,50 @@ describe('runLoad against real cells', () => {
     expect(s.reroutes.Moved).toBeGreaterThan(0);
     expect(s).toMatchObject({ rejoinedAfterLoss: 0, present: 100, missing: 0, duplicates: 0 });
     expect(Object.keys(s.perCell).sort()).toEqual(['left', 'right']);
+    expect(await parent.store.count()).toBe(0);
+    expect([...(await world.sessions()).keys()].sort()).toEqual(ids(100));
+  });
+
+  it('follows the cells’ redirects after a hand-off without waiting for the routing table', async () => {
+    const parent = await world.start('parent', BOUNDS, 1);
+    const left = await world.start('left', { x: 0, y: 0, width: 500, height: 1000 }, 2);
+    const right = await world.start('right', { x: 500, y: 0, width: 500, height: 1000 }, 2);
+    world.route(1, ['parent']);
+    let stalledFor = 0;
+    const f = interruptingFetch(
+      (writes) => writes >= 40,
+      async () => {
+        const res = await fetch(`${parent.endpoint}/v1/handoff`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            epoch: 2,
+            targets: [left, right].map((c) => ({ cell: c.id, boundary: c.boundary, endpoint: c.endpoint })),
+          }),
+        });
+        expect(res.status).toBe(200);
+        // The control plane stalls: for a while it still routes everything to the parent.
+        world.stalled = structuredClone(world.table);
+        world.route(2, ['left', 'right']);
+        const t0 = performance.now();
+        setTimeout(() => {
+          stalledFor = performance.now() - t0;
+          world.stalled = undefined;
+        }, 400);
+      },
+    );
+    // The stall ends well before the ramp does (at least 18 ticks of 50 ms remain after write 40):
+    // listing a cell's sessions at the end cannot be redirected, and rightly waits for the table.
+    const s = await runLoad(base({ sessions: 100, rampMs: 1500, moveFraction: 0.2 }), world.io(f));
+    expect(f.fired).toBe(true);
+    expect(stalledFor).toBeGreaterThan(0);
+    expectOk(s, world);
+    // Joins were sent on by the draining parent and moved sessions found through it:
+    // not one request had to wait for the table while it was stale.
+    expect(s.reroutes.Draining).toBeGreaterThan(0);
+    expect(s.reroutes.Moved).toBeGreaterThan(0);
+    expect(world.callsWhileStalled).toBe(0);
+    expect(s).toMatchObject({ failures: 0, present: 100, missing: 0, duplicates: 0 });
     expect(await parent.store.count()).toBe(0);
     expect([...(await world.sessions()).keys()].sort()).toEqual(ids(100));
   });

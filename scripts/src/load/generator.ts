@@ -152,7 +152,12 @@ type Outcome =
   | { kind: 'unreachable'; message: string }
   | { kind: 'error'; message: string };
 
-type Step<T> = { done: T } | { retry: Reason } | { again: true } | { fail: string };
+/**
+ * One attempt's result: done; retry after refreshing the table (backing off when repeated);
+ * `redirect`: re-routed by the cell itself, retried at once (counted as a re-route);
+ * again at once (a phase change, not a refusal); or failed.
+ */
+type Step<T> = { done: T } | { retry: Reason } | { redirect: Reason } | { again: true } | { fail: string };
 
 type RoutedCell = RoutingTable['cells'][number];
 
@@ -160,11 +165,14 @@ interface Tracked {
   x: number;
   y: number;
   state: Record<string, unknown>;
+  /** The cell the session was last placed at (a redirect may have sent it where the table does not say yet). */
+  via?: string;
 }
 
 const OP_DEADLINE_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_BACKOFF_MS = 1_000;
+const MAX_REDIRECTS = 4;
 const LOG_EVERY_MS = 1_000;
 
 const SessionListSchema = z.object({ items: z.array(SessionSchema) });
@@ -243,6 +251,8 @@ class LoadRun {
   rejoinedAfterLoss = 0;
   failures = 0;
   readonly reroutes: Record<string, number> = {};
+  /** The epoch each redirect target is known to be at (from the redirecting cell). */
+  private readonly epochAt = new Map<string, number>();
   readonly disconnects: number[] = [];
 
   constructor(
@@ -281,7 +291,9 @@ class LoadRun {
     path: string,
     body?: unknown,
   ): Promise<Outcome> {
-    const headers: Record<string, string> = { [ROUTING_EPOCH_HEADER]: String(t.epoch) };
+    // A cell that redirected here said which epoch its target is at; the table may not have caught up.
+    const epoch = Math.max(t.epoch, this.epochAt.get(endpoint) ?? 0);
+    const headers: Record<string, string> = { [ROUTING_EPOCH_HEADER]: String(epoch) };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let status: number;
     let text: string;
@@ -324,6 +336,7 @@ class LoadRun {
     const started = this.now();
     let firstRefusal: number | undefined;
     let attempt = 0;
+    let redirects = 0;
     for (;;) {
       const gen = this.gen;
       let r: Step<T>;
@@ -342,16 +355,19 @@ class LoadRun {
         this.log(`${what} failed: ${r.fail}`);
         return undefined;
       }
-      this.reroutes[r.retry] = (this.reroutes[r.retry] ?? 0) + 1;
+      const reason = 'retry' in r ? r.retry : r.redirect;
+      this.reroutes[reason] = (this.reroutes[reason] ?? 0) + 1;
       firstRefusal ??= this.now();
       if (this.now() - started >= OP_DEADLINE_MS) {
         this.failures++;
-        this.log(`${what} failed: still ${r.retry} after ${Math.round(this.now() - started)} ms`);
+        this.log(`${what} failed: still ${reason} after ${Math.round(this.now() - started)} ms`);
         return undefined;
       }
+      // A cell's own redirect is followed at once, a few times (cells never send one back, but a bug must not spin).
+      if ('redirect' in r && redirects++ < MAX_REDIRECTS) continue;
       await this.refresh(gen);
       // A refusal with a fresh table is retried at once; anything repeated, or a dead cell, backs off.
-      if (attempt > 0 || r.retry === 'Unreachable' || r.retry === 'Unrouted') {
+      if (attempt > 0 || reason === 'Unreachable' || reason === 'Unrouted') {
         const left = OP_DEADLINE_MS - (this.now() - started);
         await sleep(Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(attempt, 6), Math.max(0, left)));
       }
@@ -359,39 +375,60 @@ class LoadRun {
     }
   }
 
-  /** Turns a refusal into a retry; a Moved refusal also says where the session went. */
+  /**
+   * Turns a refusal into a retry. A cell that handed its region off says where to go
+   * (`Moved` for a session, `Draining` with an endpoint for a join) and at which epoch:
+   * the retry goes straight there, without waiting for the routing table to switch.
+   */
   private refusal(o: Extract<Outcome, { kind: 'refused' }>, hint: (endpoint: string) => void): Step<never> {
-    if (o.reason === 'Moved' && typeof o.details.endpoint === 'string') hint(o.details.endpoint);
+    const { endpoint, epoch } = o.details;
+    if ((o.reason === 'Moved' || o.reason === 'Draining') && typeof endpoint === 'string') {
+      if (typeof epoch === 'number' && epoch > (this.epochAt.get(endpoint) ?? 0)) this.epochAt.set(endpoint, epoch);
+      hint(endpoint);
+      return { redirect: o.reason };
+    }
     return { retry: o.reason };
   }
 
-  /** Joins session `index` at `p` in the cell that owns p. */
-  private async joinAt(t: RoutingTable, index: number, p: Point, state: Record<string, unknown>): Promise<Step<true>> {
-    const cell = route(t, p);
-    if (!cell) return { retry: 'Unrouted' };
-    const body = { id: loadSessionId(index), x: p.x, y: p.y, state };
-    const o = await this.send(t, 'POST', cell.endpoint, '/v1/sessions', body);
-    switch (o.kind) {
-      case 'ok':
-        return { done: true };
-      case 'refused':
-        return { retry: o.reason };
-      case 'notFound':
-        return { retry: 'NotFound' };
-      case 'unreachable':
-        return { retry: 'Unreachable' };
-      case 'error':
-        return { fail: o.message };
-    }
+  /** Joins session `index` at `p` in the cell that owns p (or where a draining owner sent it). */
+  private joiner(index: number, p: Point, state: Record<string, unknown>) {
+    let hint: string | undefined;
+    return async (t: RoutingTable): Promise<Step<string>> => {
+      const endpoint = hint ?? route(t, p)?.endpoint;
+      hint = undefined;
+      if (!endpoint) return { retry: 'Unrouted' };
+      const body = { id: loadSessionId(index), x: p.x, y: p.y, state };
+      const o = await this.send(t, 'POST', endpoint, '/v1/sessions', body);
+      switch (o.kind) {
+        case 'ok':
+          return { done: endpoint };
+        case 'refused':
+          return this.refusal(o, (e) => (hint = e));
+        case 'notFound':
+          return { retry: 'NotFound' };
+        case 'unreachable':
+          return { retry: 'Unreachable' };
+        case 'error':
+          return { fail: o.message };
+      }
+    };
   }
 
   async join(index: number): Promise<void> {
     const p = sessionPosition(this.opts.seed, index, this.bounds, this.opts.hotspot);
     const state = { source: 'ffctl-load', index };
-    const ok = await this.operate(`join ${loadSessionId(index)}`, (t) => this.joinAt(t, index, p, state));
-    if (!ok) return;
+    const at = await this.operate(`join ${loadSessionId(index)}`, this.joiner(index, p, state));
+    if (!at) return;
     this.joined++;
-    this.sessions.set(index, { ...p, state });
+    this.sessions.set(index, { ...p, state, via: at });
+  }
+
+  /**
+   * Where to reach a session before the table says so: the cell a redirect placed it at,
+   * while the table is older than what that cell is known to run at.
+   */
+  private sticky(s: Tracked): string | undefined {
+    return s.via && (this.epochAt.get(s.via) ?? 0) > this.table.epoch ? s.via : undefined;
   }
 
   /**
@@ -433,7 +470,7 @@ class LoadRun {
   async leave(index: number): Promise<void> {
     const s = this.sessions.get(index);
     if (!s) return;
-    const r = await this.operate(`leave ${loadSessionId(index)}`, this.deleter(index, s));
+    const r = await this.operate(`leave ${loadSessionId(index)}`, this.deleter(index, s, this.sticky(s)));
     if (!r) return;
     if (r === 'gone') this.log(`leave ${loadSessionId(index)}: no cell had it any more`);
     this.left++;
@@ -466,25 +503,27 @@ class LoadRun {
     if (!s) return;
     const id = loadSessionId(index);
     let phase = 'move' as 'move' | 'handover' | 'rejoin';
-    let at: string | undefined;
+    let at = this.sticky(s);
     let notFoundOnce = false;
     let deleter: ((t: RoutingTable) => Promise<Step<'deleted' | 'gone'>>) | undefined;
     let lost = false;
-    const step = async (t: RoutingTable): Promise<Step<true>> => {
+    const rejoin = this.joiner(index, to, s.state);
+    const step = async (t: RoutingTable): Promise<Step<string>> => {
       if (phase === 'move') {
         const src = at ?? route(t, s)?.endpoint;
         const dst = route(t, to)?.endpoint;
         if (!src || !dst) return { retry: 'Unrouted' };
-        if (src !== dst) {
+        // Where a redirect sent us the table is no guide to borders: the cell says OutsideRegion.
+        if (!at && src !== dst) {
           phase = 'handover';
-          deleter = this.deleter(index, s, at);
+          deleter = this.deleter(index, s);
           return { again: true };
         }
         at = undefined;
         const o = await this.send(t, 'POST', src, `/v1/sessions/${encodeURIComponent(id)}/move`, to);
         switch (o.kind) {
           case 'ok':
-            return { done: true };
+            return { done: src };
           case 'refused':
             if (o.reason === 'OutsideRegion') {
               // The cell has the session but not the destination: hand it over from here.
@@ -514,10 +553,10 @@ class LoadRun {
         phase = 'rejoin';
         return { again: true };
       }
-      return this.joinAt(t, index, to, s.state);
+      return rejoin(t);
     };
-    const ok = await this.operate(`move ${id}`, step);
-    if (!ok) {
+    const placed = await this.operate(`move ${id}`, step);
+    if (!placed) {
       // Deleted at the old cell but not joined at the new one: it is gone.
       if (phase === 'rejoin') this.sessions.delete(index);
       return;
@@ -527,7 +566,7 @@ class LoadRun {
       this.rejoinedAfterLoss++;
       this.log(`move ${id}: the session was lost; joined it again`);
     } else if (deleter) this.handovers++;
-    this.sessions.set(index, { ...s, ...to });
+    this.sessions.set(index, { ...s, ...to, via: placed });
   }
 
   /** Lists the `load-*` sessions of every routed cell, all under one routing table. */
