@@ -98,6 +98,20 @@ function phaseProfile(ops: OperationDoc[]): Record<string, Record<string, Record
 type MetricsUrls = readonly string[];
 const RECONCILE = 'fleetforge_reconcile_duration_seconds';
 
+function disconnectsByPhase(
+  loads: ReadonlyArray<{ phase: string; l: LoadSummary }>,
+): Record<string, { rerouted: number; p95Max: number; max: number; reasons: Record<string, number> }> {
+  const out: Record<string, { rerouted: number; p95Max: number; max: number; reasons: Record<string, number> }> = {};
+  for (const { phase, l } of loads) {
+    const p = (out[phase] ??= { rerouted: 0, p95Max: 0, max: 0, reasons: {} });
+    p.rerouted += l.disconnectMs.count;
+    p.p95Max = Math.max(p.p95Max, l.disconnectMs.count > 0 ? l.disconnectMs.p95 : 0);
+    p.max = Math.max(p.max, l.disconnectMs.max);
+    for (const [reason, n] of Object.entries(l.reroutes)) p.reasons[reason] = (p.reasons[reason] ?? 0) + n;
+  }
+  return out;
+}
+
 async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Promise<Record<string, unknown>> {
   const world = `bench-${s.name}`;
   const passesBefore = await scrapeBuckets(metrics, RECONCILE);
@@ -113,12 +127,14 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
     (await api.request('GET', `/v1/worlds/${world}/cells`, CellListSchema)).items.filter(
       (c) => c.state !== 'Terminated' && c.state !== 'Failed',
     );
-  const loads: LoadSummary[] = [];
+  /** Every load run, by the phase of the scenario it belongs to. */
+  const loads: Array<{ phase: 'step' | 'ramp' | 'hold' | 'rejoin' | 'scale-in'; l: LoadSummary }> = [];
 
   // Reaction: a step over the threshold in one cell, then the time to the split decision.
   const stepAt = Date.now();
-  loads.push(
-    await runLoad(
+  loads.push({
+    phase: 'step',
+    l: await runLoad(
       {
         world,
         sessions: s.splitSessions + 50,
@@ -129,7 +145,7 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
       },
       { routing },
     ),
-  );
+  });
   const stepDone = Date.now();
   let first: OperationDoc | undefined;
   while (!first) {
@@ -140,7 +156,10 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
   log(`reaction ${reactionMs} ms (step ${stepDone - stepAt} ms)`);
 
   // Scale out: uniform load splits cells until none is over the threshold; clients keep moving.
-  loads.push(await runLoad({ world, sessions: s.sessions, rampMs: 5_000, seed: 2, moveFraction: 0.02 }, { routing }));
+  loads.push({
+    phase: 'ramp',
+    l: await runLoad({ world, sessions: s.sessions, rampMs: 5_000, seed: 2, moveFraction: 0.02 }, { routing }),
+  });
   const deadline = Date.now() + 240_000;
   let opsSeen = -1;
   for (;;) {
@@ -149,7 +168,7 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
       { world, sessions: s.sessions, rampMs: 3_000, seed: 2, moveFraction: 0.005, settleMs: 1000 },
       { routing },
     );
-    loads.push(hold);
+    loads.push({ phase: 'hold', l: hold });
     const active = (await ops()).filter((o) => o.state !== 'Completed' && o.state !== 'RolledBack');
     const cells = await live();
     const hot = cells.filter((c) => c.sessions > s.splitSessions);
@@ -190,16 +209,22 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
     }
   }
   // Clients re-join what the crashes lost.
-  loads.push(await runLoad({ world, sessions: s.sessions, rampMs: 1_000, seed: 2, moveFraction: 0 }, { routing }));
+  loads.push({
+    phase: 'rejoin',
+    l: await runLoad({ world, sessions: s.sessions, rampMs: 1_000, seed: 2, moveFraction: 0 }, { routing }),
+  });
 
   // Scale in: all sessions leave; siblings merge back.
-  loads.push(await runLoad({ world, sessions: 0, rampMs: 3_000, seed: 2, moveFraction: 0 }, { routing }));
+  loads.push({
+    phase: 'scale-in',
+    l: await runLoad({ world, sessions: 0, rampMs: 3_000, seed: 2, moveFraction: 0 }, { routing }),
+  });
   const mergeDeadline = Date.now() + 180_000;
   while ((await live()).length > 4 && Date.now() < mergeDeadline) await sleep(1000);
 
   const all = await ops();
-  const disconnects = loads.flatMap((l) => (l.disconnectMs.count > 0 ? [l.disconnectMs] : []));
-  const final = loads.at(-2)!; // the re-join after the crashes: every session present again
+  const disconnects = loads.flatMap(({ l }) => (l.disconnectMs.count > 0 ? [l.disconnectMs] : []));
+  const final = loads.find((x) => x.phase === 'rejoin')!.l; // after the crashes: every session present again
   const passes = bucketDelta(await scrapeBuckets(metrics, RECONCILE), passesBefore);
   const ms = (q: number) => Math.round(histogramQuantile(passes, q) * 1000);
   return {
@@ -221,8 +246,10 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
       p50Max: Math.max(0, ...disconnects.map((d) => d.p50)),
       p95Max: Math.max(0, ...disconnects.map((d) => d.p95)),
       max: Math.max(0, ...disconnects.map((d) => d.max)),
+      /** Where re-routes happened and why (a slow phase names its cause). */
+      byPhase: disconnectsByPhase(loads),
     },
-    sessionsLostInHandoffs: loads.reduce((n, l) => n + l.failures, 0),
+    sessionsLostInHandoffs: loads.reduce((n, { l }) => n + l.failures, 0),
     sessionsPresentAfterRecovery: `${final.present}/${final.target}`,
     rolledBack: all.filter((o) => o.state === 'RolledBack').length,
   };
