@@ -88,13 +88,18 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
-/** Until the agent's heartbeat says its pool is full again (the previous run took and stopped cells). */
+/**
+ * Until a heartbeat sent after this call says the agent's pool is full again (the previous
+ * run took its cells). An older heartbeat may still show the pool as it was before that run.
+ */
 async function fullPool(api: string): Promise<void> {
-  const deadline = performance.now() + 120_000;
+  const since = performance.now();
+  const deadline = since + 120_000;
   for (;;) {
     const text = await (await fetch(`${api}/metrics`)).text();
     const warm = Number(/^fleetforge_agent_warm_cells\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 0);
-    if (warm >= WARM_MIN) return;
+    const age = Number(/^fleetforge_agent_heartbeat_age_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? Infinity);
+    if (warm >= WARM_MIN && age * 1000 < performance.now() - since) return;
     if (performance.now() > deadline) throw new Error(`warm pool not back to ${WARM_MIN} in 120 s (at ${warm})`);
     await sleep(500);
   }
