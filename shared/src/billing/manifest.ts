@@ -12,7 +12,6 @@ export interface Digests {
   hmacSha256Hex(key: Uint8Array, data: string): string;
 }
 
-
 export const ManifestFileSchema = z.strictObject({
   key: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),

@@ -3,14 +3,7 @@ import type { CellDoc, WorldDoc, WorldStatus } from '../world/model';
 import type { PlannedEvent } from '../world/events';
 import { advanceOperation, beginMerge, beginSplit, newOpContext, type HandoffCommand } from './operations-plan';
 import { isActiveOperation, type OperationDoc } from './operations';
-import {
-  computeStatus,
-  healthCheck,
-  isDegraded,
-  planWorld,
-  type StartCommand,
-  type StopCommand,
-} from './reconcile';
+import { computeStatus, healthCheck, isDegraded, planWorld, type StartCommand, type StopCommand } from './reconcile';
 
 /** Everything one reconcile of a world looks at. */
 export interface WorldState {
