@@ -232,11 +232,11 @@ export class CellRuntime {
       this.rejects.inc({ reason: 'outside' });
       throw this.outside(body.x, body.y);
     }
-    // Checked again after the body's session lookup: a hand-off may have started meanwhile,
-    // and a session stored now would be left behind in a cell that no longer serves its region.
     const id = body.id ?? `${this.opts.cell}-${process.pid}-${++this.seq}`;
     const existing = await this.store.get(id);
     if (existing) return send(res, 200, existing);
+    // Checked again after the lookup: a hand-off may have started meanwhile, and a session
+    // stored now would be left behind in a cell that no longer serves its region.
     if (this.draining) throw this.drainingRefusal(body.x, body.y);
     const session = { id, x: body.x, y: body.y, joinedAt: new Date().toISOString(), state: body.state ?? {} };
     await this.store.put(session);
