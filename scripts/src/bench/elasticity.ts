@@ -193,7 +193,9 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
   // MTTR: kill three cells, one at a time.
   const mttr: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const victim = (await live())[i]!;
+    // A Ready cell with an endpoint (after a rollback some live cells are still starting).
+    const victim = (await live()).filter((c) => c.state === 'Ready' && c.endpoint)[i];
+    if (!victim) throw new Error(`no Ready cell to kill for MTTR run ${i + 1}`);
     const pid = z.object({ pid: z.number() }).parse(await (await fetch(`${victim.endpoint}/v1/info`)).json()).pid;
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
