@@ -220,6 +220,26 @@ describe('runLoad against real cells', () => {
     world.route(1, ['c00', 'c10', 'c01', 'c11']);
   }
 
+  /** A parent routed at epoch 1, its two halves started at epoch 2, and the parent's hand-off to them. */
+  async function parentAndHalves() {
+    const parent = await world.start('parent', BOUNDS, 1);
+    const halves = [
+      await world.start('left', { x: 0, y: 0, width: 500, height: 1000 }, 2),
+      await world.start('right', { x: 500, y: 0, width: 500, height: 1000 }, 2),
+    ];
+    world.route(1, ['parent']);
+    const handOff = () =>
+      fetch(`${parent.endpoint}/v1/handoff`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          epoch: 2,
+          targets: halves.map((c) => ({ cell: c.id, boundary: c.boundary, endpoint: c.endpoint })),
+        }),
+      });
+    return { parent, handOff };
+  }
+
   async function westEast(epoch = 1): Promise<void> {
     await world.start('west', { x: 0, y: 0, width: 500, height: 1000 }, epoch);
     await world.start('east', { x: 500, y: 0, width: 500, height: 1000 }, epoch);
@@ -309,22 +329,12 @@ describe('runLoad against real cells', () => {
   });
 
   it('finds sessions again after a cell-side hand-off to two children', async () => {
-    const parent = await world.start('parent', BOUNDS, 1);
-    const left = await world.start('left', { x: 0, y: 0, width: 500, height: 1000 }, 2);
-    const right = await world.start('right', { x: 500, y: 0, width: 500, height: 1000 }, 2);
-    world.route(1, ['parent']);
+    const { parent, handOff } = await parentAndHalves();
     let handedOff: unknown;
     const f = interruptingFetch(
       (writes, url) => writes >= 50 && url.endsWith('/move'),
       async () => {
-        const res = await fetch(`${parent.endpoint}/v1/handoff`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            epoch: 2,
-            targets: [left, right].map((c) => ({ cell: c.id, boundary: c.boundary, endpoint: c.endpoint })),
-          }),
-        });
+        const res = await handOff();
         handedOff = await res.json();
         // The control plane's first answer still lists the parent (at the new epoch), then catches up.
         world.lagging = { ...structuredClone(world.table), epoch: 2 };
@@ -347,22 +357,12 @@ describe('runLoad against real cells', () => {
   });
 
   it('follows the cells’ redirects after a hand-off without waiting for the routing table', async () => {
-    const parent = await world.start('parent', BOUNDS, 1);
-    const left = await world.start('left', { x: 0, y: 0, width: 500, height: 1000 }, 2);
-    const right = await world.start('right', { x: 500, y: 0, width: 500, height: 1000 }, 2);
-    world.route(1, ['parent']);
+    const { parent, handOff } = await parentAndHalves();
     let stalledFor = 0;
     const f = interruptingFetch(
       (writes) => writes >= 40,
       async () => {
-        const res = await fetch(`${parent.endpoint}/v1/handoff`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            epoch: 2,
-            targets: [left, right].map((c) => ({ cell: c.id, boundary: c.boundary, endpoint: c.endpoint })),
-          }),
-        });
+        const res = await handOff();
         expect(res.status).toBe(200);
         // The control plane stalls: for a while it still routes everything to the parent.
         world.stalled = structuredClone(world.table);

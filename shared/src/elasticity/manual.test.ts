@@ -1,4 +1,4 @@
-import { FleetError } from '../core/errors';
+import { fleetErrorFrom } from '../testing/errors';
 import { CellDocSchema, WorldDocSchema, type CellDoc, type WorldDoc } from '../world/model';
 import { ScalingSchema, type ScalingOverrides } from '../world/world';
 import { beginManualMerge, beginManualSplit, planScalingConfig } from './manual';
@@ -57,16 +57,6 @@ function setup(cells: CellDoc[]) {
   return { c: newOpContext(w, cells, NOW), input };
 }
 
-function refusal(run: () => unknown): FleetError {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof FleetError) return e;
-    throw e;
-  }
-  throw new Error('expected a FleetError');
-}
-
 describe('beginManualSplit', () => {
   it('splits a Ready cell however little load it has: children partition it and start', () => {
     const { c, input } = setup([cell('r0c0', 0, 100)]);
@@ -81,7 +71,7 @@ describe('beginManualSplit', () => {
     ['a cell that is not Ready', [cell('nope', 0, 100, 'Pending')], 'CONFLICT', /cannot split nope: /],
   ])('refuses %s', (_what, cells, code, message) => {
     const { c, input } = setup(cells);
-    const err = refusal(() => beginManualSplit(c, input, 'nope', OPTS));
+    const err = fleetErrorFrom(() => beginManualSplit(c, input, 'nope', OPTS));
     expect([err.code, err.message]).toEqual([code, expect.stringMatching(message)]);
     expect(c.start).toEqual([]);
   });
@@ -98,7 +88,7 @@ describe('beginManualMerge', () => {
 
   it('refuses cells that are not siblings of one parent (409 with the reason)', () => {
     const { c, input } = setup([parent(), cell('r0c0.0', 0, 50), cell('x', 50, 50)]);
-    const err = refusal(() => beginManualMerge(c, input, ['r0c0.0', 'x'], OPTS));
+    const err = fleetErrorFrom(() => beginManualMerge(c, input, ['r0c0.0', 'x'], OPTS));
     expect(err.code).toBe('CONFLICT');
     expect(err.message).toMatch(/^cannot merge r0c0.0, x: /);
     expect(err.details).toMatchObject({ why: 'NotSiblings' });
@@ -141,7 +131,7 @@ describe('planScalingConfig', () => {
       /must be below splitSessions \(300\) in world b/,
     ],
   ])('refuses %s (400 naming the key)', (_what, set, path, message) => {
-    const err = refusal(() => plan({}, set));
+    const err = fleetErrorFrom(() => plan({}, set));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.issues[0]).toMatchObject({ path: expect.stringMatching(new RegExp(`^${path}`)), message });
   });

@@ -1,4 +1,4 @@
-import { FleetError } from '../core/errors';
+import { fleetErrorFrom } from '../testing/errors';
 import type { Principal } from '../api/auth';
 import { tenantFixture as tenant } from '../testing/fixtures';
 import {
@@ -19,16 +19,6 @@ const AT: RequestStamp = { now: NOW, correlationId: 'corr-req', principal: 'toke
 const create = (body: Record<string, unknown>) => TenantCreateRequestSchema.parse({ name: 'acme', ...body });
 const ready = (over: Parameters<typeof tenant>[0] = {}) =>
   tenant({ ...over, status: { phase: 'Ready', observedGeneration: 1, namespace: 'tenant-acme', ...over.status } });
-
-function refusal(run: () => unknown): FleetError {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof FleetError) return e;
-    throw e;
-  }
-  throw new Error('expected a FleetError');
-}
 
 describe('planTenantCreate', () => {
   it('creates a Pending tenant at generation 1 with defaults and a TenantCreated event', () => {
@@ -85,7 +75,7 @@ describe('planTenantCreate', () => {
       [],
     ],
   ])('refuses %s', (_what, existing, body, code, message, paths) => {
-    const err = refusal(() => planTenantCreate(existing, create(body), AT));
+    const err = fleetErrorFrom(() => planTenantCreate(existing, create(body), AT));
     expect([err.code, err.issues.map((i) => i.path)]).toEqual([code, paths]);
     expect(err.message).toMatch(message);
   });
@@ -137,7 +127,7 @@ describe('planTenantUpgrade', () => {
       /starts from a Ready dev tenant/,
     ],
   ])('refuses %s', (_what, cur, code, message) => {
-    const err = refusal(() => planTenantUpgrade(cur, to, AT));
+    const err = fleetErrorFrom(() => planTenantUpgrade(cur, to, AT));
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
   });
@@ -190,7 +180,7 @@ describe('planKubeconfigDelivery', () => {
     ],
     ['before there is one', tenant(), /has no kubeconfig yet \(phase Pending, tier dev\)/],
   ])('refuses %s', (_what, cur, message) => {
-    const err = refusal(() => planKubeconfigDelivery(cur, AT));
+    const err = fleetErrorFrom(() => planKubeconfigDelivery(cur, AT));
     expect(err.code).toBe('FAILED_PRECONDITION');
     expect(err.message).toMatch(message);
   });
@@ -207,7 +197,7 @@ describe('requireOwnTenant', () => {
   ])('%s', (_what, p, allowed) => {
     const run = () => requireOwnTenant(p, 'acme');
     if (allowed) expect(run()).toBeUndefined();
-    else expect(refusal(run).code).toBe('PERMISSION_DENIED');
+    else expect(fleetErrorFrom(run).code).toBe('PERMISSION_DENIED');
   });
 });
 
@@ -220,7 +210,7 @@ describe('feature flags', () => {
   });
 
   it('calls a stored document that does not parse the platform’s fault (INTERNAL)', () => {
-    const err = refusal(() => parseFeatureFlags({ tiers: { dev: { placementHistory: 'yes' } } }));
+    const err = fleetErrorFrom(() => parseFeatureFlags({ tiers: { dev: { placementHistory: 'yes' } } }));
     expect(err.code).toBe('INTERNAL');
     expect(err.message).toMatch(/config\/tenant-features is invalid/);
   });

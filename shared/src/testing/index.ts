@@ -20,3 +20,4 @@ export function testProjectId(label: string): string {
 }
 export { sessionCheckpointContract } from './session-checkpoint-contract';
 export { tenantFixture, type TenantFixture } from './fixtures';
+export { fleetErrorFrom } from './errors';

@@ -1,4 +1,4 @@
-import { FleetError } from '../core/errors';
+import { fleetErrorFrom } from '../testing/errors';
 import { TenantDocSchema, type TenantDoc } from '../tenancy/tenancy';
 import { checkWorldTenant, planWorldApply, planWorldDelete, type WorldApplyInput } from './apply';
 import { emptyStats, type WorldDoc } from './model';
@@ -69,16 +69,6 @@ const input = (over: Partial<WorldApplyInput> = {}): WorldApplyInput => ({
   ...over,
 });
 
-function refusal(run: () => unknown): FleetError {
-  try {
-    run();
-  } catch (e) {
-    if (e instanceof FleetError) return e;
-    throw e;
-  }
-  throw new Error('expected a FleetError');
-}
-
 describe('planWorldApply', () => {
   it('creates a Pending world at generation 1, epoch 1, with a Created event', () => {
     const plan = planWorldApply(input({ manifest: manifest({ labels: { team: 'a' } }) }));
@@ -140,7 +130,7 @@ describe('planWorldApply', () => {
       ['spec.tenant'],
     ],
   ])('refuses %s', (_what, over, code, message, paths) => {
-    const err = refusal(() => planWorldApply(input(over)));
+    const err = fleetErrorFrom(() => planWorldApply(input(over)));
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
     expect(err.issues.map((i) => i.path)).toEqual(paths);
@@ -177,7 +167,7 @@ describe('checkWorldTenant: apply-time rules for spec.tenant', () => {
       expect(check()).toBeUndefined();
       return;
     }
-    const err = refusal(check);
+    const err = fleetErrorFrom(check);
     expect(err.code).toBe('FAILED_PRECONDITION');
     expect(err.message + ' ' + err.issues.map((i) => i.message).join(' ')).toMatch(error);
     expect(err.issues.map((i) => i.path)).toEqual(['spec.tenant']);
