@@ -71,6 +71,8 @@ const AgentEnvSchema = z.object({
   FF_REPORT_BATCH_MS: z.coerce.number().int().nonnegative().max(1000).default(5),
   FF_WARM_MIN: z.coerce.number().int().nonnegative().max(256).default(0),
   FF_WARM_MAX: z.coerce.number().int().nonnegative().max(256).default(16),
+  /** Warm cells started at once while the pool refills (more: back sooner, but slower serving cells meanwhile). */
+  FF_WARM_PARALLEL: z.coerce.number().int().positive().max(16).default(2),
   FF_METER_TENANT: z.string().min(1).default('platform'),
   FF_METER_TIER: TierSchema.default('standard'),
   LOG_LEVEL: z.string().default('info'),
@@ -85,6 +87,7 @@ async function makeDriver(env: AgentEnv, log: Logger, metrics: MetricsSink): Pro
       stateDir: env.FF_AGENT_STATE_DIR,
       sampleMs: env.FF_SAMPLE_MS,
       metrics,
+      warmParallel: env.FF_WARM_PARALLEL,
       ...(cellExtraEnv ? { env: cellExtraEnv } : {}),
     });
   }

@@ -38,8 +38,14 @@ const alive = (pid: number) => {
 describe('ProcessDriver warm pool (real cell processes)', () => {
   let stateDir: string;
   const drivers: ProcessDriver[] = [];
-  const driver = (metrics = new RecordingMetricsSink()) => {
-    const d = new ProcessDriver({ stateDir, cellMain: CELL_MAIN, metrics, pollMs: 100 });
+  const driver = (metrics = new RecordingMetricsSink(), warmParallel?: number) => {
+    const d = new ProcessDriver({
+      stateDir,
+      cellMain: CELL_MAIN,
+      metrics,
+      pollMs: 100,
+      ...(warmParallel ? { warmParallel } : {}),
+    });
     drivers.push(d);
     const events: DriverEvent[] = [];
     d.onEvent((e) => events.push(e));
@@ -82,6 +88,19 @@ describe('ProcessDriver warm pool (real cell processes)', () => {
     await d.stop('w1', 'r0c0', 'test');
     expect(events.at(-1)).toMatchObject({ kind: 'exited', cell: 'r0c0', requested: true, reason: 'test' });
     expect(alive(pid!)).toBe(false);
+  });
+
+  it.each([1, 2])('refills the pool starting %i warm cell(s) at a time', async (parallel) => {
+    const { d } = driver(new RecordingMetricsSink(), parallel);
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, d.warmPids().length - d.warmCount())), 2);
+    try {
+      d.setWarmTarget(4);
+      await until('4 warm cells', () => d.warmCount() === 4, 30_000);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(most).toBe(parallel);
   });
 
   it('starts cold when the pool is empty, and shrinking the pool stops idle cells', async () => {

@@ -73,6 +73,8 @@ export interface ProcessDriverOptions {
   metrics?: MetricsSink;
   /** How long a warm cell may take to be ready before it is given up on (default 20 s). */
   warmStartTimeoutMs?: number;
+  /** Warm cells started at once while refilling the pool (default 2). */
+  warmParallel?: number;
 }
 
 /** An idle cell process of the warm pool: started, listening, owning nothing yet. */
@@ -233,7 +235,8 @@ export class ProcessDriver implements Driver {
   private readonly warm: Warm[] = [];
   private warmTarget = 0;
   private warmFailures = 0;
-  private filling = false;
+  /** Refill workers running (at most `warmParallel`). */
+  private filling = 0;
   /** Per cell: the tail of its queued starts, stops and kills (see inLane). */
   private readonly lanes = new Map<string, Promise<void>>();
 
@@ -477,7 +480,7 @@ export class ProcessDriver implements Driver {
 
   /**
    * Keeps `n` idle, ready cells. Fewer wanted: the newest idle ones are stopped (they hold
-   * nothing). More: they are started in the background, one at a time.
+   * nothing). More: they are started in the background, `warmParallel` at a time.
    */
   setWarmTarget(n: number): void {
     this.warmTarget = Math.max(0, Math.floor(n));
@@ -495,17 +498,21 @@ export class ProcessDriver implements Driver {
   }
 
   private fillWarm(): void {
-    if (this.filling || this.closed) return;
-    this.filling = true;
-    void (async () => {
-      // One at a time: a refill must not starve the cells that serve, or a hand-off in flight.
-      while (!this.closed && this.warm.length < this.warmTarget) {
-        if (this.warmFailures > 0) await sleep(Math.min(30_000, 500 * 2 ** this.warmFailures));
-        if (this.closed || this.warm.length >= this.warmTarget) break;
-        const ok = await this.spawnWarm().catch(() => false);
-        this.warmFailures = ok ? 0 : this.warmFailures + 1;
-      }
-    })().finally(() => (this.filling = false));
+    // A few at a time: a pool emptied by a wave of splits is back before the next wave,
+    // yet a refill does not starve the cells that serve, or a hand-off in flight (2 cores).
+    const workers = Math.max(1, this.opts.warmParallel ?? 2);
+    const missing = this.warmTarget - this.warm.length;
+    while (!this.closed && this.filling < Math.min(workers, missing)) {
+      this.filling++;
+      void (async () => {
+        while (!this.closed && this.warm.length < this.warmTarget) {
+          if (this.warmFailures > 0) await sleep(Math.min(30_000, 500 * 2 ** this.warmFailures));
+          if (this.closed || this.warm.length >= this.warmTarget) break;
+          const ok = await this.spawnWarm().catch(() => false);
+          this.warmFailures = ok ? 0 : this.warmFailures + 1;
+        }
+      })().finally(() => this.filling--);
+    }
   }
 
   /** Starts one warm cell and waits until it listens; false if it died or took too long. */

@@ -55,6 +55,8 @@ function manifest(s: Scenario): string {
         cooldownSeconds: 2,
         splitsPerMinuteGlobal: 120,
         splitsPerMinutePerCell: 10,
+        // As many quads splits at once as the pool has cells for; the rest wait their turn.
+        maxConcurrentSplits: Math.max(1, Math.floor(s.warmPool / 4)),
         maxCells: s.maxCells,
         minCellSize: 16,
         strategy: 'quads',

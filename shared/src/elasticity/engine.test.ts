@@ -156,7 +156,8 @@ describe('splitChildren', () => {
 });
 
 /** What a manual request gets instead: it bypasses cool-downs and rate limits only. */
-const manualResult = (why: string) => (['Cooldown', 'RateLimitGlobal', 'RateLimitCell'].includes(why) ? 'ok' : why);
+const manualResult = (why: string) =>
+  ['Cooldown', 'RateLimitGlobal', 'RateLimitCell', 'ConcurrencyLimit'].includes(why) ? 'ok' : why;
 
 describe('checkSplit', () => {
   const a = (over: CellOver = {}) => cell('a', { lineage: ['root', 'p'], parent: 'p', ...over });
@@ -248,6 +249,28 @@ describe('checkSplit', () => {
       'RateLimitCell',
     ],
     ['no RateLimitCell: a cousin split', [a()], [op('s', ['q'], { createdAt: ago(30) })], {}, 'ok'],
+    [
+      'ConcurrencyLimit: 4 splits running',
+      [a()],
+      splitsOfOthers(4).map((o) => ({ ...o, state: 'ChildrenStarting' as const })),
+      {},
+      'ConcurrencyLimit',
+      /4 splits running, maxConcurrentSplits 4/,
+    ],
+    [
+      'no ConcurrencyLimit: finished splits do not count',
+      [a()],
+      splitsOfOthers(4).map((o, i) => ({ ...o, state: i % 2 ? ('RolledBack' as const) : ('Completed' as const) })),
+      { maxConcurrentSplits: 1 },
+      'ok',
+    ],
+    [
+      'no ConcurrencyLimit: running merges do not count',
+      [a()],
+      [op('m', ['x', 'y'], { kind: 'merge', state: 'HandingOff' })],
+      { maxConcurrentSplits: 1 },
+      'ok',
+    ],
   ])('%s', (...row) => {
     // A rest parameter: jest would pass `done` to a declared but missing last column.
     const [, cells, ops, over, expected, reason] = row;
@@ -403,6 +426,13 @@ describe('decideScaling: splits', () => {
       ['blocked split a.0 RateLimitCell'],
     ],
     [
+      'concurrency limit within one call: hottest first',
+      [hot('a'), hot('b', { window: samples(900) }), hot('c', { window: samples(700) })],
+      [op('s', ['z'], { state: 'HandingOff', createdAt: ago(20) })],
+      { maxConcurrentSplits: 3 },
+      ['split b', 'split c', 'blocked split a ConcurrencyLimit'],
+    ],
+    [
       'max cells within one call',
       [hot('a'), hot('b'), hot('c')],
       [],
@@ -514,7 +544,7 @@ describe('properties', () => {
     );
   });
 
-  it('(b) over random ticks: rate limits, cool-downs and maxCells hold', () => {
+  it('(b) over random ticks: rate limits, concurrency, cool-downs and maxCells hold', () => {
     const levels = [0, 50, 300, 450, 700];
     fc.assert(
       fc.property(
@@ -525,6 +555,7 @@ describe('properties', () => {
           splitSustainSeconds: fc.integer({ min: 0, max: 5 }),
           mergeSustainSeconds: fc.integer({ min: 0, max: 10 }),
           maxCells: fc.integer({ min: 4, max: 12 }),
+          maxConcurrentSplits: fc.integer({ min: 1, max: 3 }),
           strategy: strategyArb,
         }),
         fc.array(
@@ -544,6 +575,12 @@ describe('properties', () => {
           let serial = 0;
           for (const { dt, loads } of ticks) {
             now += dt * 1000;
+            // A split runs for 3 s (its children are Busy meanwhile), then completes.
+            ops.forEach((o, i) => {
+              if (o.state === 'HandingOff' && now - Date.parse(o.createdAt) >= 3000) {
+                ops[i] = { ...o, state: 'Completed', completedAt: at(now) };
+              }
+            });
             let live = 0;
             cells = cells.map((c) => {
               if (!isLiveCell(c)) return c;
@@ -580,7 +617,13 @@ describe('properties', () => {
                   ...cells.map((c) => (c.id === d.cell ? { ...c, state: 'Terminated' as const } : c)),
                   ...children,
                 ];
-                ops.push(op(`op${serial++}`, [d.cell], { createdAt: at(now), targets: children.map((c) => c.id) }));
+                ops.push(
+                  op(`op${serial++}`, [d.cell], {
+                    state: 'HandingOff',
+                    createdAt: at(now),
+                    targets: children.map((c) => c.id),
+                  }),
+                );
               } else if (d.kind === 'merge') {
                 cells = cells.map((c) =>
                   d.cells.includes(c.id)
@@ -593,6 +636,9 @@ describe('properties', () => {
               }
             }
             expect(cells.filter(isLiveCell).length).toBeLessThanOrEqual(sc.maxCells);
+            expect(ops.filter((o) => o.kind === 'split' && o.state === 'HandingOff').length).toBeLessThanOrEqual(
+              sc.maxConcurrentSplits,
+            );
           }
           const splitTimes = ops.filter((o) => o.kind === 'split').map((o) => Date.parse(o.createdAt));
           for (const t of splitTimes) {

@@ -226,6 +226,15 @@ function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick
         reason: `rate limit: ${global} splits in the last 60s, splitsPerMinuteGlobal ${scaling.splitsPerMinuteGlobal}`,
       };
     }
+    const running =
+      input.operations.filter((op) => op.kind === 'split' && isActiveOperation(op)).length + tick.splitCells.length;
+    if (running >= scaling.maxConcurrentSplits) {
+      return {
+        ok: false,
+        why: 'ConcurrencyLimit',
+        reason: `concurrency limit: ${running} splits running, maxConcurrentSplits ${scaling.maxConcurrentSplits}`,
+      };
+    }
     const family = new Set([cell.id, ...cell.lineage]);
     const own =
       recentSplits.filter((op) => family.has(op.sources[0]!)).length +
@@ -243,7 +252,7 @@ function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick
 
 /**
  * Whether `cell` may be split now, and into what. A manual split bypasses the
- * cool-down and the rate limits, never MinSize, MaxCells, Busy or NotReady.
+ * cool-down, the rate limits and the concurrency limit, never MinSize, MaxCells, Busy or NotReady.
  */
 export function checkSplit(cell: CellDoc, input: ScalingInput, opts: { manual: boolean }): SplitCheck {
   return evaluateSplit(cell, input, opts.manual, emptyTick());
@@ -384,7 +393,8 @@ function hotReason(cell: CellDoc, input: ScalingInput, now: number): string {
 /**
  * This tick's scaling decisions: splits of cells hot for `splitSustainSeconds`, merges
  * of complete sibling sets cold for `mergeSustainSeconds`, and the attempts a limit
- * blocked. At most one decision per cell; deterministic for a given input.
+ * blocked. Hot cells are taken by their latest session count, highest first (ties by id).
+ * At most one decision per cell; deterministic for a given input.
  */
 export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const { scaling, capacity } = input;
@@ -397,9 +407,14 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const decided = new Set<string>();
   const tick = emptyTick();
   const cells = [...input.cells].sort(byId);
+  // Hottest first, so the splits a limit lets through relieve the most load.
+  const hot = cells
+    .filter((c) => c.state === 'Ready' && sustained(c, scaling.splitSustainSeconds, now, isHot))
+    .map((c) => ({ c, sessions: newestSample(c, now)?.sessions ?? 0 }))
+    .sort((a, b) => b.sessions - a.sessions)
+    .map((x) => x.c);
 
-  for (const cell of cells) {
-    if (cell.state !== 'Ready' || !sustained(cell, scaling.splitSustainSeconds, now, isHot)) continue;
+  for (const cell of hot) {
     const check = evaluateSplit(cell, input, false, tick);
     if (check.ok) {
       decisions.push({ kind: 'split', cell: cell.id, children: check.children, reason: hotReason(cell, input, now) });

@@ -13,7 +13,8 @@ import type { WorldSpec } from '../world/world';
 
 export type Scaling = WorldSpec['scaling'];
 
-export type BlockReason = 'Cooldown' | 'RateLimitGlobal' | 'RateLimitCell' | 'MinSize' | 'MaxCells';
+export type BlockReason =
+  'Cooldown' | 'RateLimitGlobal' | 'RateLimitCell' | 'ConcurrencyLimit' | 'MinSize' | 'MaxCells';
 
 export type ScalingDecision =
   | { kind: 'split'; cell: string; children: Rect[]; reason: string }

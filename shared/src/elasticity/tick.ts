@@ -49,6 +49,9 @@ export function effectiveScaling(world: WorldDoc, overrides: Partial<Scaling>): 
 /** Announce (and count) a blocked attempt again only after this long. */
 const BLOCK_REPEAT_MS = 30_000;
 
+/** Limits on how fast splits go (counted as rate-limit hits), as opposed to whether one may happen. */
+const isThrottle = (why: string): boolean => why.startsWith('RateLimit') || why === 'ConcurrencyLimit';
+
 /**
  * One level-based pass over a world: the world-level plan (initial cells, resends,
  * recovery, deletion), then every active operation, then new split/merge decisions.
@@ -201,7 +204,7 @@ function recordBlocked(
     stats: {
       ...stats,
       splitCooldownBlocks: stats.splitCooldownBlocks + (split && d.why === 'Cooldown' ? 1 : 0),
-      splitRateLimitHits: stats.splitRateLimitHits + (split && d.why.startsWith('RateLimit') ? 1 : 0),
+      splitRateLimitHits: stats.splitRateLimitHits + (split && isThrottle(d.why) ? 1 : 0),
     },
   };
   ctx.events.push({

@@ -69,6 +69,7 @@ describe('WorldManifestSchema / WorldSpecSchema', () => {
         cooldownSeconds: 30,
         splitsPerMinuteGlobal: 6,
         splitsPerMinutePerCell: 1,
+        maxConcurrentSplits: 4,
         minCellSize: 16,
         maxCells: 16,
         strategy: 'load-aware',

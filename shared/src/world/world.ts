@@ -42,6 +42,12 @@ export const ScalingSchema = z.strictObject({
   cooldownSeconds: z.number().int().nonnegative().max(86_400).default(30),
   splitsPerMinuteGlobal: z.number().int().positive().default(6),
   splitsPerMinutePerCell: z.number().int().positive().default(1),
+  /**
+   * Automatic splits running at once (not yet Completed or RolledBack); further hot cells
+   * wait, hottest first. Keeps a wave of splits from starting more cells than the warm
+   * pool holds, whose cold starts would slow every split of the wave and fail readiness.
+   */
+  maxConcurrentSplits: z.number().int().positive().max(64).default(4),
   /** No side of a cell may become shorter than this many world units. */
   minCellSize: z.number().int().positive().default(16),
   maxCells: z.number().int().positive().max(256).default(16),
