@@ -49,6 +49,19 @@ const Events = z.object({ items: z.array(LifecycleEventSchema) });
  * ramp down → merges → kill a cell → recovery → manual split and merge. Load
  * phases are deterministic for a seed; every phase checks what it claims.
  */
+/** A re-run starts from a clean slate: the demo world deleted and gone (up to 30 s). */
+export async function resetDemoWorld(api: ApiClient, world = 'world-demo'): Promise<void> {
+  await api.request('DELETE', `/v1/worlds/${world}`, z.unknown()).catch(() => undefined);
+  for (let i = 0; i < 120; i++) {
+    const gone = await api.request('GET', `/v1/worlds/${world}`, z.unknown()).then(
+      () => false,
+      () => true,
+    );
+    if (gone) return;
+    await sleep(250);
+  }
+}
+
 export async function runDemo(api: ApiClient, opts: DemoOptions): Promise<DemoReport> {
   const manifest = readFileSync(opts.manifestPath, 'utf8');
   const world = /name:\s*([a-z0-9-]+)/.exec(manifest)?.[1] ?? 'world-demo';

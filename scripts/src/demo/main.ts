@@ -9,12 +9,10 @@ import { join, resolve } from 'node:path';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import pc from 'picocolors';
-import { z } from 'zod';
 import { createLogger } from '@fleetforge/functions/adapters';
-import { sleep } from '@fleetforge/shared';
 import { ApiClient, CliError, resolveEndpoint } from '../ffctl/client';
 import { readRunningStack, startPrivateStack, type RunningStack } from '../stack/stack';
-import { runDemo, type DemoReport } from './demo';
+import { resetDemoWorld, runDemo, type DemoReport } from './demo';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -71,17 +69,7 @@ async function main(): Promise<void> {
   const endpoint = own ? { api: own.file.api, token: own.token, source: 'private stack' } : resolveEndpoint({});
   const api = new ApiClient(endpoint);
   try {
-    // A re-run starts from a clean slate.
-    const world = 'world-demo';
-    await api.request('DELETE', `/v1/worlds/${world}`, z.unknown()).catch(() => undefined);
-    for (let i = 0; i < 120; i++) {
-      const gone = await api.request('GET', `/v1/worlds/${world}`, z.unknown()).then(
-        () => false,
-        () => true,
-      );
-      if (gone) break;
-      await sleep(250);
-    }
+    await resetDemoWorld(api);
     const report = await runDemo(api, {
       manifestPath: o.file,
       seed: Number(o.seed),
