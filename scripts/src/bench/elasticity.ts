@@ -183,6 +183,13 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
     if (Date.now() > deadline) throw new Error('scale-out did not settle within 240 s');
   }
   const cellsPeak = (await live()).length;
+  // Why hot cells were not split (or siblings not merged): the engine's ScalingBlocked reasons.
+  const blocked: Record<string, number> = {};
+  for (const e of (await api.request('GET', `/v1/events?world=${world}&type=ScalingBlocked&limit=1000`, Events))
+    .items) {
+    blocked[e.reason] = (blocked[e.reason] ?? 0) + 1;
+  }
+  log(`peak ${cellsPeak} cells; blocked: ${JSON.stringify(blocked)}`);
   for (const o of await ops()) {
     const t0 = Date.parse(o.createdAt);
     log(
@@ -236,6 +243,8 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
     maxCells: s.maxCells,
     warmPool: s.warmPool,
     cellsPeak,
+    /** ScalingBlocked events during scale-out, by reason (each cell announces a reason at most every 30 s). */
+    blockedDuringScaleOut: blocked,
     cellsAfterScaleIn: (await live()).length,
     splitDurationMs: summarize(seconds(all, 'split')),
     mergeDurationMs: summarize(seconds(all, 'merge')),
@@ -289,12 +298,20 @@ async function main(): Promise<void> {
       warmPool: warm ?? 16,
     });
   }
+  // `--scenario NAME` runs only that one (e.g. 20k-64 with --large).
+  const onlyAt = process.argv.indexOf('--scenario');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+  if (only !== undefined && !scenarios.some((s) => s.name === only)) {
+    throw new Error(`--scenario: expected one of ${scenarios.map((s) => s.name).join(', ')}, got ${only}`);
+  }
   const results: Record<string, unknown> = {};
   try {
     const metrics = Object.entries(stack.file.metrics)
       .filter(([name]) => name !== 'agent')
       .map(([, url]) => url);
-    for (const s of scenarios) results[s.name] = await scenario(api, s, metrics);
+    for (const s of scenarios.filter((x) => only === undefined || x.name === only)) {
+      results[s.name] = await scenario(api, s, metrics);
+    }
   } finally {
     await stack.stop();
   }
@@ -314,8 +331,8 @@ async function main(): Promise<void> {
     results,
   };
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  // A run with another pool size (`--warm N`) is kept beside the default one, not over it.
-  const file = warm === undefined ? 'elasticity.json' : `elasticity-warm${warm}.json`;
+  // A run of one scenario or with another pool size (`--warm N`) is kept beside the default one, not over it.
+  const file = `elasticity${only === undefined ? '' : `-${only}`}${warm === undefined ? '' : `-warm${warm}`}.json`;
   writeFileSync(join(ROOT, 'bench-results', file), `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }

@@ -385,7 +385,14 @@ describe('decideScaling: splits', () => {
       {},
       [],
     ],
-    ['stale: newest sample 6s old', hotWith(samples(512, 10, { endAgo: 6 })), [], {}, []],
+    ['stale: newest sample 11s old', hotWith(samples(512, 10, { endAgo: 11 })), [], {}, []],
+    [
+      'late samples: newest 3s old, hot for the sustain window before it → split',
+      hotWith(samples(512, 10, { endAgo: 3 })),
+      [],
+      { splitSustainSeconds: 1 },
+      ['split a'],
+    ],
     ['at the threshold is not hot', hotWith(samples(400)), [], {}, []],
     [
       'sustain 0: the newest sample',

@@ -14,8 +14,12 @@ import { isLiveCell, type CellDoc, type LoadSample } from '../world/model';
 import { isActiveOperation, type OperationDoc } from './operations';
 import type { MergeCheck, Scaling, ScalingDecision, ScalingInput, SplitCheck } from './scaling';
 
-/** The newest sample may be at most this old for a cell to count as hot or cold. */
-const FRESH_MS = 5_000;
+/**
+ * The newest sample may be at most this old for a cell to count as hot or cold: a cell
+ * whose reports stopped is not judged. Generous, because the metrics path lags when the
+ * machine is busy (5–8 s seen on 2 cores at 20,000 sessions), which is when splits matter.
+ */
+const FRESH_MS = 10_000;
 /** Slack for the sampling interval when checking that a sustain window is covered. */
 const SLACK_MS = 1_000;
 const RATE_WINDOW_MS = 60_000;
@@ -355,8 +359,10 @@ export function checkMerge(cellIds: readonly string[], input: ScalingInput, opts
 // ---------------------------------------------------------------- decideScaling
 
 /**
- * Whether every sample in (now − sustain, now] satisfies `pred`, with a fresh newest
+ * Whether every sample in (newest − sustain, newest] satisfies `pred`, with a fresh newest
  * sample and no gap at the start of the window. sustain 0: only the newest sample counts.
+ * The window ends at the newest sample, not now: samples arrive seconds late under load,
+ * and a window ending now would then hold none, so a hot cell would never split.
  */
 function sustained(cell: CellDoc, sustainSeconds: number, now: number, pred: (s: LoadSample) => boolean): boolean {
   const samples = cell.load.window.map((s) => ({ s, t: ms(s.at) })).filter((x) => x.t <= now);
@@ -364,7 +370,7 @@ function sustained(cell: CellDoc, sustainSeconds: number, now: number, pred: (s:
   const newest = samples.reduce((a, b) => (b.t > a.t ? b : a));
   if (now - newest.t > FRESH_MS) return false;
   if (sustainSeconds === 0) return pred(newest.s);
-  const start = now - sustainSeconds * 1000;
+  const start = newest.t - sustainSeconds * 1000;
   const inWindow = samples.filter((x) => x.t > start);
   if (inWindow.length === 0 || !inWindow.every((x) => pred(x.s))) return false;
   const oldest = Math.min(...samples.filter((x) => x.t >= start - SLACK_MS).map((x) => x.t));

@@ -1,0 +1,83 @@
+import { CellDocSchema, WorldDocSchema, type CellDoc, type WorldDoc } from '../world/model';
+import { planTick, type WorldState } from './tick';
+
+const NOW = new Date('2026-06-01T12:00:00.000Z');
+const ago = (s: number) => new Date(NOW.getTime() - s * 1000).toISOString();
+
+function world(): WorldDoc {
+  return WorldDocSchema.parse({
+    name: 'w',
+    spec: {
+      topology: { bounds: { x: 0, y: 0, width: 512, height: 256 }, grid: { cols: 2, rows: 1 } },
+      scaling: { splitSustainSeconds: 2, cooldownSeconds: 0, strategy: 'halves' },
+    },
+    specHash: 'h',
+    status: {
+      phase: 'Ready',
+      ready: true,
+      cellsActive: 2,
+      routingEpoch: 1,
+      generation: 1,
+      observedGeneration: 1,
+      initializedAt: ago(600),
+    },
+    createdAt: ago(600),
+    updatedAt: ago(600),
+    correlationId: 'c',
+  });
+}
+
+/** A Ready, routable cell reporting `sessions` every second for the last 10 s. */
+function hotCell(id: string, x: number, sessions: number): CellDoc {
+  const window = Array.from({ length: 11 }, (_, i) => ({ at: ago(10 - i), sessions, cpuMillis: 0, memoryMiB: 0 }));
+  return CellDocSchema.parse({
+    id,
+    world: 'w',
+    boundary: { x, y: 0, width: 256, height: 256 },
+    state: 'Ready',
+    incarnation: 1,
+    endpoint: `http://127.0.0.1:${9000 + x}`,
+    readyAt: ago(600),
+    lastReportAt: ago(0),
+    routable: true,
+    load: { sessions, cpuMillis: 0, memoryMiB: 0, window },
+    createdAt: ago(600),
+    updatedAt: ago(600),
+    correlationId: 'c',
+  });
+}
+
+let serial = 0;
+const opts = { resendAfterMs: 10_000, stepTimeoutMs: 30_000, newId: (p: string) => `${p}-${++serial}` };
+
+describe('planTick: scaling limits', () => {
+  const state = (overrides: WorldState['overrides']): WorldState => ({
+    world: world(),
+    cells: [hotCell('r0c0', 0, 450), hotCell('r0c1', 256, 600)],
+    operations: [],
+    overrides,
+  });
+
+  it('splits every hot cell when no limit applies', () => {
+    const plan = planTick(state({}), NOW, opts);
+    expect(plan.operations.map((o) => o.sources)).toEqual([['r0c1'], ['r0c0']]);
+    expect(plan.events.filter((e) => e.type === 'ScalingBlocked')).toEqual([]);
+  });
+
+  it('a live maxConcurrentSplits override splits the hottest cell and blocks, counts and announces the other', () => {
+    const plan = planTick(state({ maxConcurrentSplits: 1 }), NOW, opts);
+    expect(plan.operations.map((o) => o.sources)).toEqual([['r0c1']]);
+    expect(plan.status?.stats.splitRateLimitHits).toBe(1);
+    expect(plan.updateCells.find((c) => c.id === 'r0c0')?.blocked).toEqual({
+      why: 'ConcurrencyLimit',
+      at: NOW.toISOString(),
+    });
+    expect(plan.events.filter((e) => e.type === 'ScalingBlocked')).toEqual([
+      expect.objectContaining({
+        cells: ['r0c0'],
+        reason: 'ConcurrencyLimit',
+        message: expect.stringMatching(/1 splits running, maxConcurrentSplits 1/),
+      }),
+    ]);
+  });
+});
