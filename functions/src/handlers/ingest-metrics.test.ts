@@ -1,9 +1,9 @@
 import { LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
-import { SeqIds } from '@fleetforge/shared/testing';
+import { FakeClock, SeqIds } from '@fleetforge/shared/testing';
 import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
-import { ingestMetrics } from './ingest-metrics';
+import { CATCH_UP_PASS_MS, ingestMetrics } from './ingest-metrics';
 import { reconcileWorld } from '../usecases/reconcile-world';
 
 const MANIFEST = `apiVersion: fleetforge.dev/v1
@@ -17,8 +17,8 @@ spec:
 `;
 
 /** A world of two cells (incarnation 1), applied through the API and reconciled once. */
-async function setup() {
-  const deps = memoryDeps({ ids: new SeqIds() });
+async function setup(clock?: FakeClock) {
+  const deps = memoryDeps({ ids: new SeqIds(), ...(clock ? { clock } : {}) });
   const { store, metrics } = deps;
   await storeToken(store, 'admin', { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' }, new Date());
   const created = await new ApiRouter(deps).handle({
@@ -117,6 +117,24 @@ describe('ingestMetrics', () => {
     await t.store.update(paths.cell('w', 'r0c0'), { incarnation: 2 });
     expect(await t.ingest([sample('r0c0', 3, { incarnation: 2 })])).toBe('ok');
     expect(await t.load('r0c0')).toMatchObject({ incarnation: 2, window: [expect.objectContaining({ sessions: 3 })] });
+  });
+
+  it('a backlog of late messages is stored in full but reconciled at most every CATCH_UP_PASS_MS', async () => {
+    const clock = new FakeClock(at(100));
+    const t = await setup(clock);
+    const passes = () => t.metrics.observations.get('fleetforge_reconcile_duration_seconds{}')?.length ?? 0;
+    const before = passes();
+    // 99 s late: the first late message reconciles, the next ones right behind it do not.
+    for (const s of [1, 2, 3]) expect(await t.ingest([sample('r0c0', s)])).toBe('ok');
+    expect(passes()).toBe(before + 1);
+    expect(t.metrics.observations.get('fleetforge_metrics_lag_seconds{}')).toEqual([99, 98, 97]);
+    clock.advance(CATCH_UP_PASS_MS);
+    await t.ingest([sample('r0c0', 4)]);
+    expect(passes()).toBe(before + 2);
+    // On time (lag within CATCH_UP_AFTER_MS): every message reconciles.
+    for (const s of [101, 102]) await t.ingest([sample('r0c0', s)]);
+    expect(passes()).toBe(before + 4);
+    expect((await t.load('r0c0'))?.window.map((p) => p.sessions)).toEqual([1, 2, 3, 4, 101, 102]);
   });
 
   it('writes one load document per cell for a batch covering several cells, and the sessions gauge', async () => {

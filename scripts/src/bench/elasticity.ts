@@ -99,6 +99,7 @@ function phaseProfile(ops: OperationDoc[]): Record<string, Record<string, Record
 /** Every function process's /metrics (reconcile passes run in several of them). */
 type MetricsUrls = readonly string[];
 const RECONCILE = 'fleetforge_reconcile_duration_seconds';
+const METRICS_LAG = 'fleetforge_metrics_lag_seconds';
 
 function disconnectsByPhase(
   loads: ReadonlyArray<{ phase: string; l: LoadSummary }>,
@@ -117,6 +118,7 @@ function disconnectsByPhase(
 async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Promise<Record<string, unknown>> {
   const world = `bench-${s.name}`;
   const passesBefore = await scrapeBuckets(metrics, RECONCILE);
+  const lagBefore = await scrapeBuckets(metrics, METRICS_LAG);
   const log = (l: string) => process.stderr.write(`[${s.name}] ${l}\n`);
   await api.request('POST', '/v1/worlds', z.unknown(), { text: manifest(s), contentType: 'application/json' });
   for (;;) {
@@ -238,6 +240,8 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
   const final = loads.find((x) => x.phase === 'rejoin')!.l; // after the crashes: every session present again
   const passes = bucketDelta(await scrapeBuckets(metrics, RECONCILE), passesBefore);
   const ms = (q: number) => Math.round(histogramQuantile(passes, q) * 1000);
+  const lag = bucketDelta(await scrapeBuckets(metrics, METRICS_LAG), lagBefore);
+  const lagMs = (q: number) => Math.round(histogramQuantile(lag, q) * 1000);
   return {
     sessions: s.sessions,
     maxCells: s.maxCells,
@@ -253,6 +257,8 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
     reactionMs,
     /** Every reconcile pass of the scenario (no-op peeks included), from the functions' histograms. */
     reconcilePassMs: { passes: passes.get(Infinity) ?? 0, p50Ms: ms(0.5), p95Ms: ms(0.95), p99Ms: ms(0.99) },
+    /** Age of the newest sample when ingestMetrics handled its message: how late the engine sees load. */
+    metricsLagMs: { messages: lag.get(Infinity) ?? 0, p50Ms: lagMs(0.5), p95Ms: lagMs(0.95), p99Ms: lagMs(0.99) },
     mttrMs: summarize(mttr),
     disconnectWindowMs: {
       requestsRerouted: disconnects.reduce((n, d) => n + d.count, 0),

@@ -42,6 +42,12 @@ export const METRICS = {
     labels: [],
     buckets: DURATION_BUCKETS,
   },
+  fleetforge_metrics_lag_seconds: {
+    type: 'histogram',
+    help: 'Age of the newest load sample of a cell-metrics message when ingestMetrics handles it (agent relay, Pub/Sub and queueing).',
+    labels: [],
+    buckets: DURATION_BUCKETS,
+  },
   fleetforge_world_ready_seconds: {
     type: 'histogram',
     help: 'Time from a world apply to every initial cell Ready.',
