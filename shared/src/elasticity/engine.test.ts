@@ -470,6 +470,12 @@ describe('decideScaling: merges', () => {
   it.each<[string, CellDoc[], Partial<Scaling>, string[]]>([
     ['cold siblings for 40s → merge', pair(), {}, ['merge A+B']],
     ['cold for only 20s → nothing', pair({}, { window: samples(20, 20) }), {}, []],
+    [
+      'late samples never merge: cold for 40s up to 3s ago, nothing since',
+      pair({ window: samples(20, 40, { endAgo: 3 }) }, { window: samples(20, 40, { endAgo: 3 }) }),
+      { mergeSustainSeconds: 2 },
+      [],
+    ],
     ['one sibling not cold → nothing', pair({}, { window: samples(150, 40) }), {}, []],
     ['one sibling not Ready → nothing', pair({}, { state: 'Pending' }), {}, []],
     [

@@ -15,11 +15,13 @@ import { isActiveOperation, type OperationDoc } from './operations';
 import type { MergeCheck, Scaling, ScalingDecision, ScalingInput, SplitCheck } from './scaling';
 
 /**
- * The newest sample may be at most this old for a cell to count as hot or cold: a cell
- * whose reports stopped is not judged. Generous, because the metrics path lags when the
- * machine is busy (5–8 s seen on 2 cores at 20,000 sessions), which is when splits matter.
+ * The newest sample may be at most this old for a cell to count as hot: a cell whose
+ * reports stopped is not judged. Generous, because the metrics path lags when the machine
+ * is busy (5–25 s seen on 2 cores at 20,000 sessions), which is when splits matter.
  */
-const FRESH_MS = 10_000;
+const HOT_FRESH_MS = 10_000;
+/** The same for cold; a merge stops cells, so it is judged on recent samples only. */
+const COLD_FRESH_MS = 5_000;
 /** Slack for the sampling interval when checking that a sustain window is covered. */
 const SLACK_MS = 1_000;
 const RATE_WINDOW_MS = 60_000;
@@ -359,18 +361,27 @@ export function checkMerge(cellIds: readonly string[], input: ScalingInput, opts
 // ---------------------------------------------------------------- decideScaling
 
 /**
- * Whether every sample in (newest − sustain, newest] satisfies `pred`, with a fresh newest
- * sample and no gap at the start of the window. sustain 0: only the newest sample counts.
- * The window ends at the newest sample, not now: samples arrive seconds late under load,
- * and a window ending now would then hold none, so a hot cell would never split.
+ * Whether every sample of the sustain window satisfies `pred`, with a fresh newest sample
+ * and no gap at the start of the window. sustain 0: only the newest sample counts.
+ * Hot: the window ends at the newest sample (at most HOT_FRESH_MS old), since samples
+ * arrive seconds late under load and a window ending now would hold none, so a hot cell
+ * would never split. Cold: it ends now, so late samples never merge cells: a split's
+ * children report 0 sessions until the hand-off, and those samples may be all that has
+ * arrived.
  */
-function sustained(cell: CellDoc, sustainSeconds: number, now: number, pred: (s: LoadSample) => boolean): boolean {
+function sustained(
+  cell: CellDoc,
+  sustainSeconds: number,
+  now: number,
+  pred: (s: LoadSample) => boolean,
+  kind: 'hot' | 'cold',
+): boolean {
   const samples = cell.load.window.map((s) => ({ s, t: ms(s.at) })).filter((x) => x.t <= now);
   if (samples.length === 0) return false;
   const newest = samples.reduce((a, b) => (b.t > a.t ? b : a));
-  if (now - newest.t > FRESH_MS) return false;
+  if (now - newest.t > (kind === 'hot' ? HOT_FRESH_MS : COLD_FRESH_MS)) return false;
   if (sustainSeconds === 0) return pred(newest.s);
-  const start = newest.t - sustainSeconds * 1000;
+  const start = (kind === 'hot' ? newest.t : now) - sustainSeconds * 1000;
   const inWindow = samples.filter((x) => x.t > start);
   if (inWindow.length === 0 || !inWindow.every((x) => pred(x.s))) return false;
   const oldest = Math.min(...samples.filter((x) => x.t >= start - SLACK_MS).map((x) => x.t));
@@ -389,7 +400,13 @@ function hotReason(cell: CellDoc, input: ScalingInput, now: number): string {
   const { scaling, capacity } = input;
   const cpuLimit = scaling.splitCpuRatio * capacity.cpuMillis;
   const latest = newestSample(cell, now)!;
-  const bySessions = sustained(cell, scaling.splitSustainSeconds, now, (s) => s.sessions > scaling.splitSessions);
+  const bySessions = sustained(
+    cell,
+    scaling.splitSustainSeconds,
+    now,
+    (s) => s.sessions > scaling.splitSessions,
+    'hot',
+  );
   if (bySessions) {
     return `sessions above ${scaling.splitSessions} for ${scaling.splitSustainSeconds}s (latest ${latest.sessions})`;
   }
@@ -415,7 +432,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const cells = [...input.cells].sort(byId);
   // Hottest first, so the splits a limit lets through relieve the most load.
   const hot = cells
-    .filter((c) => c.state === 'Ready' && sustained(c, scaling.splitSustainSeconds, now, isHot))
+    .filter((c) => c.state === 'Ready' && sustained(c, scaling.splitSustainSeconds, now, isHot, 'hot'))
     .map((c) => ({ c, sessions: newestSample(c, now)?.sessions ?? 0 }))
     .sort((a, b) => b.sessions - a.sessions)
     .map((x) => x.c);
@@ -443,7 +460,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const mergeCap = Math.floor(scaling.splitSessions / 2);
   for (const [parent, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (group.length < 2 || group.some((c) => decided.has(c.id))) continue;
-    if (!group.every((c) => c.state === 'Ready' && sustained(c, scaling.mergeSustainSeconds, now, isCold))) continue;
+    if (!group.every((c) => c.state === 'Ready' && sustained(c, scaling.mergeSustainSeconds, now, isCold, 'cold')))
+      continue;
     const combined = sum(group.map((c) => newestSample(c, now)!.sessions));
     if (combined > mergeCap) continue;
     const ids = group.map((c) => c.id);
