@@ -40,9 +40,9 @@ function setup(over: Partial<AgentOptions> = {}) {
   return { bus, driver, metrics, agent, published, reports };
 }
 
-const start = (cell: string, incarnation = 1): AgentCommand => ({
+const start = (cell: string, incarnation = 1, generation = 'g1'): AgentCommand => ({
   kind: 'start',
-  commandId: `c-${cell}-${incarnation}`,
+  commandId: `c-${cell}-${incarnation}-${generation}`,
   world: W,
   cell,
   incarnation,
@@ -50,7 +50,7 @@ const start = (cell: string, incarnation = 1): AgentCommand => ({
   capacity: { sessions: 100, cpuMillis: 1000, memoryMiB: 256 },
   epoch: 1,
   neverReady: false,
-  generation: 'g1',
+  generation,
   tenant: null,
   tier: null,
   warmPool: null,
@@ -63,6 +63,7 @@ const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = ce
   world: W,
   cells: refs(cells),
   keep: refs(keep),
+  generation: 'g1',
   warmPool: null,
   correlationId: 'corr-sync',
 });
@@ -181,10 +182,34 @@ describe('Agent sync: positive evidence only', () => {
       cell: 'r0c0',
       incarnation: 1,
       reason: 'x',
+      generation: 'g1',
       correlationId: 'c',
     });
     await t.agent.execute(sync([['r0c0', 1]]));
     expect(t.reports().filter((r) => r.kind === 'exited')).toEqual([]);
+    await t.agent.stop();
+  });
+
+  it.each([
+    ['the same world: a late start of the stopped incarnation is refused', 'g1', 'stopped'],
+    ['the world deleted and applied again: its start runs the cell', 'g2', 'started'],
+  ])('%s', async (_name, generation, outcome) => {
+    const t = setup();
+    await t.agent.start();
+    const stop: AgentCommand = {
+      kind: 'stop',
+      commandId: 's',
+      world: W,
+      cell: 'r0c0',
+      incarnation: 1,
+      reason: 'WorldDeleted',
+      generation: 'g1',
+      correlationId: 'c',
+    };
+    await t.agent.execute(stop); // nothing runs: answered "stopped" and remembered
+    await t.agent.execute(start('r0c0', 1, generation));
+    expect(t.reports().map((r) => r.kind)).toEqual(['stopped', outcome]);
+    expect(t.driver.list().map((r) => r.cell)).toEqual(outcome === 'started' ? ['r0c0'] : []);
     await t.agent.stop();
   });
 });

@@ -85,6 +85,10 @@ export interface AgentOptions {
  * `probe.failures` times in a row and the driver confirmed it killed it, or when a
  * `sync` names a cell the driver (after adopting what an earlier agent left) does not run.
  */
+/** A stopped incarnation of one generation of a world (see Agent.tombstones). */
+const tombKey = (world: string, generation: string, cell: string, incarnation: number): string =>
+  `${world}@${generation}/${cell}#${incarnation}`;
+
 export class Agent {
   private subscription: SubscriptionHandle | undefined;
   private readonly samples = new Map<string, CellSample[]>();
@@ -105,7 +109,9 @@ export class Agent {
   private readonly mono: () => number;
   /**
    * Incarnations this agent stopped (or answered "stopped" for), so a start delivered
-   * late for one of them does not launch a cell nothing will ever stop again.
+   * late for one of them does not launch a cell nothing will ever stop again. Keyed by
+   * the world's generation too: a world deleted and applied again reuses its cell names
+   * and incarnations, and the new world's starts must not be refused.
    */
   private readonly tombstones = new Set<string>();
   private static readonly MAX_TOMBSTONES = 10_000;
@@ -203,7 +209,7 @@ export class Agent {
       }
       switch (c.kind) {
         case 'start':
-          if (this.tombstones.has(`${c.world}/${c.cell}#${c.incarnation}`)) {
+          if (this.tombstones.has(tombKey(c.world, c.generation, c.cell, c.incarnation))) {
             log.info({ incarnation: c.incarnation }, 'start for a stopped incarnation ignored');
             await this.report({ ...ref(c), kind: 'stopped', reason: 'already stopped' });
             break;
@@ -223,7 +229,7 @@ export class Agent {
           });
           break;
         case 'stop': {
-          this.tombstone(c.world, c.cell, c.incarnation);
+          this.tombstone(c.world, c.generation, c.cell, c.incarnation);
           const running = this.running(c.world, c.cell);
           if (running && running.incarnation > c.incarnation) {
             log.info({ running: running.incarnation, asked: c.incarnation }, 'stale stop ignored');
@@ -253,9 +259,9 @@ export class Agent {
     }
   }
 
-  private tombstone(world: string, cell: string, incarnation: number): void {
+  private tombstone(world: string, generation: string, cell: string, incarnation: number): void {
     if (this.tombstones.size >= Agent.MAX_TOMBSTONES) this.tombstones.clear();
-    this.tombstones.add(`${world}/${cell}#${incarnation}`);
+    this.tombstones.add(tombKey(world, generation, cell, incarnation));
   }
 
   private running(world: string, cell: string) {
@@ -309,14 +315,14 @@ export class Agent {
         this.orphanSuspects.delete(key);
         log.warn({ cell: r.cell, incarnation: r.incarnation }, 'stopping an orphan cell');
         this.opts.metrics.inc('fleetforge_agent_orphans_stopped_total', { driver: this.opts.driver.name });
-        this.tombstone(r.world, r.cell, r.incarnation);
+        this.tombstone(r.world, c.generation, r.cell, r.incarnation);
         await this.opts.driver.stop(r.world, r.cell, 'Orphan: the control plane no longer keeps this incarnation');
       }
     }
     for (const want of c.cells) {
       const running = this.running(c.world, want.cell);
       if (running && running.incarnation >= want.incarnation) continue;
-      if (this.tombstones.has(`${c.world}/${want.cell}#${want.incarnation}`)) continue;
+      if (this.tombstones.has(tombKey(c.world, c.generation, want.cell, want.incarnation))) continue;
       log.warn({ cell: want.cell, incarnation: want.incarnation }, 'a cell believed serving does not run here');
       this.opts.metrics.inc('fleetforge_agent_sync_missing_total', { driver: this.opts.driver.name });
       await this.report({

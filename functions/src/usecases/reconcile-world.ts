@@ -147,6 +147,7 @@ async function reconcileOnce(
       keptCells(peek.cells),
       warmPoolSize(peek.world.spec),
       msg.correlationId,
+      peek.world.createdAt,
     );
   const peekNow = deps.clock.now();
   const peeked = applyReports(peek.cells, reports, peekNow);
@@ -184,7 +185,9 @@ async function reconcileOnce(
     (plan.status ?? state.world.status).routingEpoch,
   );
   // A deleted world keeps nothing, warm cells included (else its pool lasts until the agent forgets it).
-  if (plan.finalizeDelete) await publishSync(deps, state.world.name, [], [], 0, state.world.correlationId);
+  if (plan.finalizeDelete) {
+    await publishSync(deps, state.world.name, [], [], 0, state.world.correlationId, state.world.createdAt);
+  }
   for (const e of plan.events) {
     if (e.type === 'WorldInitialized')
       deps.metrics.observe('fleetforge_world_ready_seconds', Number(e.data?.seconds ?? 0));
@@ -280,6 +283,7 @@ export async function publishSync(
   keep: Array<{ cell: string; incarnation: number }>,
   warmPool: number,
   correlationId: string,
+  generation?: string,
 ): Promise<void> {
   const command = AgentCommandSchema.parse({
     kind: 'sync',
@@ -288,6 +292,7 @@ export async function publishSync(
     cells,
     keep,
     warmPool,
+    ...(generation ? { generation } : {}),
     correlationId,
   });
   await deps.bus.publish(TOPICS.agentCommands, command, { world, correlationId });
@@ -332,7 +337,12 @@ export async function publishCommands(
       }),
     ),
     ...plan.stop.map((s) =>
-      AgentCommandSchema.parse({ kind: 'stop', ...base(s.cell, s.incarnation), reason: s.reason }),
+      AgentCommandSchema.parse({
+        kind: 'stop',
+        ...base(s.cell, s.incarnation),
+        reason: s.reason,
+        generation: world.createdAt,
+      }),
     ),
     ...plan.handoff.map((h) =>
       AgentCommandSchema.parse({

@@ -32,6 +32,15 @@ const CellRef = {
 };
 
 /** `agent-commands`: what the agent must converge to. Idempotent by (world, cell, incarnation). */
+/**
+ * Which generation of the world (its creation time). A world deleted and applied again
+ * reuses its cell names and incarnations, so the generation tells them apart: durable
+ * session checkpoints are scoped by it, and so are the agent's records of stopped cells
+ * (a stop of the old world must not refuse the new world's start). '0': a command from
+ * before commands carried it.
+ */
+const GenerationField = { generation: z.string().min(1).max(64).default('0') };
+
 const CellIncarnationSchema = z.strictObject({ cell: z.string().min(1), incarnation: z.number().int().positive() });
 
 export const AgentCommandSchema = z.discriminatedUnion('kind', [
@@ -44,11 +53,7 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     epoch: z.number().int().positive().default(1),
     /** Test switch: the cell never reports ready (to exercise rollback). */
     neverReady: z.boolean().default(false),
-    /**
-     * Which generation of the world (its creation time): durable session checkpoints
-     * are scoped by it, so a world deleted and applied again never inherits sessions.
-     */
-    generation: z.string().min(1).max(64).default('0'),
+    ...GenerationField,
     /**
      * Whom the cell's usage is billed to: its world's tenant, and that tenant's tier when
      * the command was made (the agent's meter attributes the cell to both). Null: the
@@ -70,6 +75,7 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     kind: z.literal('stop'),
     ...CellRef,
     reason: z.string(),
+    ...GenerationField,
   }),
   /**
    * Level-based reconciliation of what runs against what should. `cells`: those the
@@ -86,6 +92,7 @@ export const AgentCommandSchema = z.discriminatedUnion('kind', [
     world: NameSchema,
     cells: z.array(CellIncarnationSchema).max(4096),
     keep: z.array(CellIncarnationSchema).max(4096),
+    ...GenerationField,
     ...WarmPoolField,
     ...Correlated,
   }),

@@ -81,6 +81,7 @@ const FROZEN: ReadonlyArray<[string, MetricDef['type'], string[]]> = [
   ['fleetforge_worlds_ready', 'gauge', ['world']],
   ['fleetforge_messages_total', 'counter', ['function', 'outcome']],
   ['fleetforge_reconcile_duration_seconds', 'histogram', []],
+  ['fleetforge_metrics_lag_seconds', 'histogram', []],
   ['fleetforge_world_ready_seconds', 'histogram', []],
   ['fleetforge_split_duration_seconds', 'histogram', []],
   ['fleetforge_merge_duration_seconds', 'histogram', []],
