@@ -306,11 +306,11 @@ describe('applyReport', () => {
     ['Pending', 'started', 'Pending'],
     ['Pending', 'ready', 'Ready'],
     ['Pending', 'exited', 'Failed'],
-    ['Pending', 'stopped', 'Terminated'],
+    ['Pending', 'stopped', 'stale'],
     ['Ready', 'started', 'stale'],
     ['Ready', 'ready', 'stale'],
     ['Ready', 'exited', 'Failed'],
-    ['Ready', 'stopped', 'Terminated'],
+    ['Ready', 'stopped', 'stale'],
     ['Splitting', 'ready', 'stale'],
     ['Splitting', 'exited', 'Failed'],
     ['Draining', 'started', 'stale'],
@@ -370,7 +370,7 @@ describe('applyReport', () => {
   });
 
   it('stopped clears the endpoint and defaults the exit reason', () => {
-    const out = applyReport(readyCell('r0c0'), report('stopped'), NOW);
+    const out = applyReport(readyCell('r0c0', { state: 'Draining' }), report('stopped'), NOW);
     expect(out.cell).toMatchObject({ state: 'Terminated', endpoint: null, exitReason: 'stopped' });
     expect(eventTypes(out)).toEqual(['CellTerminated']);
   });
@@ -378,8 +378,8 @@ describe('applyReport', () => {
   it.each<[string, CellDoc, AgentReport[]]>([
     ['a duplicate ready', cellDoc('r0c0'), [report('ready'), report('ready')]],
     ['started after ready', cellDoc('r0c0'), [report('ready'), report('started')]],
-    ['ready after stopped', readyCell('r0c0'), [report('stopped'), report('ready')]],
-    ['a duplicate stopped', readyCell('r0c0'), [report('stopped'), report('stopped')]],
+    ['ready after stopped', readyCell('r0c0', { state: 'Draining' }), [report('stopped'), report('ready')]],
+    ['a duplicate stopped', readyCell('r0c0', { state: 'Draining' }), [report('stopped'), report('stopped')]],
     ['a duplicate exited', readyCell('r0c0'), [report('exited'), report('exited')]],
   ])('%s is stale the second time', (_name, cell, [first, second]) => {
     const after = applyReport(cell, first!, NOW);

@@ -396,7 +396,11 @@ export function applyReport(cell: CellDoc, report: AgentReport, now: Date): Repo
       };
     }
     case 'stopped':
-      if (cell.state === 'Terminated') return { cell: undefined, events: [], stale: true };
+      // Only a cell we asked to stop (Draining, or Failed on its way out) stops. Any other
+      // `stopped` is about an earlier life of this name and incarnation: a world deleted and
+      // applied again reuses both. Were this cell really gone, the start resend (Pending)
+      // or the sentinel's sync (serving) finds it, by evidence.
+      if (cell.state !== 'Draining' && cell.state !== 'Failed') return { cell: undefined, events: [], stale: true };
       return {
         cell: {
           ...cell,
