@@ -79,7 +79,7 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
   }
   await deps.store.batch(ops);
   let passes = lastPass.get(deps);
-  if (!passes) lastPass.set(deps, (passes = new Map()));
+  if (!passes) lastPass.set(deps, (passes = new Map<string, number>()));
   const nowMs = deps.clock.now().getTime();
   if (lagMs > CATCH_UP_AFTER_MS && nowMs - (passes.get(msg.world) ?? -Infinity) < CATCH_UP_PASS_MS) {
     log.debug({ world: msg.world, lagMs }, 'late samples stored; the world was reconciled moments ago');
