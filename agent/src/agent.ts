@@ -74,6 +74,10 @@ export interface AgentOptions {
   warm?: { min?: number; max?: number };
 }
 
+/** A stopped incarnation of one generation of a world (see Agent.tombstones). */
+const tombKey = (world: string, generation: string, cell: string, incarnation: number): string =>
+  `${world}@${generation}/${cell}#${incarnation}`;
+
 /**
  * The in-cluster agent: executes agent-commands through its driver and reports
  * what the driver observes on agent-reports. Level-based: a command is a desired
@@ -85,10 +89,6 @@ export interface AgentOptions {
  * `probe.failures` times in a row and the driver confirmed it killed it, or when a
  * `sync` names a cell the driver (after adopting what an earlier agent left) does not run.
  */
-/** A stopped incarnation of one generation of a world (see Agent.tombstones). */
-const tombKey = (world: string, generation: string, cell: string, incarnation: number): string =>
-  `${world}@${generation}/${cell}#${incarnation}`;
-
 export class Agent {
   private subscription: SubscriptionHandle | undefined;
   private readonly samples = new Map<string, CellSample[]>();

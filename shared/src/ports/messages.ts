@@ -31,7 +31,6 @@ const CellRef = {
   ...Correlated,
 };
 
-/** `agent-commands`: what the agent must converge to. Idempotent by (world, cell, incarnation). */
 /**
  * Which generation of the world (its creation time). A world deleted and applied again
  * reuses its cell names and incarnations, so the generation tells them apart: durable
@@ -43,6 +42,7 @@ const GenerationField = { generation: z.string().min(1).max(64).default('0') };
 
 const CellIncarnationSchema = z.strictObject({ cell: z.string().min(1), incarnation: z.number().int().positive() });
 
+/** `agent-commands`: what the agent must converge to. Idempotent by (world, cell, incarnation). */
 export const AgentCommandSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('start'),
