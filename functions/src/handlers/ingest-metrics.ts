@@ -71,7 +71,8 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
     deps.metrics.set('fleetforge_cell_sessions', latest.sessions, { world: msg.world, cell: id });
   }
   const newest = msg.samples.reduce((t, s) => (s.at > t ? s.at : t), '');
-  const lagMs = newest ? deps.clock.now().getTime() - Date.parse(newest) : 0;
+  const nowMs = deps.clock.now().getTime();
+  const lagMs = newest ? nowMs - Date.parse(newest) : 0;
   deps.metrics.observe('fleetforge_metrics_lag_seconds', Math.max(0, lagMs) / 1000);
   if (ops.length === 0) {
     log.debug({ world: msg.world }, 'no fresh samples');
@@ -80,7 +81,6 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
   await deps.store.batch(ops);
   let passes = lastPass.get(deps);
   if (!passes) lastPass.set(deps, (passes = new Map<string, number>()));
-  const nowMs = deps.clock.now().getTime();
   if (lagMs > CATCH_UP_AFTER_MS && nowMs - (passes.get(msg.world) ?? -Infinity) < CATCH_UP_PASS_MS) {
     log.debug({ world: msg.world, lagMs }, 'late samples stored; the world was reconciled moments ago');
     return 'ok';

@@ -1,7 +1,8 @@
 import type { EventType } from '../world/events';
 import { isPartition, type Rect } from '../world/geometry';
 import { AgentReportSchema, type AgentReportKind } from '../ports/messages';
-import { CellDocSchema, WorldDocSchema, type CellDoc, type WorldDoc } from '../world/model';
+import { CellDocSchema, type CellDoc, type WorldDoc } from '../world/model';
+import { worldFixture } from '../testing/fixtures';
 import {
   advanceOperation,
   beginMerge,
@@ -32,25 +33,7 @@ const LEFT = rect(0, 0, 50, 100);
 const RIGHT = rect(50, 0, 50, 100);
 const endpoint = (id: string) => `http://${id}.cells.test:7000`;
 
-function worldDoc(): WorldDoc {
-  return WorldDocSchema.parse({
-    name: 'world-a',
-    spec: { topology: { bounds: rect(0, 0, 200, 100), grid: { cols: 2, rows: 1 } } },
-    specHash: 'hash',
-    status: {
-      phase: 'Ready',
-      ready: true,
-      cellsActive: 2,
-      routingEpoch: 1,
-      generation: 1,
-      observedGeneration: 1,
-      initializedAt: iso(-60_000),
-    },
-    createdAt: iso(-60_000),
-    updatedAt: iso(-60_000),
-    correlationId: 'corr-world',
-  });
-}
+const worldDoc = (): WorldDoc => worldFixture({ at: iso(-60_000) });
 
 function readyCell(id: string, boundary: Rect, sessions = 0): CellDoc {
   return CellDocSchema.parse({

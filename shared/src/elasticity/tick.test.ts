@@ -1,31 +1,19 @@
-import { CellDocSchema, WorldDocSchema, type CellDoc, type WorldDoc } from '../world/model';
+import { CellDocSchema, type CellDoc, type WorldDoc } from '../world/model';
+import { worldFixture } from '../testing/fixtures';
 import { planTick, type WorldState } from './tick';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const ago = (s: number) => new Date(NOW.getTime() - s * 1000).toISOString();
 
-function world(): WorldDoc {
-  return WorldDocSchema.parse({
+const world = (): WorldDoc =>
+  worldFixture({
     name: 'w',
     spec: {
       topology: { bounds: { x: 0, y: 0, width: 512, height: 256 }, grid: { cols: 2, rows: 1 } },
       scaling: { splitSustainSeconds: 2, cooldownSeconds: 0, strategy: 'halves' },
     },
-    specHash: 'h',
-    status: {
-      phase: 'Ready',
-      ready: true,
-      cellsActive: 2,
-      routingEpoch: 1,
-      generation: 1,
-      observedGeneration: 1,
-      initializedAt: ago(600),
-    },
-    createdAt: ago(600),
-    updatedAt: ago(600),
-    correlationId: 'c',
+    at: ago(600),
   });
-}
 
 /** A Ready, routable cell reporting `sessions` every second for the last 10 s. */
 function hotCell(id: string, x: number, sessions: number): CellDoc {

@@ -19,5 +19,5 @@ export function testProjectId(label: string): string {
   return `ff-${label}-${Math.random().toString(36).slice(2, 10)}`.slice(0, 30);
 }
 export { sessionCheckpointContract } from './session-checkpoint-contract';
-export { tenantFixture, type TenantFixture } from './fixtures';
+export { tenantFixture, worldFixture, type TenantFixture, type WorldFixture } from './fixtures';
 export { fleetErrorFrom } from './errors';
