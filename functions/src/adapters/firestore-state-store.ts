@@ -1,4 +1,9 @@
-import { Firestore, type Query as FsQuery, type Transaction as FsTransaction } from '@google-cloud/firestore';
+import {
+  Firestore,
+  Timestamp,
+  type Query as FsQuery,
+  type Transaction as FsTransaction,
+} from '@google-cloud/firestore';
 import {
   FleetError,
   type DocData,
@@ -6,8 +11,19 @@ import {
   type Query,
   type StateStore,
   type Transaction,
+  type VersionedDoc,
   type WriteOp,
 } from '@fleetforge/shared';
+
+/** A document's update time as a version token (`seconds.nanos`), and back. */
+function versionOf(t: Timestamp): string {
+  return `${t.seconds}.${String(t.nanoseconds).padStart(9, '0')}`;
+}
+
+function lastUpdateTime(version: string): { lastUpdateTime: Timestamp } {
+  const [s, ns] = version.split('.');
+  return { lastUpdateTime: new Timestamp(Number(s), Number(ns ?? 0)) };
+}
 
 /** gRPC status codes the Firestore client surfaces, mapped onto FleetError codes. */
 function mapError(err: unknown): FleetError {
@@ -66,6 +82,15 @@ export class FirestoreStateStore implements StateStore {
     return guard(async () => (await this.db.doc(path).get()).data());
   }
 
+  getVersioned(path: string): Promise<VersionedDoc | undefined> {
+    return guard(async () => {
+      const snap = await this.db.doc(path).get();
+      return snap.exists && snap.updateTime
+        ? { data: snap.data() ?? {}, version: versionOf(snap.updateTime) }
+        : undefined;
+    });
+  }
+
   list(collection: string, query?: Query): Promise<DocSnapshot[]> {
     return guard(async () => FirestoreStateStore.rows(await this.query(collection, query).get()));
   }
@@ -87,15 +112,29 @@ export class FirestoreStateStore implements StateStore {
   }
 
   batch(ops: readonly WriteOp[]): Promise<void> {
+    const conditional = ops.some((op) => 'ifVersion' in op && op.ifVersion !== undefined);
     return guard(async () => {
       const b = this.db.batch();
       for (const op of ops) {
         const ref = this.db.doc(op.path);
-        if (op.op === 'set') b.set(ref, op.data);
-        else if (op.op === 'update') b.update(ref, op.patch);
-        else b.delete(ref);
+        if (op.op === 'create') b.create(ref, op.data);
+        else if (op.op === 'set') b.set(ref, op.data);
+        else if (op.op === 'update') {
+          if (op.ifVersion === undefined) b.update(ref, op.patch);
+          else b.update(ref, op.patch, lastUpdateTime(op.ifVersion));
+        } else if (op.ifVersion === undefined) b.delete(ref);
+        else b.delete(ref, lastUpdateTime(op.ifVersion));
       }
-      await b.commit();
+      try {
+        await b.commit();
+      } catch (err) {
+        // A failed version precondition: someone wrote first; the caller reads again.
+        if (conditional && (err as { code?: number }).code === 9)
+          throw new FleetError('ABORTED', `a document changed since it was read: ${(err as Error).message}`, {
+            cause: err,
+          });
+        throw err;
+      }
     });
   }
 

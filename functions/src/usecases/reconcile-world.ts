@@ -133,6 +133,7 @@ async function reconcileOnce(
     newId: (prefix: string) => deps.ids.next(prefix),
   };
   const peek = await readWorldState(deps.store, msg.world, deps.store);
+  const peekedAt = performance.now();
   if (!peek) {
     log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');
     return 'stale';
@@ -159,7 +160,9 @@ async function reconcileOnce(
     // Asked only to apply reports, none of which changed anything: duplicates or late ones.
     return reports.length > 0 && msg.reason.startsWith('report') ? 'stale' : 'ok';
   }
+  let attempts = 0;
   const result = await deps.store.runTransaction(async (tx) => {
+    attempts += 1;
     const read = await readWorldState(tx, msg.world, deps.store, peek.side);
     if (!read) return undefined;
     const { side: _side, ...state } = read;
@@ -172,6 +175,7 @@ async function reconcileOnce(
     return { state: after, plan, reported };
   });
   if (!result) return 'stale';
+  const committedAt = performance.now();
   const { state, plan, reported } = result;
   logStale(log, reported.stale);
   for (const { report } of reported.applied) {
@@ -217,6 +221,13 @@ async function reconcileOnce(
       finalized: plan.finalizeDelete,
       reports: reports.length,
       ms: Math.round(performance.now() - started),
+      // Where the pass's time went: the plain read, the transaction (attempts), the publishes.
+      spans: {
+        peekMs: Math.round(peekedAt - started),
+        txMs: Math.round(committedAt - peekedAt),
+        attempts,
+        publishMs: Math.round(performance.now() - committedAt),
+      },
     },
     'reconciled',
   );

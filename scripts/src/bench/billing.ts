@@ -17,6 +17,7 @@ import {
   type Query,
   type StateStore,
   type Transaction,
+  type VersionedDoc,
   type WriteOp,
 } from '@fleetforge/shared';
 import { FakeClock, MemoryBus, MemoryStateStore, RecordingMetricsSink, SeqIds } from '@fleetforge/shared/testing';
@@ -41,6 +42,10 @@ class CountingStore implements StateStore {
   async get(path: string): Promise<DocData | undefined> {
     this.reads++;
     return this.inner.get(path);
+  }
+  async getVersioned(path: string): Promise<VersionedDoc | undefined> {
+    this.reads++;
+    return this.inner.getVersioned(path);
   }
   async list(collection: string, query?: Query): Promise<DocSnapshot[]> {
     const r = await this.inner.list(collection, query);

@@ -1,5 +1,14 @@
 import { FleetError } from '../core/errors';
-import type { DocData, DocSnapshot, Query, QueryFilter, StateStore, Transaction, WriteOp } from '../ports/interfaces';
+import type {
+  DocData,
+  DocSnapshot,
+  Query,
+  QueryFilter,
+  StateStore,
+  Transaction,
+  VersionedDoc,
+  WriteOp,
+} from '../ports/interfaces';
 import { sleep } from '../core/timing';
 
 interface Stored {
@@ -89,12 +98,16 @@ export class MemoryStateStore implements StateStore {
     return rows;
   }
 
-  private apply(ops: ReadonlyArray<WriteOp | { op: 'create'; path: string; data: DocData }>): void {
+  private apply(ops: readonly WriteOp[]): void {
     // Validate everything first so a failing op leaves nothing half-written.
     const exists = new Map<string, boolean>();
     const has = (p: string) => exists.get(p) ?? this.docs.has(p);
     for (const op of ops) {
       assertDocPath(op.path);
+      if ((op.op === 'update' || op.op === 'delete') && op.ifVersion !== undefined) {
+        if (String(this.docs.get(op.path)?.version ?? 'missing') !== op.ifVersion)
+          throw new FleetError('ABORTED', `document changed since it was read: ${op.path}`);
+      }
       if (op.op === 'create' && has(op.path)) throw new FleetError('CONFLICT', `document already exists: ${op.path}`);
       if (op.op === 'update' && !has(op.path)) throw new FleetError('NOT_FOUND', `no document to update: ${op.path}`);
       exists.set(op.path, op.op !== 'delete');
@@ -125,6 +138,12 @@ export class MemoryStateStore implements StateStore {
     return this.snapshot(path);
   }
 
+  async getVersioned(path: string): Promise<VersionedDoc | undefined> {
+    assertDocPath(path);
+    const s = this.docs.get(path);
+    return s ? { data: structuredClone(s.data), version: String(s.version) } : undefined;
+  }
+
   async list(collection: string, query?: Query): Promise<DocSnapshot[]> {
     return this.query(collection, query);
   }
@@ -153,7 +172,7 @@ export class MemoryStateStore implements StateStore {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const docReads = new Map<string, number>();
       const collectionReads = new Map<string, number>();
-      const writes: Array<WriteOp | { op: 'create'; path: string; data: DocData }> = [];
+      const writes: WriteOp[] = [];
       const readGuard = (): void => {
         if (writes.length > 0) throw new FleetError('INTERNAL', 'transactions must do all reads before any write');
       };

@@ -44,19 +44,40 @@ export interface Transaction {
   delete(path: string): void;
 }
 
+/**
+ * A document read with its version: an opaque token that changes on every write that
+ * changes the document (a write of identical content may keep it).
+ */
+export interface VersionedDoc {
+  data: DocData;
+  version: string;
+}
+
+/**
+ * One write of a batch. `ifVersion` makes an update or delete conditional: the batch
+ * fails with ABORTED, writing nothing, unless the document is still at that version.
+ */
 export type WriteOp =
+  | { op: 'create'; path: string; data: DocData }
   | { op: 'set'; path: string; data: DocData }
-  | { op: 'update'; path: string; patch: DocData }
-  | { op: 'delete'; path: string };
+  | { op: 'update'; path: string; patch: DocData; ifVersion?: string }
+  | { op: 'delete'; path: string; ifVersion?: string };
 
 export interface StateStore {
   get(path: string): Promise<DocData | undefined>;
+  /** A read with the version a conditional write (`ifVersion`) can name. */
+  getVersioned(path: string): Promise<VersionedDoc | undefined>;
   list(collection: string, query?: Query): Promise<DocSnapshot[]>;
   create(path: string, data: DocData): Promise<void>;
   set(path: string, data: DocData): Promise<void>;
   update(path: string, patch: DocData): Promise<void>;
   delete(path: string): Promise<void>;
-  /** Applies the writes atomically without reads (bounded, blind writes). */
+  /**
+   * Applies the writes atomically, without a transaction's locks (at most 500). With
+   * `ifVersion` on a write it is an optimistic commit: ABORTED (retryable, nothing
+   * written) when that document changed since it was read; read again and retry.
+   * A `create` of an existing document fails it with CONFLICT.
+   */
   batch(ops: readonly WriteOp[]): Promise<void>;
   runTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -85,6 +85,64 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       expect(await store.get('things/c')).toBeUndefined();
     });
 
+    it('versions documents: a read names the version, which changes when the document does', async () => {
+      expect(await store.getVersioned('things/a')).toBeUndefined();
+      await store.set('things/a', { n: 1 });
+      const v1 = await store.getVersioned('things/a');
+      expect(v1?.data).toEqual({ n: 1 });
+      expect((await store.getVersioned('things/a'))?.version).toBe(v1?.version);
+      await store.update('things/a', { n: 2 });
+      const v2 = await store.getVersioned('things/a');
+      expect(v2?.data).toEqual({ n: 2 });
+      expect(v2?.version).not.toBe(v1?.version);
+    });
+
+    it('refuses a conditional batch whose document changed, with ABORTED and nothing written', async () => {
+      await store.set('things/a', { n: 1 });
+      const read = (await store.getVersioned('things/a'))!;
+      await store.update('things/a', { n: 2 });
+      for (const conditional of [
+        { op: 'update', path: 'things/a', patch: { n: 3 }, ifVersion: read.version },
+        { op: 'delete', path: 'things/a', ifVersion: read.version },
+      ] as const) {
+        await expect(
+          store.batch([{ op: 'create', path: 'things/new', data: { n: 1 } }, conditional]),
+        ).rejects.toMatchObject({ code: 'ABORTED', retryable: true });
+      }
+      expect(await store.get('things/new')).toBeUndefined();
+      expect(await store.get('things/a')).toEqual({ n: 2 });
+      const now = (await store.getVersioned('things/a'))!;
+      await store.batch([
+        { op: 'create', path: 'things/new', data: { n: 1 } },
+        { op: 'update', path: 'things/a', patch: { n: 3 }, ifVersion: now.version },
+      ]);
+      expect(await store.get('things/a')).toEqual({ n: 3 });
+      await expect(store.batch([{ op: 'create', path: 'things/new', data: { n: 2 } }])).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+    });
+
+    it('ends exact under optimistic commits: concurrent read-then-conditional-write increments all count', async () => {
+      await store.set('counters/c', { n: 0 });
+      const workers = 8;
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          for (;;) {
+            const c = (await store.getVersioned('counters/c'))!;
+            try {
+              await store.batch([
+                { op: 'update', path: 'counters/c', patch: { n: (c.data.n as number) + 1 }, ifVersion: c.version },
+              ]);
+              return;
+            } catch (err) {
+              if ((err as FleetError).code !== 'ABORTED') throw err;
+            }
+          }
+        }),
+      );
+      expect(await store.get('counters/c')).toEqual({ n: workers });
+    }, 60_000);
+
     it('commits a transaction and returns its result', async () => {
       await store.set('acct/a', { balance: 10 });
       const result = await store.runTransaction(async (tx) => {
