@@ -147,17 +147,17 @@ describe('control loop on fakes', () => {
     await w.agent.stop();
   });
 
-  it('applies reports inside reconcile passes: one transaction per pass, not one per report', async () => {
+  it('applies reports inside reconcile passes: one commit per pass, not one per report', async () => {
     const w = world();
     await withTokens(w);
     await w.agent.stop(); // nothing runs the cells: the test reports for them
     await w.call('POST', '/v1/worlds', 'admin-token', MANIFEST);
     await w.bus.idle();
-    const run = w.store.runTransaction.bind(w.store);
-    let transactions = 0;
-    w.store.runTransaction = (fn) => {
-      transactions++;
-      return run(fn);
+    const commit = w.store.batch.bind(w.store);
+    let commits = 0;
+    w.store.batch = (ops) => {
+      commits++;
+      return commit(ops);
     };
     const ready = (cell: string) =>
       AgentReportSchema.parse({
@@ -173,13 +173,13 @@ describe('control loop on fakes', () => {
     // `started` asks for no pass of its own: it waits for the world's next one.
     const started = (cell: string) => AgentReportSchema.parse({ ...ready(cell), kind: 'started', endpoint: null });
     expect(await onAgentReport(w.deps, started('r0c0'), w.deps.log)).toBe('ok');
-    expect(transactions).toBe(0);
-    // Four reports arrive together: one pass applies them all (and the started), in one transaction.
+    expect(commits).toBe(0);
+    // Four reports arrive together: one pass applies them all (and the started), in one commit.
     const outcomes = await Promise.all(
       ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => onAgentReport(w.deps, ready(c), w.deps.log)),
     );
     expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok']);
-    expect(transactions).toBe(1);
+    expect(commits).toBe(1);
     expect((await w.call('GET', '/v1/worlds/world-a', 'observer-token')).body).toMatchObject({
       status: { phase: 'Ready', cellsActive: 4 },
     });
@@ -188,12 +188,12 @@ describe('control loop on fakes', () => {
     expect(readyEvents.map((e) => [e.correlationId, e.principal]).sort()).toEqual(
       ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => [`corr-${c}`, 'agent:test']),
     );
-    // The same four again: all stale, and no transaction at all.
+    // The same four again: all stale, and no commit at all.
     const again = await Promise.all(
       ['r0c0', 'r0c1', 'r1c0', 'r1c1'].map((c) => onAgentReport(w.deps, ready(c), w.deps.log)),
     );
     expect(again).toEqual(['stale', 'stale', 'stale', 'stale']);
-    expect(transactions).toBe(1);
+    expect(commits).toBe(1);
     // A batch message (what the agent sends for reports made together) is one pass too.
     const exited = AgentReportSchema.parse({ ...ready('r0c0'), kind: 'exited', exitCode: 1, reason: 'crashed' });
     const batch = AgentReportBatchSchema.parse({
@@ -204,7 +204,7 @@ describe('control loop on fakes', () => {
       correlationId: 'corr-batch',
     });
     expect(await onAgentReport(w.deps, batch, w.deps.log)).toBe('ok');
-    expect(transactions).toBe(2);
+    expect(commits).toBe(2);
     expect(await w.store.get(paths.cell('world-a', 'r0c0'))).toMatchObject({ state: 'Pending', incarnation: 2 });
   });
 

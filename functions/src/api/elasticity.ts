@@ -100,6 +100,8 @@ async function startManual(
       const existing = new Set(state.cells.map((x) => x.id));
       for (const id of c.changed) writeCell(tx, existing.has(id), c.cells.get(id)!);
       tx.set(paths.operation(state.world.name, created.id), created);
+      // Reconcile passes commit only if the world is as they read it: this change must refuse them.
+      tx.update(paths.world(state.world.name), { revision: (state.world.revision ?? 0) + 1 });
       writeEvents(tx, c.events, {
         world: state.world.name,
         correlationId: created.correlationId,

@@ -9,6 +9,7 @@ import {
   type Principal,
   type StateStore,
   type Transaction,
+  type TransactionWrites,
 } from '@fleetforge/shared';
 import { sha256Hex } from '../canonical';
 
@@ -40,8 +41,12 @@ export function buildEvent(e: PlannedEvent, ctx: EventContext): LifecycleEvent {
   });
 }
 
-/** Writes events inside a transaction: an event exists exactly when its state change does. */
-export function writeEvents(tx: Transaction, events: readonly PlannedEvent[], ctx: EventContext): LifecycleEvent[] {
+/** Writes events with the change they describe (same transaction or batch): an event exists exactly when its state change does. */
+export function writeEvents(
+  tx: TransactionWrites,
+  events: readonly PlannedEvent[],
+  ctx: EventContext,
+): LifecycleEvent[] {
   return events.map((e) => {
     const ev = buildEvent(e, ctx);
     tx.set(paths.event(ev.id), ev);

@@ -12,6 +12,7 @@ import {
   type StateStore,
   type WorldState,
   type Transaction,
+  type TransactionWrites,
   type WorldDoc,
 } from '@fleetforge/shared';
 import { readOperations } from './operations';
@@ -38,7 +39,7 @@ export async function readCells(tx: Pick<Transaction, 'get' | 'list'>, world: st
  * Writes a cell's control fields. `load` is owned by ingestMetrics, so an
  * existing cell is updated without it and a concurrent sample is never rolled back.
  */
-export function writeCell(tx: Transaction, existing: boolean, cell: CellDoc): void {
+export function writeCell(tx: TransactionWrites, existing: boolean, cell: CellDoc): void {
   const path = paths.cell(cell.world, cell.id);
   if (!existing) {
     tx.set(path, cell);
@@ -105,39 +106,49 @@ export async function readAgentSeenAt(store: Pick<StateStore, 'list'>): Promise<
 }
 
 /**
- * What a pass reads outside any transaction (loads and agent liveness). A pass that
- * peeks and then transacts reads them once: a few milliseconds older is no different
- * from a sample that arrives a few milliseconds later.
- */
-export interface SideReads {
-  loads: ReadonlyMap<string, LoadDoc>;
-  agentSeenAt: string | null;
-}
-
-/**
  * World, cells (with loads), operations, live config and agent liveness: what one
  * reconcile looks at. The reads go out together (in a transaction, the first starts it
  * and the rest follow at once): under load every round trip is tens of milliseconds.
+ * Loads and agent liveness are read outside the transaction (see `withLoads`).
  */
 export async function readWorldState(
   tx: Pick<Transaction, 'get' | 'list'>,
   name: string,
   store: Pick<StateStore, 'list'>,
-  side?: SideReads,
-): Promise<(WorldState & { side: SideReads }) | undefined> {
-  const sideReads = side
-    ? Promise.resolve(side)
-    : Promise.all([readLoads(store, name), readAgentSeenAt(store)]).then(([loads, agentSeenAt]) => ({
-        loads,
-        agentSeenAt,
-      }));
-  const [world, cells, operations, overrides, s] = await Promise.all([
+): Promise<WorldState | undefined> {
+  const [world, cells, operations, overrides, loads, agentSeenAt] = await Promise.all([
     readWorld(tx, name),
     readCells(tx, name),
     readOperations(tx, name),
     readOverrides(tx),
-    sideReads,
+    readLoads(store, name),
+    readAgentSeenAt(store),
   ]);
   if (!world) return undefined;
-  return { world, cells: applyLoads(cells, s.loads), operations, overrides, agentSeenAt: s.agentSeenAt, side: s };
+  return { world, cells: applyLoads(cells, loads), operations, overrides, agentSeenAt };
+}
+
+/**
+ * The same state for an optimistic pass, with the world document's version: a pass
+ * commits only if the world is still at it (`WriteOp.ifVersion`). The world is read
+ * before cells and operations, so every write that changed them after it was read
+ * (each bumps the world's `revision`) fails that commit; the other reads start at once.
+ */
+export async function readWorldStateVersioned(
+  store: StateStore,
+  name: string,
+): Promise<(WorldState & { version: string }) | undefined> {
+  const side = Promise.all([readOverrides(store), readLoads(store, name), readAgentSeenAt(store)]);
+  const read = await store.getVersioned(paths.world(name));
+  if (!read) {
+    await side.catch(() => undefined);
+    return undefined;
+  }
+  const world = parseWorld(read.data, name);
+  const [cells, operations, [overrides, loads, agentSeenAt]] = await Promise.all([
+    readCells(store, name),
+    readOperations(store, name),
+    side,
+  ]);
+  return { world, cells: applyLoads(cells, loads), operations, overrides, agentSeenAt, version: read.version };
 }

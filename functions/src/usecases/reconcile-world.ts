@@ -1,7 +1,9 @@
 import {
   AgentCommandSchema,
+  FleetError,
   TOPICS,
   applyReports,
+  batchWriter,
   isDegraded,
   isEmptyTick,
   keptCells,
@@ -9,27 +11,59 @@ import {
   servingCells,
   paths,
   planTick,
+  sleep,
   warmPoolSize,
   type AgentCommand,
   type AgentReport,
   type ReportsApplied,
   type TickPlan,
-  type Transaction,
+  type TransactionWrites,
   type OperationDoc,
   type WorldDoc,
   type WorldReconcileMessage,
   type WorldState,
+  type WriteOp,
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../store/records';
-import { readWorldState, writeCell } from '../store/world-state';
+import { readWorldStateVersioned, writeCell } from '../store/world-state';
 import { cellBilling } from '../store/tenants';
 
 const PRINCIPAL = 'system:reconcileWorld';
 
 /** How long a hand-off or drain may take before its command is sent again. */
 const STEP_TIMEOUT_MS = 10_000;
+
+/** Optimistic commits a pass tries before it throws (retryable: Pub/Sub delivers it again). */
+const MAX_COMMIT_ATTEMPTS = 8;
+
+/**
+ * Makes a pass's writes conditional on the world document being as the pass read it,
+ * and bumps its `revision` so a concurrent pass that read the same version is refused.
+ */
+export function conditionalOnWorld(
+  ops: readonly WriteOp[],
+  worldPath: string,
+  version: string,
+  revision: number | undefined,
+): WriteOp[] {
+  const bump = { revision: (revision ?? 0) + 1 };
+  let guarded = false;
+  const out = ops.map((op): WriteOp => {
+    if (op.path !== worldPath || guarded) return op;
+    if (op.op === 'update') {
+      guarded = true;
+      return { ...op, patch: { ...op.patch, ...bump }, ifVersion: version };
+    }
+    if (op.op === 'delete') {
+      guarded = true;
+      return { ...op, ifVersion: version };
+    }
+    return op;
+  });
+  return guarded ? out : [...out, { op: 'update', path: worldPath, patch: bump, ifVersion: version }];
+}
 
 /**
  * Load the world, its cells, operations and live config; ask the pure planner
@@ -132,49 +166,70 @@ async function reconcileOnce(
     stepTimeoutMs: STEP_TIMEOUT_MS,
     newId: (prefix: string) => deps.ids.next(prefix),
   };
-  const peek = await readWorldState(deps.store, msg.world, deps.store);
-  const peekedAt = performance.now();
-  if (!peek) {
-    log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');
-    return 'stale';
-  }
-  // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
-  // vanished while nobody watched (its agent was down, say) is found this way, by evidence.
-  if (msg.reason === 'sentinel')
-    await publishSync(
-      deps,
-      peek.world.name,
-      servingCells(peek.cells),
-      keptCells(peek.cells),
-      warmPoolSize(peek.world.spec),
-      msg.correlationId,
-      peek.world.createdAt,
-    );
-  const peekNow = deps.clock.now();
-  const peeked = applyReports(peek.cells, reports, peekNow);
-  if (peeked.changed.size === 0 && isEmptyTick(planTick({ ...peek, cells: peeked.cells }, peekNow, opts))) {
-    logStale(log, peeked.stale);
-    log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
-    setOldestOperationAge(deps, msg.world, peek.operations);
-    deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
-    // Asked only to apply reports, none of which changed anything: duplicates or late ones.
-    return reports.length > 0 && msg.reason.startsWith('report') ? 'stale' : 'ok';
-  }
   let attempts = 0;
-  const result = await deps.store.runTransaction(async (tx) => {
+  let readMs = 0;
+  let commitMs = 0;
+  let result: { state: WorldState; plan: TickPlan; reported: ReportsApplied } | undefined;
+  while (!result) {
     attempts += 1;
-    const read = await readWorldState(tx, msg.world, deps.store, peek.side);
-    if (!read) return undefined;
-    const { side: _side, ...state } = read;
+    const readStart = performance.now();
+    const read = await readWorldStateVersioned(deps.store, msg.world);
+    readMs += performance.now() - readStart;
+    if (!read) {
+      log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');
+      return 'stale';
+    }
+    const { version, ...state } = read;
+    // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
+    // vanished while nobody watched (its agent was down, say) is found this way, by evidence.
+    if (msg.reason === 'sentinel' && attempts === 1)
+      await publishSync(
+        deps,
+        state.world.name,
+        servingCells(state.cells),
+        keptCells(state.cells),
+        warmPoolSize(state.world.spec),
+        msg.correlationId,
+        state.world.createdAt,
+      );
     const now = deps.clock.now();
     const reported = applyReports(state.cells, reports, now);
     const after: WorldState = { ...state, cells: reported.cells };
     const plan = planTick(after, now, opts);
-    persist(tx, after, plan, now, deps);
-    if (!plan.finalizeDelete) persistReports(tx, reported, plan, now, deps);
-    return { state: after, plan, reported };
-  });
-  if (!result) return 'stale';
+    if (reported.changed.size === 0 && isEmptyTick(plan)) {
+      logStale(log, reported.stale);
+      log.debug({ world: msg.world, reason: msg.reason }, 'nothing to do');
+      setOldestOperationAge(deps, msg.world, state.operations);
+      deps.metrics.observe('fleetforge_reconcile_duration_seconds', (performance.now() - started) / 1000);
+      // Asked only to apply reports, none of which changed anything: duplicates or late ones.
+      return reports.length > 0 && msg.reason.startsWith('report') ? 'stale' : 'ok';
+    }
+    // An optimistic commit, not a transaction: one batch, on the condition that the world
+    // is still as read. Passes of one world in different instances (metrics, reports, the
+    // sweep) would otherwise hold each other's locks; on the emulator that is a 2 s lock
+    // timeout per collision. Refused, the pass reads again and decides again.
+    const { writes, ops } = batchWriter();
+    persist(writes, after, plan, now, deps);
+    if (!plan.finalizeDelete) persistReports(writes, reported, plan, now, deps);
+    const commitStart = performance.now();
+    const refused = await deps.store
+      .batch(conditionalOnWorld(ops, paths.world(state.world.name), version, state.world.revision))
+      .then(
+        () => false,
+        (err: unknown) => {
+          if (!(err instanceof FleetError && err.code === 'ABORTED') || attempts >= MAX_COMMIT_ATTEMPTS) throw err;
+          return true;
+        },
+      );
+    commitMs += performance.now() - commitStart;
+    if (!refused) {
+      result = { state: after, plan, reported };
+      break;
+    }
+    deps.metrics.inc('fleetforge_reconcile_conflicts_total', { world: msg.world });
+    log.debug({ world: msg.world, attempts }, 'the world changed under the pass; reading again');
+    await sleep(Math.random() * 20 * attempts);
+  }
   const committedAt = performance.now();
   const { state, plan, reported } = result;
   logStale(log, reported.stale);
@@ -223,8 +278,8 @@ async function reconcileOnce(
       ms: Math.round(performance.now() - started),
       // Where the pass's time went: the plain read, the transaction (attempts), the publishes.
       spans: {
-        peekMs: Math.round(peekedAt - started),
-        txMs: Math.round(committedAt - peekedAt),
+        readMs: Math.round(readMs),
+        commitMs: Math.round(commitMs),
         attempts,
         publishMs: Math.round(performance.now() - committedAt),
       },
@@ -234,7 +289,7 @@ async function reconcileOnce(
   return 'ok';
 }
 
-function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, deps: Deps): void {
+function persist(tx: TransactionWrites, state: WorldState, plan: TickPlan, now: Date, deps: Deps): void {
   const name = state.world.name;
   if (plan.finalizeDelete) {
     for (const c of state.cells) tx.delete(paths.cell(name, c.id));
@@ -266,7 +321,7 @@ function persist(tx: Transaction, state: WorldState, plan: TickPlan, now: Date, 
  * already carry the reports), and each report's events under the report's own
  * correlation id and agent.
  */
-function persistReports(tx: Transaction, reported: ReportsApplied, plan: TickPlan, now: Date, deps: Deps): void {
+function persistReports(tx: TransactionWrites, reported: ReportsApplied, plan: TickPlan, now: Date, deps: Deps): void {
   const planned = new Set([...plan.createCells, ...plan.updateCells].map((c) => c.id));
   for (const c of reported.cells) if (reported.changed.has(c.id) && !planned.has(c.id)) writeCell(tx, true, c);
   for (const { report, events } of reported.applied) {

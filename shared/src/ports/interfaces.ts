@@ -57,6 +57,23 @@ export interface VersionedDoc {
  * One write of a batch. `ifVersion` makes an update or delete conditional: the batch
  * fails with ABORTED, writing nothing, unless the document is still at that version.
  */
+/** The write half of a transaction: what code that only writes (to a transaction or a batch) needs. */
+export type TransactionWrites = Pick<Transaction, 'create' | 'set' | 'update' | 'delete'>;
+
+/** Collects writes for one `StateStore.batch` through the transaction's write methods. */
+export function batchWriter(): { writes: TransactionWrites; ops: WriteOp[] } {
+  const ops: WriteOp[] = [];
+  return {
+    ops,
+    writes: {
+      create: (path, data) => void ops.push({ op: 'create', path, data }),
+      set: (path, data) => void ops.push({ op: 'set', path, data }),
+      update: (path, patch) => void ops.push({ op: 'update', path, patch }),
+      delete: (path) => void ops.push({ op: 'delete', path }),
+    },
+  };
+}
+
 export type WriteOp =
   | { op: 'create'; path: string; data: DocData }
   | { op: 'set'; path: string; data: DocData }

@@ -119,6 +119,7 @@ const FROZEN: ReadonlyArray<[string, MetricDef['type'], string[]]> = [
   ['fleetforge_usage_samples_total', 'counter', ['outcome']],
   ['fleetforge_billing_exports_total', 'counter', ['outcome']],
   ['fleetforge_billing_export_duration_seconds', 'histogram', []],
+  ['fleetforge_reconcile_conflicts_total', 'counter', ['world']],
 ];
 
 describe('frozen metric catalogue', () => {

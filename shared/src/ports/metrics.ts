@@ -42,6 +42,11 @@ export const METRICS = {
     labels: [],
     buckets: DURATION_BUCKETS,
   },
+  fleetforge_reconcile_conflicts_total: {
+    type: 'counter',
+    help: 'Reconcile passes that read again because another writer changed the world first (optimistic commit refused).',
+    labels: ['world'],
+  },
   fleetforge_metrics_lag_seconds: {
     type: 'histogram',
     help: 'Age of the newest load sample of a cell-metrics message when ingestMetrics handles it (agent relay, Pub/Sub and queueing).',

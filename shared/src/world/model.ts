@@ -68,6 +68,12 @@ export const WorldDocSchema = z.strictObject({
   /** Correlation id of the apply that created this generation. */
   correlationId: z.string(),
   deletionRequestedAt: IsoTimeSchema.optional(),
+  /**
+   * Bumped by every write that changes the world's cells or operations. Reconcile
+   * passes commit on the condition that the world document is still as they read it,
+   * so a writer that changed cells without touching it would go unseen.
+   */
+  revision: z.number().int().nonnegative().optional(),
 });
 export type WorldDoc = z.infer<typeof WorldDocSchema>;
 

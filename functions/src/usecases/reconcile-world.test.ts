@@ -1,0 +1,149 @@
+import { AgentReportSchema, CellDocSchema, WorldDocSchema, paths, type WriteOp } from '@fleetforge/shared';
+import { SeqIds } from '@fleetforge/shared/testing';
+import { ApiRouter } from '../api/router';
+import { storeToken } from '../api/tokens';
+import { memoryDeps } from '../testing/memory-deps';
+import { conditionalOnWorld, reconcileWithReports } from './reconcile-world';
+
+const MANIFEST = `apiVersion: fleetforge.dev/v1
+kind: World
+metadata:
+  name: w
+spec:
+  topology:
+    bounds: { x: 0, y: 0, width: 1000, height: 1000 }
+    grid: { cols: 2, rows: 1 }
+`;
+
+describe('conditionalOnWorld', () => {
+  const W = 'worlds/w';
+  const table: Array<{ name: string; ops: WriteOp[]; want: WriteOp[] }> = [
+    {
+      name: 'adds the condition and the revision to the pass’s own world update',
+      ops: [
+        { op: 'set', path: 'worlds/w/cells/a', data: { n: 1 } },
+        { op: 'update', path: W, patch: { status: 's' } },
+      ],
+      want: [
+        { op: 'set', path: 'worlds/w/cells/a', data: { n: 1 } },
+        { op: 'update', path: W, patch: { status: 's', revision: 4 }, ifVersion: 'v1' },
+      ],
+    },
+    {
+      name: 'appends a revision bump when the pass changes only cells',
+      ops: [{ op: 'set', path: 'worlds/w/cells/a', data: { n: 1 } }],
+      want: [
+        { op: 'set', path: 'worlds/w/cells/a', data: { n: 1 } },
+        { op: 'update', path: W, patch: { revision: 4 }, ifVersion: 'v1' },
+      ],
+    },
+    {
+      name: 'makes the deletion of a finalized world conditional',
+      ops: [
+        { op: 'delete', path: 'worlds/w/cells/a' },
+        { op: 'delete', path: W },
+      ],
+      want: [
+        { op: 'delete', path: 'worlds/w/cells/a' },
+        { op: 'delete', path: W, ifVersion: 'v1' },
+      ],
+    },
+  ];
+  it.each(table)('$name', ({ ops, want }) => {
+    expect(conditionalOnWorld(ops, W, 'v1', 3)).toEqual(want);
+  });
+});
+
+describe('reconcile passes commit optimistically', () => {
+  async function setup() {
+    const deps = memoryDeps({ ids: new SeqIds() });
+    await storeToken(
+      deps.store,
+      'admin',
+      { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' },
+      new Date(),
+    );
+    const created = await new ApiRouter(deps).handle({
+      method: 'POST',
+      path: '/v1/worlds',
+      query: {},
+      headers: { authorization: 'Bearer admin', 'content-type': 'application/yaml' },
+      body: undefined,
+      rawBody: Buffer.from(MANIFEST),
+    });
+    expect(created.status).toBe(201);
+    const ready = (cell: string) =>
+      AgentReportSchema.parse({
+        agentId: 'a',
+        kind: 'ready',
+        world: 'w',
+        cell,
+        incarnation: 1,
+        at: new Date().toISOString(),
+        endpoint: `http://fake.invalid/${cell}`,
+        correlationId: `corr-${cell}`,
+      });
+    const cell = async (id: string) => CellDocSchema.parse(await deps.store.get(paths.cell('w', id)));
+    const world = async () => WorldDocSchema.parse(await deps.store.get(paths.world('w')));
+    // The first pass creates the cells (Pending, their starts sent).
+    await reconcileWithReports(deps, { world: 'w', reason: 'test', correlationId: 'c' }, deps.log, []);
+    expect((await cell('r0c0')).state).toBe('Pending');
+    return { deps, ready, cell, world };
+  }
+
+  it('a pass another instance beat to the commit reads again, and neither change is lost', async () => {
+    const { deps, ready, cell, world } = await setup();
+    const revisionBefore = (await world()).revision ?? 0;
+    // Another function instance (its own Deps, so its own single-flight) on the same store.
+    const other = memoryDeps({ store: deps.store, ids: new SeqIds() });
+    const commit = deps.store.batch.bind(deps.store);
+    let commits = 0;
+    deps.store.batch = async (ops) => {
+      commits += 1;
+      // Between this pass's read and its commit, the other instance applies its report.
+      if (commits === 1)
+        expect(
+          await reconcileWithReports(other, { world: 'w', reason: 'report', correlationId: 'c2' }, other.log, [
+            ready('r0c1'),
+          ]),
+        ).toBe('ok');
+      return commit(ops);
+    };
+    expect(
+      await reconcileWithReports(deps, { world: 'w', reason: 'report', correlationId: 'c1' }, deps.log, [
+        ready('r0c0'),
+      ]),
+    ).toBe('ok');
+    // Refused once (the world had moved on), then committed on a fresh read.
+    expect(deps.metrics.value('fleetforge_reconcile_conflicts_total', { world: 'w' })).toBe(1);
+    expect((await cell('r0c0')).state).toBe('Ready');
+    expect((await cell('r0c1')).state).toBe('Ready');
+    expect((await world()).revision).toBe(revisionBefore + 2);
+  });
+
+  it('a manual operation bumps the revision, so a pass that read before it is refused', async () => {
+    const { deps, ready, world } = await setup();
+    expect(
+      await reconcileWithReports(deps, { world: 'w', reason: 'report', correlationId: 'c' }, deps.log, [
+        ready('r0c0'),
+        ready('r0c1'),
+      ]),
+    ).toBe('ok');
+    const before = (await world()).revision ?? 0;
+    const read = (await deps.store.getVersioned(paths.world('w')))!;
+    await storeToken(deps.store, 'op', { name: 'op', role: 'operator', tenant: null, createdBy: 'test' }, new Date());
+    const split = await new ApiRouter(deps).handle({
+      method: 'POST',
+      path: '/v1/worlds/w/cells/r0c0:split',
+      query: {},
+      headers: { authorization: 'Bearer op', 'content-type': 'application/json' },
+      body: {},
+      rawBody: Buffer.from('{}'),
+    });
+    expect(split.status).toBe(202);
+    expect((await world()).revision).toBeGreaterThan(before);
+    await expect(
+      deps.store.batch(conditionalOnWorld([], paths.world('w'), read.version, before)),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
