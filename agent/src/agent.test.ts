@@ -56,6 +56,7 @@ const start = (cell: string, incarnation = 1, generation = 'g1'): AgentCommand =
   warmPool: null,
   correlationId: 'corr',
 });
+const startOf = (cell: string) => start(cell) as Extract<AgentCommand, { kind: 'start' }>;
 const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));
 const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = cells): AgentCommand => ({
   kind: 'sync',
@@ -105,6 +106,51 @@ describe('Agent report batching', () => {
       'r0c1:ready',
       'r1c0:ready',
     ]);
+    await t.agent.stop();
+  });
+});
+
+describe("Agent report hold while a world's starts come up", () => {
+  const messages = (t: ReturnType<typeof setup>) =>
+    t.published(TOPICS.agentReports).filter((d) => (d as { kind: string }).kind !== 'heartbeat');
+  it.each([
+    // hold, one message: a split's children ready 80 ms apart share one message only with a hold
+    [500, true],
+    [0, false],
+  ])('readyHoldMs %i: children ready apart share one message: %s', async (hold, one) => {
+    const t = setup({ reportBatchMs: 0, readyHoldMs: hold });
+    t.driver.readyDelayMs.set('r0c1', 80);
+    await t.agent.start();
+    await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(start(c))));
+    await until('4 reports', () => t.reports().length === 4);
+    await sleep(20);
+    expect(messages(t).length === 1).toBe(one);
+    expect(t.reports().map((r) => `${r.cell}:${r.kind}`)).toEqual(
+      expect.arrayContaining(['r0c0:ready', 'r0c1:ready', 'r0c0:started', 'r0c1:started']),
+    );
+    await t.agent.stop();
+  });
+
+  it('a start that never comes up holds the others only until the hold ends', async () => {
+    const t = setup({ reportBatchMs: 0, readyHoldMs: 50 });
+    await t.agent.start();
+    await t.agent.execute({ ...startOf('r0c1'), neverReady: true });
+    await t.agent.execute(start('r0c0'));
+    await until('r0c0 ready published', () => t.reports().some((r) => r.cell === 'r0c0' && r.kind === 'ready'));
+    expect(t.reports().some((r) => r.cell === 'r0c1' && r.kind === 'ready')).toBe(false);
+    await t.agent.stop();
+  });
+
+  it('holds nothing but started and ready: an exit goes out at once', async () => {
+    const t = setup({ reportBatchMs: 0, readyHoldMs: 60_000 });
+    await t.agent.start();
+    await t.agent.execute({ ...startOf('r0c1'), neverReady: true });
+    await t.agent.execute(start('r0c0'));
+    await until('r0c0 ready', () => t.driver.list().some((c) => c.cell === 'r0c0' && c.phase === 'ready'));
+    t.driver.crash(W, 'r0c0');
+    // The queued ready and the exit go out together, long before the 60 s hold.
+    await until('r0c0 exited published', () => t.reports().some((r) => r.cell === 'r0c0' && r.kind === 'exited'));
+    expect(t.reports().some((r) => r.cell === 'r0c0' && r.kind === 'ready')).toBe(true);
     await t.agent.stop();
   });
 });

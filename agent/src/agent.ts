@@ -68,6 +68,13 @@ export interface AgentOptions {
    */
   reportBatchMs?: number;
   /**
+   * How long `started`/`ready` reports of a world wait while other starts of that world
+   * are still coming up (main.ts: FF_REPORT_READY_HOLD_MS, 250 ms): the children of a
+   * split become ready tens of milliseconds apart, and one message for all of them is
+   * one reconcile pass instead of one per child. 0: no hold.
+   */
+  readyHoldMs?: number;
+  /**
    * Warm pool bounds: idle cells kept whatever the worlds ask (default 0) and at most
    * (default 16); worlds ask with `spec.warmPool.size` on their starts and syncs.
    */
@@ -124,7 +131,11 @@ export class Agent {
   private readonly warmTargets: WarmTargets;
   /** Reports waiting for their batch, per world, and the flush that will publish them. */
   private readonly outbox = new Map<string, AgentReport[]>();
+  /** When each world's oldest queued report was made (monotonic ms). */
+  private readonly outboxSince = new Map<string, number>();
   private outboxFlush: Promise<void> | undefined;
+  /** Starts executed whose cell has not come up (or failed) yet, with when (monotonic ms). */
+  private readonly comingUp = new Map<string, { world: string; since: number }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.client = opts.client ?? new HttpCellClient();
@@ -214,6 +225,7 @@ export class Agent {
             await this.report({ ...ref(c), kind: 'stopped', reason: 'already stopped' });
             break;
           }
+          this.comingUp.set(`${c.world}/${c.cell}#${c.incarnation}`, { world: c.world, since: this.mono() });
           await this.opts.driver.start({
             world: c.world,
             cell: c.cell,
@@ -253,6 +265,7 @@ export class Agent {
       });
       log.info(c.kind === 'sync' ? { cells: c.cells.length } : { incarnation: c.incarnation }, 'command executed');
     } catch (err) {
+      if (c.kind === 'start') this.comingUp.delete(`${c.world}/${c.cell}#${c.incarnation}`);
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'error' });
       log.error({ err: String(err) }, 'command failed; it will be delivered again');
       throw err;
@@ -339,6 +352,7 @@ export class Agent {
 
   private async onDriverEvent(e: DriverEvent): Promise<void> {
     const base = { world: e.world, cell: e.cell, incarnation: e.incarnation, correlationId: e.correlationId };
+    if (e.kind !== 'started') this.comingUp.delete(`${e.world}/${e.cell}#${e.incarnation}`);
     if (e.kind === 'started') await this.report({ ...base, kind: 'started' });
     else if (e.kind === 'ready') {
       this.opts.log.info(
@@ -478,18 +492,53 @@ export class Agent {
   private report(r: Omit<z.input<typeof AgentReportSchema>, 'agentId' | 'at'>): Promise<void> {
     const report = AgentReportSchema.parse({ agentId: this.opts.agentId, at: new Date().toISOString(), ...r });
     const queued = this.outbox.get(report.world) ?? [];
+    if (queued.length === 0) this.outboxSince.set(report.world, this.mono());
     queued.push(report);
     this.outbox.set(report.world, queued);
+    return this.armFlush();
+  }
+
+  /** Resolves once every report queued so far is published (held ones included). */
+  private armFlush(): Promise<void> {
     const wait = this.opts.reportBatchMs ? sleep(this.opts.reportBatchMs) : Promise.resolve();
-    this.outboxFlush ??= wait.then(() => {
+    this.outboxFlush ??= wait.then(async () => {
       this.outboxFlush = undefined;
-      return this.flushReports();
+      const held = this.heldWorlds();
+      await this.flushReports(held);
+      if (held.size > 0) {
+        if (!this.opts.reportBatchMs) await sleep(5);
+        await this.armFlush();
+      }
     });
     return this.outboxFlush;
   }
 
-  private async flushReports(): Promise<void> {
-    await drainPerWorld(this.outbox, async (world, chunk) => {
+  /**
+   * Worlds whose queued reports wait for more: only `started`/`ready` queued, another
+   * start of the world still coming up, and the oldest report younger than the hold.
+   */
+  private heldWorlds(): Set<string> {
+    const held = new Set<string>();
+    const hold = this.opts.readyHoldMs ?? 0;
+    if (hold <= 0 || this.stopped) return held;
+    const now = this.mono();
+    // A start that never reports (a duplicate of a running cell, say) stops counting after a while.
+    for (const [key, s] of this.comingUp) if (now - s.since > 30_000) this.comingUp.delete(key);
+    const waiting = new Set([...this.comingUp.values()].map((s) => s.world));
+    for (const [world, reports] of this.outbox) {
+      if (!waiting.has(world) || now - (this.outboxSince.get(world) ?? now) >= hold) continue;
+      if (reports.every((x) => x.kind === 'started' || x.kind === 'ready')) held.add(world);
+    }
+    return held;
+  }
+
+  private async flushReports(held: ReadonlySet<string>): Promise<void> {
+    const due = new Map([...this.outbox].filter(([world]) => !held.has(world)));
+    for (const world of due.keys()) {
+      this.outbox.delete(world);
+      this.outboxSince.delete(world);
+    }
+    await drainPerWorld(due, async (world, chunk) => {
       const first = chunk[0]!;
       const message =
         chunk.length === 1

@@ -28,6 +28,8 @@ export class FakeDriver implements Driver {
   readonly hung = new Set<string>();
   readonly kills: Array<{ world: string; cell: string; incarnation: number; reason: string }> = [];
   readonly stops: Array<{ world: string; cell: string; reason: string }> = [];
+  /** How long a cell takes to become ready, by cell id (default: the next tick). */
+  readonly readyDelayMs = new Map<string, number>();
 
   /** The warm pool size last asked for; the fake's pool is always full. */
   warmTarget = 0;
@@ -60,13 +62,16 @@ export class FakeDriver implements Driver {
     this.cells.set(key, { ...this.ref(spec), phase: 'starting', endpoint: null, spec });
     this.emit({ ...this.ref(spec), kind: 'started' });
     if (spec.neverReady) return;
-    setTimeout(() => {
-      const c = this.cells.get(key);
-      if (!c || c.incarnation !== spec.incarnation) return;
-      c.phase = 'ready';
-      c.endpoint = endpoint;
-      this.emit({ ...this.ref(spec), kind: 'ready', endpoint });
-    }, 0);
+    setTimeout(
+      () => {
+        const c = this.cells.get(key);
+        if (!c || c.incarnation !== spec.incarnation) return;
+        c.phase = 'ready';
+        c.endpoint = endpoint;
+        this.emit({ ...this.ref(spec), kind: 'ready', endpoint });
+      },
+      this.readyDelayMs.get(spec.cell) ?? 0,
+    );
   }
 
   private ref(spec: CellRunSpec): { world: string; cell: string; incarnation: number; correlationId: string } {
