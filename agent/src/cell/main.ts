@@ -61,6 +61,12 @@ const CellEnvSchema = z.object({
   FF_CHECKPOINT_MS: z.coerce.number().int().positive().default(100),
   /** How long to keep trying to reach the checkpoint at start before giving up (the agent restarts the cell). */
   FF_CHECKPOINT_START_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /**
+   * How long a cell that handed its sessions off keeps answering after SIGTERM: clients
+   * still routed here get `Moved` (the new owner) instead of a refused connection.
+   * Below the process driver's 3 s SIGKILL grace.
+   */
+  FF_DRAIN_LINGER_MS: z.coerce.number().int().nonnegative().max(2500).default(1500),
 });
 type CellEnv = z.infer<typeof CellEnvSchema>;
 
@@ -161,7 +167,7 @@ async function serve(env: CellEnv): Promise<void> {
     if (stopping) return;
     stopping = true;
     void cell
-      .close()
+      .close(env.FF_DRAIN_LINGER_MS)
       .then(() => durable?.store.close())
       .finally(() => process.exit(0));
   };

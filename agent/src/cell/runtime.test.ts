@@ -96,4 +96,31 @@ describe('CellRuntime redirects during a hand-off', () => {
     expect((await parent.c.sample()).sessions).toBe(0);
     expect((await fetch(`${parent.endpoint}/v1/sessions/nope`, { headers: at(4) })).status).toBe(404);
   });
+
+  it('closing after a hand-off lingers, still redirecting; a cell that handed nothing off closes at once', async () => {
+    const parent = await make('r0c0', { x: 0, y: 0, width: 100, height: 100 });
+    const child = await make('r0c0.0', { x: 0, y: 0, width: 100, height: 100 });
+    const idle = await make('r1c0', { x: 0, y: 100, width: 100, height: 100 });
+    await fetch(`${parent.endpoint}/v1/sessions`, {
+      method: 'POST',
+      headers: at(3),
+      body: JSON.stringify({ id: 's1', x: 10, y: 10 }),
+    });
+    const targets = [{ cell: 'r0c0.0', boundary: { x: 0, y: 0, width: 100, height: 100 }, endpoint: child.endpoint }];
+    expect(
+      (await fetch(`${parent.endpoint}/v1/handoff`, { method: 'POST', body: JSON.stringify({ epoch: 4, targets }) }))
+        .status,
+    ).toBe(200);
+    const closing = parent.c.close(500);
+    // Stopping (SIGTERM) but lingering: the stale client is told where its session went.
+    const get = await fetch(`${parent.endpoint}/v1/sessions/s1`, { headers: at(3) });
+    expect(get.status).toBe(409);
+    expect(((await get.json()) as { error: { details: { reason: string } } }).error.details.reason).toBe('Moved');
+    // The idle cell has nothing to redirect: its port closes without waiting.
+    await idle.c.close(60_000);
+    await expect(fetch(`${idle.endpoint}/v1/sessions/x`)).rejects.toThrow();
+    // Then it closes.
+    await closing;
+    await expect(fetch(`${parent.endpoint}/v1/sessions/s1`, { headers: at(4) })).rejects.toThrow();
+  });
 });

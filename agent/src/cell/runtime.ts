@@ -12,6 +12,7 @@ import {
   containsPoint,
   formatRect,
   parseOrThrow,
+  sleep,
   toFleetError,
   type HandoffResult,
   type HandoffTarget,
@@ -375,9 +376,14 @@ export class CellRuntime {
     };
   }
 
-  /** Stops taking sessions, then closes the port. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking sessions, then closes the port. A cell that handed sessions off first
+   * keeps answering for `lingerMs`: a client whose routing still names it is told where
+   * its session went (`Moved`) rather than refused, and goes straight there.
+   */
+  async close(lingerMs = 0): Promise<void> {
     this.draining = true;
+    if (lingerMs > 0 && this.movedTo.size > 0) await sleep(lingerMs);
     const server = this.server;
     if (!server) return;
     await new Promise<void>((resolve) => {
