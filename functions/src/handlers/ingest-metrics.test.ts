@@ -1,10 +1,10 @@
-import { LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
+import { AgentReportSchema, LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
 import { FakeClock, SeqIds } from '@fleetforge/shared/testing';
 import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
 import { CATCH_UP_PASS_MS, ingestMetrics } from './ingest-metrics';
-import { reconcileWorld } from '../usecases/reconcile-world';
+import { reconcileWithReports, reconcileWorld } from '../usecases/reconcile-world';
 
 const MANIFEST = `apiVersion: fleetforge.dev/v1
 kind: World
@@ -143,5 +143,53 @@ describe('ingestMetrics', () => {
     expect((await t.load('r0c0'))?.sessions).toBe(1);
     expect((await t.load('r0c1'))?.window).toHaveLength(2);
     expect(t.metrics.value('fleetforge_cell_sessions', { world: 'w', cell: 'r0c1' })).toBe(3);
+  });
+
+  it('its pass decides on the loads it just wrote, without reading them back', async () => {
+    const clock = new FakeClock(at(100));
+    const t = await setup(clock);
+    // Both cells Ready, and an agent heard from (a world without one is Degraded and holds scaling).
+    const ready = (cell: string) =>
+      AgentReportSchema.parse({
+        agentId: 'a',
+        kind: 'ready',
+        world: 'w',
+        cell,
+        incarnation: 1,
+        at: at(100),
+        endpoint: `http://fake.invalid/${cell}`,
+        correlationId: 'c',
+      });
+    await reconcileWithReports(t.deps, { world: 'w', reason: 'report', correlationId: 'c' }, t.deps.log, [
+      ready('r0c0'),
+      ready('r0c1'),
+    ]);
+    const heartbeat = (s: number) =>
+      t.store.set(paths.agent('a'), {
+        agentId: 'a',
+        bootId: 'b',
+        startedAt: at(0),
+        sentAt: at(s),
+        receivedAt: at(s),
+        seq: s,
+        driver: 'fake',
+        cells: 2,
+        adopted: true,
+      });
+    const list = t.store.list.bind(t.store);
+    let loadReads = 0;
+    t.store.list = (collection, query) => {
+      if (collection === paths.loads('w')) loadReads += 1;
+      return list(collection, query);
+    };
+    // Far over any split threshold, sustained past splitSustainSeconds (5 s).
+    for (let s = 101; s <= 107; s++) {
+      clock.advance(1000);
+      await heartbeat(s);
+      await t.ingest([sample('r0c0', s, { sessions: 100_000 })]);
+    }
+    expect(loadReads).toBe(7); // ingest's own read; its passes used what it wrote
+    const ops = (await t.store.list(paths.operations('w'))).map((d) => d.data);
+    expect(ops).toEqual([expect.objectContaining({ kind: 'split', sources: ['r0c0'] })]);
   });
 });

@@ -1,6 +1,7 @@
 import {
   LOAD_WINDOW_SIZE,
   LoadDocSchema,
+  packLoadDoc,
   parseOrThrow,
   paths,
   type CellMetricsMessage,
@@ -10,7 +11,7 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { reconcileWorld } from '../usecases/reconcile-world';
+import { reconcileWorld, rememberLoads } from '../usecases/reconcile-world';
 import { readCells } from '../store/world-state';
 
 /** A message whose newest sample is older than this is part of a backlog. */
@@ -67,7 +68,8 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
       hist: latest.hist ?? null,
       lastReportAt: latest.at,
     };
-    ops.push({ op: 'set', path: paths.load(msg.world, id), data: doc });
+    ops.push({ op: 'set', path: paths.load(msg.world, id), data: packLoadDoc(doc) });
+    current.set(id, doc);
     deps.metrics.set('fleetforge_cell_sessions', latest.sessions, { world: msg.world, cell: id });
   }
   const newest = msg.samples.reduce((t, s) => (s.at > t ? s.at : t), '');
@@ -86,6 +88,7 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
     return 'ok';
   }
   passes.set(msg.world, nowMs);
+  rememberLoads(deps, msg.world, current);
   await reconcileWorld(deps, { world: msg.world, reason: 'metrics', correlationId: `metrics-${msg.world}` }, log);
   return 'ok';
 }

@@ -133,12 +133,14 @@ export async function readWorldState(
  * commits only if the world is still at it (`WriteOp.ifVersion`). The world is read
  * before cells and operations, so every write that changed them after it was read
  * (each bumps the world's `revision`) fails that commit; the other reads start at once.
+ * `knownLoads`: loads the caller has just read and written (ingestMetrics), not read again.
  */
 export async function readWorldStateVersioned(
   store: StateStore,
   name: string,
+  knownLoads?: ReadonlyMap<string, LoadDoc>,
 ): Promise<(WorldState & { version: string }) | undefined> {
-  const side = Promise.all([readOverrides(store), readLoads(store, name), readAgentSeenAt(store)]);
+  const side = Promise.all([readOverrides(store), knownLoads ?? readLoads(store, name), readAgentSeenAt(store)]);
   const read = await store.getVersioned(paths.world(name));
   if (!read) {
     await side.catch(() => undefined);

@@ -15,6 +15,7 @@ import {
   warmPoolSize,
   type AgentCommand,
   type AgentReport,
+  type LoadDoc,
   type ReportsApplied,
   type TickPlan,
   type TransactionWrites,
@@ -112,6 +113,20 @@ export function reconcileWithReports(
 /** Agent reports waiting for the next pass of their world, per instance. */
 const pending = new WeakMap<Deps, Map<string, AgentReport[]>>();
 
+/** Load documents this instance just wrote, per world, for its next pass to use instead of reading them. */
+const knownLoads = new WeakMap<Deps, Map<string, ReadonlyMap<string, LoadDoc>>>();
+
+/**
+ * Hands the world's next pass in this instance the load documents as just written
+ * (ingestMetrics read them all and wrote the changed ones): at 64 cells the loads are
+ * most of what a pass reads, and reading back what was written a moment ago buys nothing.
+ */
+export function rememberLoads(deps: Deps, world: string, loads: ReadonlyMap<string, LoadDoc>): void {
+  let perDeps = knownLoads.get(deps);
+  if (!perDeps) knownLoads.set(deps, (perDeps = new Map<string, ReadonlyMap<string, LoadDoc>>()));
+  perDeps.set(world, loads);
+}
+
 interface Flight {
   /** The pass that will see everything asked so far. */
   next: Promise<Outcome>;
@@ -170,10 +185,13 @@ async function reconcileOnce(
   let readMs = 0;
   let commitMs = 0;
   let result: { state: WorldState; plan: TickPlan; reported: ReportsApplied } | undefined;
+  const loads = knownLoads.get(deps)?.get(msg.world);
+  knownLoads.get(deps)?.delete(msg.world);
   while (!result) {
     attempts += 1;
     const readStart = performance.now();
-    const read = await readWorldStateVersioned(deps.store, msg.world);
+    // A retry reads everything: another writer came first.
+    const read = await readWorldStateVersioned(deps.store, msg.world, attempts === 1 ? loads : undefined);
     readMs += performance.now() - readStart;
     if (!read) {
       log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');

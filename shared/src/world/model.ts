@@ -150,17 +150,63 @@ export function isLiveCell(c: Pick<CellDoc, 'state'>): boolean {
  * document so that samples written every second never contend with the
  * transactions that change cell state.
  */
-export const LoadDocSchema = z.strictObject({
+const loadDocFields = {
   cell: z.string().min(1),
   incarnation: z.number().int().positive(),
   sessions: z.number().int().nonnegative(),
   cpuMillis: z.number().nonnegative(),
   memoryMiB: z.number().nonnegative(),
-  window: z.array(LoadSampleSchema).max(LOAD_WINDOW_SIZE),
   hist: HistogramSchema.nullable().default(null),
   lastReportAt: IsoTimeSchema,
-});
-export type LoadDoc = z.infer<typeof LoadDocSchema>;
+};
+
+/**
+ * The window as stored: one array per field (times in epoch ms) instead of one map per
+ * sample. Every reconcile reads every cell's window, and at 64 cells the per-sample maps
+ * (field names and ISO strings repeated 60 times) were most of the bytes it read.
+ */
+const PackedWindowSchema = z
+  .strictObject({
+    at: z.array(z.number().int().nonnegative()).max(LOAD_WINDOW_SIZE),
+    sessions: z.array(z.number().int().nonnegative()).max(LOAD_WINDOW_SIZE),
+    cpuMillis: z.array(z.number().nonnegative()).max(LOAD_WINDOW_SIZE),
+    memoryMiB: z.array(z.number().nonnegative()).max(LOAD_WINDOW_SIZE),
+  })
+  .refine((p) => [p.sessions, p.cpuMillis, p.memoryMiB].every((a) => a.length === p.at.length), {
+    message: 'packed window arrays must have the same length',
+  });
+
+/**
+ * `worlds/{w}/loads/{cell}`, read into its logical form (`window` of samples). Stored
+ * packed (`packLoadDoc`); documents written before packing (`window`) still parse.
+ */
+export const LoadDocSchema = z.union([
+  z.strictObject({ ...loadDocFields, window: z.array(LoadSampleSchema).max(LOAD_WINDOW_SIZE) }),
+  z.strictObject({ ...loadDocFields, packed: PackedWindowSchema }).transform(({ packed, ...rest }) => ({
+    ...rest,
+    window: packed.at.map((t, i) => ({
+      at: new Date(t).toISOString(),
+      sessions: packed.sessions[i]!,
+      cpuMillis: packed.cpuMillis[i]!,
+      memoryMiB: packed.memoryMiB[i]!,
+    })),
+  })),
+]);
+export type LoadDoc = z.output<typeof LoadDocSchema>;
+
+/** A load document as stored: its window packed (see PackedWindowSchema). */
+export function packLoadDoc(doc: LoadDoc): Record<string, unknown> {
+  const { window, ...rest } = doc;
+  return {
+    ...rest,
+    packed: {
+      at: window.map((s) => Date.parse(s.at)),
+      sessions: window.map((s) => s.sessions),
+      cpuMillis: window.map((s) => s.cpuMillis),
+      memoryMiB: window.map((s) => s.memoryMiB),
+    },
+  };
+}
 
 export function emptyLoad(): CellDoc['load'] {
   return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null };
