@@ -14,8 +14,10 @@ import {
   type Transaction,
   type TransactionWrites,
   type WorldDoc,
+  effectiveScaling,
+  operationsLookbackMs,
 } from '@fleetforge/shared';
-import { readOperations } from './operations';
+import { readLiveOperations, readOperations } from './operations';
 
 /** Every Firestore read is validated: a document that does not parse is an error, not a guess. */
 export function parseWorld(data: DocData, name: string): WorldDoc {
@@ -133,23 +135,27 @@ export async function readWorldState(
  * commits only if the world is still at it (`WriteOp.ifVersion`). The world is read
  * before cells and operations, so every write that changed them after it was read
  * (each bumps the world's `revision`) fails that commit; the other reads start at once.
+ * Operations: the active ones and those ended within the world's look-back from `now`.
  * `knownLoads`: loads the caller has just read and written (ingestMetrics), not read again.
  */
 export async function readWorldStateVersioned(
   store: StateStore,
   name: string,
+  now: Date,
   knownLoads?: ReadonlyMap<string, LoadDoc>,
 ): Promise<(WorldState & { version: string }) | undefined> {
-  const side = Promise.all([readOverrides(store), knownLoads ?? readLoads(store, name), readAgentSeenAt(store)]);
-  const read = await store.getVersioned(paths.world(name));
+  const side = Promise.all([knownLoads ?? readLoads(store, name), readAgentSeenAt(store)]);
+  const [read, overrides] = await Promise.all([store.getVersioned(paths.world(name)), readOverrides(store)]);
   if (!read) {
     await side.catch(() => undefined);
     return undefined;
   }
   const world = parseWorld(read.data, name);
-  const [cells, operations, [overrides, loads, agentSeenAt]] = await Promise.all([
+  // Ended operations matter only as far back as this world's cool-down and rate limits look.
+  const since = new Date(now.getTime() - operationsLookbackMs(effectiveScaling(world, overrides))).toISOString();
+  const [cells, operations, [loads, agentSeenAt]] = await Promise.all([
     readCells(store, name),
-    readOperations(store, name),
+    readLiveOperations(store, name, since),
     side,
   ]);
   return { world, cells: applyLoads(cells, loads), operations, overrides, agentSeenAt, version: read.version };

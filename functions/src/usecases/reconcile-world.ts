@@ -68,13 +68,14 @@ export function conditionalOnWorld(
 
 /**
  * Load the world, its cells, operations and live config; ask the pure planner
- * (`planTick`) what to do; persist the plan in one transaction; then publish the
- * agent commands. Commands go out after the commit, so a crash in between leaves
- * docs saying what was requested, and a later reconcile re-sends it.
+ * (`planTick`) what to do; persist the plan in one batch, conditional on the world
+ * being as read (see `conditionalOnWorld`); then publish the agent commands. Commands
+ * go out after the commit, so a crash in between leaves docs saying what was
+ * requested, and a later reconcile re-sends it.
  *
  * Most reconciles find nothing to do (metrics arrive every second, reports come in
- * bursts). Those are answered from a plain read: a transaction over every cell of
- * the world would hold those documents and stall the handlers writing them.
+ * bursts): those read and write nothing. No pass holds locks: a transaction over
+ * every cell of the world would stall every other pass and handler writing them.
  */
 export function reconcileWorld(deps: Deps, msg: WorldReconcileMessage, log: Deps['log']): Promise<Outcome> {
   return reconcileWithReports(deps, msg, log, []);
@@ -191,7 +192,12 @@ async function reconcileOnce(
     attempts += 1;
     const readStart = performance.now();
     // A retry reads everything: another writer came first.
-    const read = await readWorldStateVersioned(deps.store, msg.world, attempts === 1 ? loads : undefined);
+    const read = await readWorldStateVersioned(
+      deps.store,
+      msg.world,
+      deps.clock.now(),
+      attempts === 1 ? loads : undefined,
+    );
     readMs += performance.now() - readStart;
     if (!read) {
       log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');

@@ -26,6 +26,15 @@ const COLD_FRESH_MS = 5_000;
 const SLACK_MS = 1_000;
 const RATE_WINDOW_MS = 60_000;
 
+/**
+ * How far back decisions look at ended operations (rate limits, cool-downs, rolled-back
+ * splits), by when they ended: a pass needs the active operations and those that ended
+ * within this, not a world's whole history.
+ */
+export function operationsLookbackMs(scaling: Pick<Scaling, 'cooldownSeconds'>): number {
+  return Math.max(RATE_WINDOW_MS, scaling.cooldownSeconds * 1000) + 5 * SLACK_MS;
+}
+
 // ---------------------------------------------------------------- helpers
 
 const ms = (iso: string): number => Date.parse(iso);

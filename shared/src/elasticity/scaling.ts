@@ -42,4 +42,4 @@ export type MergeCheck =
       reason: string;
     };
 
-export { decideScaling, checkSplit, checkMerge, splitChildren } from './engine';
+export { decideScaling, checkSplit, checkMerge, splitChildren, operationsLookbackMs } from './engine';

@@ -49,6 +49,8 @@ function compare(a: unknown, b: unknown): number {
 function matches(data: DocData, f: QueryFilter): boolean {
   const v = fieldValue(data, f.field);
   if (v === undefined) return false;
+  // As in Firestore, a range filter matches values of its own type only (never null).
+  if (f.op !== '==' && (v === null || typeof v !== typeof f.value)) return false;
   const c = compare(v, f.value);
   switch (f.op) {
     case '==':

@@ -67,6 +67,18 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       expect(range.map((d) => d.id)).toEqual(['c3', 'c1']);
     });
 
+    it('matches null with == only: a range filter skips it (active operations have completedAt null)', async () => {
+      await store.set('ops/a', { completedAt: null });
+      await store.set('ops/b', { completedAt: '2026-12-01T10:00:00.000Z' });
+      await store.set('ops/c', { completedAt: '2026-12-01T09:00:00.000Z' });
+      const open = await store.list('ops', { where: [{ field: 'completedAt', op: '==', value: null }] });
+      expect(open.map((d) => d.id)).toEqual(['a']);
+      const recent = await store.list('ops', {
+        where: [{ field: 'completedAt', op: '>=', value: '2026-12-01T09:30:00.000Z' }],
+      });
+      expect(recent.map((d) => d.id)).toEqual(['b']);
+    });
+
     it('applies a batch atomically', async () => {
       await store.set('things/a', { n: 1 });
       await store.batch([
@@ -120,6 +132,13 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       await expect(store.batch([{ op: 'create', path: 'things/new', data: { n: 2 } }])).rejects.toMatchObject({
         code: 'CONFLICT',
       });
+      // Deleted since it was read: refused the same way (the caller reads again and finds it gone).
+      const last = (await store.getVersioned('things/a'))!;
+      await store.delete('things/a');
+      await expect(
+        store.batch([{ op: 'update', path: 'things/a', patch: { n: 4 }, ifVersion: last.version }]),
+      ).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(await store.get('things/a')).toBeUndefined();
     });
 
     it('ends exact under optimistic commits: concurrent read-then-conditional-write increments all count', async () => {
