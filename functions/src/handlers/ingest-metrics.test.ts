@@ -1,35 +1,15 @@
-import { AgentReportSchema, LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
+import { LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
 import { FakeClock, SeqIds } from '@fleetforge/shared/testing';
-import { ApiRouter } from '../api/router';
-import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
+import { applyWorld, readyReport } from '../testing/worlds';
 import { CATCH_UP_PASS_MS, ingestMetrics } from './ingest-metrics';
 import { reconcileWithReports, reconcileWorld } from '../usecases/reconcile-world';
-
-const MANIFEST = `apiVersion: fleetforge.dev/v1
-kind: World
-metadata:
-  name: w
-spec:
-  topology:
-    bounds: { x: 0, y: 0, width: 1000, height: 1000 }
-    grid: { cols: 2, rows: 1 }
-`;
 
 /** A world of two cells (incarnation 1), applied through the API and reconciled once. */
 async function setup(clock?: FakeClock) {
   const deps = memoryDeps({ ids: new SeqIds(), ...(clock ? { clock } : {}) });
   const { store, metrics } = deps;
-  await storeToken(store, 'admin', { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' }, new Date());
-  const created = await new ApiRouter(deps).handle({
-    method: 'POST',
-    path: '/v1/worlds',
-    query: {},
-    headers: { authorization: 'Bearer admin', 'content-type': 'application/yaml' },
-    body: undefined,
-    rawBody: Buffer.from(MANIFEST),
-  });
-  expect(created.status).toBe(201);
+  expect((await applyWorld(deps)).status).toBe(201);
   await reconcileWorld(deps, { world: 'w', reason: 'test', correlationId: 'c' }, deps.log);
   const load = async (cell: string) => {
     const d = await store.get(paths.load('w', cell));
@@ -149,17 +129,7 @@ describe('ingestMetrics', () => {
     const clock = new FakeClock(at(100));
     const t = await setup(clock);
     // Both cells Ready, and an agent heard from (a world without one is Degraded and holds scaling).
-    const ready = (cell: string) =>
-      AgentReportSchema.parse({
-        agentId: 'a',
-        kind: 'ready',
-        world: 'w',
-        cell,
-        incarnation: 1,
-        at: at(100),
-        endpoint: `http://fake.invalid/${cell}`,
-        correlationId: 'c',
-      });
+    const ready = (cell: string) => readyReport(cell, at(100));
     await reconcileWithReports(t.deps, { world: 'w', reason: 'report', correlationId: 'c' }, t.deps.log, [
       ready('r0c0'),
       ready('r0c1'),

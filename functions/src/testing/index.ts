@@ -5,3 +5,4 @@
  */
 export { memoryDeps } from './memory-deps';
 export { wireFunctions } from './wire-functions';
+export { TWO_CELL_WORLD, applyWorld, readyReport } from './worlds';

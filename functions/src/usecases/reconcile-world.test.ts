@@ -1,19 +1,10 @@
-import { AgentReportSchema, CellDocSchema, WorldDocSchema, paths, type WriteOp } from '@fleetforge/shared';
+import { CellDocSchema, WorldDocSchema, paths, type WriteOp } from '@fleetforge/shared';
 import { SeqIds } from '@fleetforge/shared/testing';
 import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
+import { applyWorld, readyReport } from '../testing/worlds';
 import { conditionalOnWorld, reconcileWithReports } from './reconcile-world';
-
-const MANIFEST = `apiVersion: fleetforge.dev/v1
-kind: World
-metadata:
-  name: w
-spec:
-  topology:
-    bounds: { x: 0, y: 0, width: 1000, height: 1000 }
-    grid: { cols: 2, rows: 1 }
-`;
 
 describe('conditionalOnWorld', () => {
   const W = 'worlds/w';
@@ -57,32 +48,8 @@ describe('conditionalOnWorld', () => {
 describe('reconcile passes commit optimistically', () => {
   async function setup() {
     const deps = memoryDeps({ ids: new SeqIds() });
-    await storeToken(
-      deps.store,
-      'admin',
-      { name: 'admin', role: 'admin', tenant: null, createdBy: 'test' },
-      new Date(),
-    );
-    const created = await new ApiRouter(deps).handle({
-      method: 'POST',
-      path: '/v1/worlds',
-      query: {},
-      headers: { authorization: 'Bearer admin', 'content-type': 'application/yaml' },
-      body: undefined,
-      rawBody: Buffer.from(MANIFEST),
-    });
-    expect(created.status).toBe(201);
-    const ready = (cell: string) =>
-      AgentReportSchema.parse({
-        agentId: 'a',
-        kind: 'ready',
-        world: 'w',
-        cell,
-        incarnation: 1,
-        at: new Date().toISOString(),
-        endpoint: `http://fake.invalid/${cell}`,
-        correlationId: `corr-${cell}`,
-      });
+    expect((await applyWorld(deps)).status).toBe(201);
+    const ready = (cell: string) => readyReport(cell);
     const cell = async (id: string) => CellDocSchema.parse(await deps.store.get(paths.cell('w', id)));
     const world = async () => WorldDocSchema.parse(await deps.store.get(paths.world('w')));
     // The first pass creates the cells (Pending, their starts sent).
