@@ -110,15 +110,15 @@ describe('Agent report batching', () => {
   });
 });
 
-describe("Agent report hold while a world's starts come up", () => {
+describe("Agent report hold while a world's starts or hand-offs are under way", () => {
   const messages = (t: ReturnType<typeof setup>) =>
     t.published(TOPICS.agentReports).filter((d) => (d as { kind: string }).kind !== 'heartbeat');
   it.each([
     // hold, one message: a split's children ready 80 ms apart share one message only with a hold
     [500, true],
     [0, false],
-  ])('readyHoldMs %i: children ready apart share one message: %s', async (hold, one) => {
-    const t = setup({ reportBatchMs: 0, readyHoldMs: hold });
+  ])('reportHoldMs %i: children ready apart share one message: %s', async (hold, one) => {
+    const t = setup({ reportBatchMs: 0, reportHoldMs: hold });
     t.driver.readyDelayMs.set('r0c1', 80);
     await t.agent.start();
     await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(start(c))));
@@ -131,8 +131,37 @@ describe("Agent report hold while a world's starts come up", () => {
     await t.agent.stop();
   });
 
+  it.each([
+    // hold, one message: a merge's siblings handing off 80 ms apart share one message only with a hold
+    [500, true],
+    [0, false],
+  ])('reportHoldMs %i: hand-offs finishing apart share one message: %s', async (hold, one) => {
+    const t = setup({ reportBatchMs: 0, reportHoldMs: hold });
+    t.driver.handoffDelayMs.set('r0c1', 80);
+    await t.agent.start();
+    await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(start(c))));
+    await until('both ready published', () => t.reports().filter((r) => r.kind === 'ready').length === 2);
+    const before = messages(t).length;
+    const handoff = (cell: string): AgentCommand => ({
+      kind: 'handoff',
+      commandId: `h-${cell}`,
+      world: W,
+      cell,
+      incarnation: 1,
+      operation: 'op-1',
+      epoch: 2,
+      targets: [{ cell: 'p', boundary: { x: 0, y: 0, width: 10, height: 10 }, endpoint: 'http://p.invalid/' }],
+      correlationId: 'corr',
+    });
+    await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(handoff(c))));
+    await until('2 handedOff', () => t.reports().filter((r) => r.kind === 'handedOff').length === 2);
+    await sleep(20);
+    expect(messages(t).length - before === 1).toBe(one);
+    await t.agent.stop();
+  });
+
   it('a start that never comes up holds the others only until the hold ends', async () => {
-    const t = setup({ reportBatchMs: 0, readyHoldMs: 50 });
+    const t = setup({ reportBatchMs: 0, reportHoldMs: 50 });
     await t.agent.start();
     await t.agent.execute({ ...startOf('r0c1'), neverReady: true });
     await t.agent.execute(start('r0c0'));
@@ -142,7 +171,7 @@ describe("Agent report hold while a world's starts come up", () => {
   });
 
   it('holds nothing but started and ready: an exit goes out at once', async () => {
-    const t = setup({ reportBatchMs: 0, readyHoldMs: 60_000 });
+    const t = setup({ reportBatchMs: 0, reportHoldMs: 60_000 });
     await t.agent.start();
     await t.agent.execute({ ...startOf('r0c1'), neverReady: true });
     await t.agent.execute(start('r0c0'));

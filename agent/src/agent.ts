@@ -68,12 +68,13 @@ export interface AgentOptions {
    */
   reportBatchMs?: number;
   /**
-   * How long `started`/`ready` reports of a world wait while other starts of that world
-   * are still coming up (main.ts: FF_REPORT_READY_HOLD_MS, 250 ms): the children of a
-   * split become ready tens of milliseconds apart, and one message for all of them is
-   * one reconcile pass instead of one per child. 0: no hold.
+   * How long `started`/`ready`/`handedOff` reports of a world wait while other starts or
+   * hand-offs of that world are still under way (main.ts: FF_REPORT_HOLD_MS, 500 ms): a
+   * split's children become ready tens of milliseconds apart and a merge's siblings hand
+   * off at once, and one message for all of them is one reconcile pass instead of one
+   * each. 0: no hold.
    */
-  readyHoldMs?: number;
+  reportHoldMs?: number;
   /**
    * Warm pool bounds: idle cells kept whatever the worlds ask (default 0) and at most
    * (default 16); worlds ask with `spec.warmPool.size` on their starts and syncs.
@@ -84,6 +85,12 @@ export interface AgentOptions {
 /** A stopped incarnation of one generation of a world (see Agent.tombstones). */
 const tombKey = (world: string, generation: string, cell: string, incarnation: number): string =>
   `${world}@${generation}/${cell}#${incarnation}`;
+
+type CellRef = { world: string; cell: string; incarnation: number };
+const startKey = (c: CellRef): string => `${c.world}/${c.cell}#${c.incarnation}`;
+const handoffKey = (c: CellRef): string => `${startKey(c)}/handoff`;
+/** Reports that only move an operation along, so they may wait for their siblings (see heldWorlds). */
+const HOLDABLE: ReadonlySet<AgentReport['kind']> = new Set(['started', 'ready', 'handedOff']);
 
 /**
  * The in-cluster agent: executes agent-commands through its driver and reports
@@ -134,8 +141,11 @@ export class Agent {
   /** When each world's oldest queued report was made (monotonic ms). */
   private readonly outboxSince = new Map<string, number>();
   private outboxFlush: Promise<void> | undefined;
-  /** Starts executed whose cell has not come up (or failed) yet, with when (monotonic ms). */
-  private readonly comingUp = new Map<string, { world: string; since: number }>();
+  /**
+   * Work under way whose report the control plane waits for: starts whose cell has not
+   * come up (or failed) yet and hand-offs not finished, with when they began (monotonic ms).
+   */
+  private readonly underWay = new Map<string, { world: string; since: number }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.client = opts.client ?? new HttpCellClient();
@@ -190,7 +200,8 @@ export class Agent {
           return;
         }
         if (this.opts.canAct && !this.opts.canAct()) throw new Error('not the leader: command handed back');
-        await this.execute(command);
+        // How long the command took to reach us: Pub/Sub delivery, in the command log.
+        await this.execute(command, Math.max(0, Date.now() - Date.parse(m.publishTime)));
       },
       (err) => this.opts.log.error({ err: err.message, subscription: sub.name }, 'command subscription error'),
     );
@@ -206,7 +217,8 @@ export class Agent {
   }
 
   /** Runs one command; throws only for failures worth a redelivery. */
-  async execute(c: AgentCommand): Promise<void> {
+  async execute(c: AgentCommand, deliveryMs?: number): Promise<void> {
+    const began = this.mono();
     const log = this.opts.log.child({
       correlationId: c.correlationId,
       world: c.world,
@@ -225,7 +237,7 @@ export class Agent {
             await this.report({ ...ref(c), kind: 'stopped', reason: 'already stopped' });
             break;
           }
-          this.comingUp.set(`${c.world}/${c.cell}#${c.incarnation}`, { world: c.world, since: this.mono() });
+          this.underWay.set(startKey(c), { world: c.world, since: this.mono() });
           await this.opts.driver.start({
             world: c.world,
             cell: c.cell,
@@ -263,9 +275,17 @@ export class Agent {
       this.opts.metrics.set('fleetforge_agent_cells', this.opts.driver.list().length, {
         driver: this.opts.driver.name,
       });
-      log.info(c.kind === 'sync' ? { cells: c.cells.length } : { incarnation: c.incarnation }, 'command executed');
+      log.info(
+        {
+          ...(c.kind === 'sync' ? { cells: c.cells.length } : { incarnation: c.incarnation }),
+          ms: Math.round(this.mono() - began),
+          deliveryMs,
+        },
+        'command executed',
+      );
     } catch (err) {
-      if (c.kind === 'start') this.comingUp.delete(`${c.world}/${c.cell}#${c.incarnation}`);
+      if (c.kind === 'start') this.underWay.delete(startKey(c));
+      if (c.kind === 'handoff') this.underWay.delete(handoffKey(c));
       this.opts.metrics.inc('fleetforge_agent_commands_total', { kind: c.kind, outcome: 'error' });
       log.error({ err: String(err) }, 'command failed; it will be delivered again');
       throw err;
@@ -299,8 +319,14 @@ export class Agent {
       });
       return;
     }
+    const began = this.mono();
+    this.underWay.set(handoffKey(c), { world: c.world, since: began });
     const result = await this.client.handoff(running.endpoint, { epoch: c.epoch, targets: c.targets });
-    log.info({ operation: c.operation, moved: result.moved, byTarget: result.byTarget }, 'sessions handed off');
+    this.underWay.delete(handoffKey(c));
+    log.info(
+      { operation: c.operation, moved: result.moved, byTarget: result.byTarget, ms: Math.round(this.mono() - began) },
+      'sessions handed off',
+    );
     await this.report({ ...ref(c), kind: 'handedOff', operation: c.operation, moved: result.moved });
   }
 
@@ -352,7 +378,7 @@ export class Agent {
 
   private async onDriverEvent(e: DriverEvent): Promise<void> {
     const base = { world: e.world, cell: e.cell, incarnation: e.incarnation, correlationId: e.correlationId };
-    if (e.kind !== 'started') this.comingUp.delete(`${e.world}/${e.cell}#${e.incarnation}`);
+    if (e.kind !== 'started') this.underWay.delete(startKey(e));
     if (e.kind === 'started') await this.report({ ...base, kind: 'started' });
     else if (e.kind === 'ready') {
       this.opts.log.info(
@@ -514,20 +540,21 @@ export class Agent {
   }
 
   /**
-   * Worlds whose queued reports wait for more: only `started`/`ready` queued, another
-   * start of the world still coming up, and the oldest report younger than the hold.
+   * Worlds whose queued reports wait for more: only `started`/`ready`/`handedOff` queued,
+   * another start or hand-off of the world still under way, and the oldest report
+   * younger than the hold.
    */
   private heldWorlds(): Set<string> {
     const held = new Set<string>();
-    const hold = this.opts.readyHoldMs ?? 0;
+    const hold = this.opts.reportHoldMs ?? 0;
     if (hold <= 0 || this.stopped) return held;
     const now = this.mono();
     // A start that never reports (a duplicate of a running cell, say) stops counting after a while.
-    for (const [key, s] of this.comingUp) if (now - s.since > 30_000) this.comingUp.delete(key);
-    const waiting = new Set([...this.comingUp.values()].map((s) => s.world));
+    for (const [key, s] of this.underWay) if (now - s.since > 30_000) this.underWay.delete(key);
+    const waiting = new Set([...this.underWay.values()].map((s) => s.world));
     for (const [world, reports] of this.outbox) {
       if (!waiting.has(world) || now - (this.outboxSince.get(world) ?? now) >= hold) continue;
-      if (reports.every((x) => x.kind === 'started' || x.kind === 'ready')) held.add(world);
+      if (reports.every((x) => HOLDABLE.has(x.kind))) held.add(world);
     }
     return held;
   }

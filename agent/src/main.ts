@@ -69,7 +69,8 @@ const AgentEnvSchema = z.object({
    */
   /** How long an agent report waits for others (a split's children become ready together) to share one message. */
   FF_REPORT_BATCH_MS: z.coerce.number().int().nonnegative().max(1000).default(5),
-  FF_REPORT_READY_HOLD_MS: z.coerce.number().int().nonnegative().max(2000).default(250),
+  /** How long started/ready/handed-off reports wait while other starts or hand-offs of their world are under way. */
+  FF_REPORT_HOLD_MS: z.coerce.number().int().nonnegative().max(2000).default(500),
   FF_WARM_MIN: z.coerce.number().int().nonnegative().max(256).default(0),
   FF_WARM_MAX: z.coerce.number().int().nonnegative().max(256).default(16),
   /** Warm cells started at once while the pool refills (more: back sooner, but slower serving cells meanwhile). */
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     probe: { periodMs: env.FF_PROBE_PERIOD_MS, timeoutMs: env.FF_PROBE_TIMEOUT_MS, failures: env.FF_PROBE_FAILURES },
     warm: { min: env.FF_WARM_MIN, max: env.FF_WARM_MAX },
     reportBatchMs: env.FF_REPORT_BATCH_MS,
-    readyHoldMs: env.FF_REPORT_READY_HOLD_MS,
+    reportHoldMs: env.FF_REPORT_HOLD_MS,
     ...(elector ? { canAct: () => elector.isLeader() } : {}),
   });
   // Tenancy needs a cluster: on the process driver every tenant command is answered Unavailable, with how to get one.

@@ -30,6 +30,8 @@ export class FakeDriver implements Driver {
   readonly stops: Array<{ world: string; cell: string; reason: string }> = [];
   /** How long a cell takes to become ready, by cell id (default: the next tick). */
   readonly readyDelayMs = new Map<string, number>();
+  /** How long a cell's hand-off takes, by cell id (default: at once). */
+  readonly handoffDelayMs = new Map<string, number>();
 
   /** The warm pool size last asked for; the fake's pool is always full. */
   warmTarget = 0;
@@ -131,7 +133,9 @@ export class FakeDriver implements Driver {
     handoff: async (endpoint: string, request: HandoffRequest): Promise<HandoffResult> => {
       const key = this.keyOf(endpoint);
       if (!this.cells.has(key)) throw new Error(`connection refused: ${endpoint}`);
-      const [world] = key.split('/');
+      const [world, cell] = key.split('/');
+      const delay = this.handoffDelayMs.get(cell!);
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       const byTarget: Record<string, number> = {};
       for (const s of this.sessions.get(key) ?? []) {
         const t = request.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
