@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { systemClock, randomIds, type BlobStore, type MetricsSink } from '@fleetforge/shared';
+import { FUNCTIONS, systemClock, randomIds, type BlobStore, type MetricsSink } from '@fleetforge/shared';
 import { loadBillingKey } from './adapters/billing-key';
 import { GcsBlobStore } from './adapters/gcs-blob-store';
 import { LocalBlobStore } from './adapters/local-blob-store';
@@ -49,9 +49,13 @@ export function productionDeps(component: string): Deps {
   } else {
     metrics = { inc: () => undefined, set: () => undefined, observe: () => undefined };
   }
+  const bus = new PubSubBus(env.GOOGLE_CLOUD_PROJECT);
+  const def = Object.values(FUNCTIONS).find((f) => f.name === component);
+  // In the background: this instance's first request goes on meanwhile.
+  if (def) void bus.warm(def.publishes);
   deps = {
     store: new FirestoreStateStore(env.GOOGLE_CLOUD_PROJECT),
-    bus: new PubSubBus(env.GOOGLE_CLOUD_PROJECT),
+    bus,
     metrics,
     clock: systemClock,
     ids: randomIds,

@@ -52,6 +52,22 @@ export class PubSubBus implements Bus {
     }
   }
 
+  /**
+   * Opens the publisher's connection with one cheap call per topic (GetTopic). The first
+   * RPC of a process loads the gRPC stack and dials: 200–400 ms measured here, which would
+   * otherwise land on the first command a function publishes (a split's first hand-off).
+   * Never throws: a failed warm-up only means the first publish pays for it.
+   */
+  async warm(topics: readonly TopicName[]): Promise<void> {
+    await Promise.all(
+      topics.map((name) =>
+        this.topic(name)
+          .getMetadata()
+          .catch(() => undefined),
+      ),
+    );
+  }
+
   subscribe(subscription: string, handler: MessageHandler, onError?: (err: Error) => void): SubscriptionHandle {
     const sub = this.client.subscription(subscription, {
       flowControl: { maxMessages: 64, allowExcessMessages: false },
