@@ -1,4 +1,4 @@
-import { LOAD_WINDOW_SIZE, LoadDocSchema, paths, type CellSample } from '@fleetforge/shared';
+import { LOAD_WINDOW_SIZE, LoadDocSchema, historySince, paths, type CellSample } from '@fleetforge/shared';
 import { FakeClock, SeqIds } from '@fleetforge/shared/testing';
 import { memoryDeps } from '../testing/memory-deps';
 import { applyWorld, readyReport } from '../testing/worlds';
@@ -89,6 +89,25 @@ describe('ingestMetrics', () => {
     expect(l?.window).toHaveLength(LOAD_WINDOW_SIZE);
     expect(l?.window[0]?.sessions).toBe(10);
     expect(l?.window.at(-1)?.sessions).toBe(n - 1);
+    // The 10 that left are folded into the history: sessions 0..9 from second 0.
+    expect(l?.history?.from).toBe(Date.parse(at(0)));
+    expect(historySince(l!.history!.maxSessions, Date.parse(at(0)))).toBe(9);
+    expect(historySince(l!.history!.minSessions, Date.parse(at(5)))).toBe(5);
+  });
+
+  it('keeps folding across messages, and a new incarnation starts without history', async () => {
+    const t = await setup();
+    for (let s = 0; s < LOAD_WINDOW_SIZE + 30; s += 10) {
+      await t.ingest(Array.from({ length: 10 }, (_, i) => sample('r0c0', s + i, { sessions: s + i === 3 ? 500 : 1 })));
+    }
+    const l = await t.load('r0c0');
+    expect(l?.history?.from).toBe(Date.parse(at(0)));
+    // Second 3 (500 sessions) left the window two messages ago and still counts.
+    expect(historySince(l!.history!.maxSessions, Date.parse(at(0)))).toBe(500);
+    expect(historySince(l!.history!.maxSessions, Date.parse(at(4)))).toBe(1);
+    await t.store.update(paths.cell('w', 'r0c0'), { incarnation: 2 });
+    await t.ingest([sample('r0c0', 200, { incarnation: 2 })]);
+    expect((await t.load('r0c0'))?.history).toBeNull();
   });
 
   it('starts a new window for a new incarnation', async () => {

@@ -1,5 +1,6 @@
 import {
   LOAD_WINDOW_SIZE,
+  foldHistory,
   LoadDocSchema,
   packLoadDoc,
   parseOrThrow,
@@ -25,7 +26,8 @@ const lastPass = new WeakMap<Deps, Map<string, number>>();
 /**
  * Appends samples to each cell's load window (`worlds/{w}/loads/{cell}`): one read
  * of the world's cells and loads, at most one write per cell per message, the
- * window capped at LOAD_WINDOW_SIZE. Samples for another incarnation, or not newer
+ * window capped at LOAD_WINDOW_SIZE (older samples folded into its `history`, so
+ * sustains longer than the window stay decidable). Samples for another incarnation, or not newer
  * than the window's last, are dropped. Then the world is reconciled, so scaling
  * decisions follow the load within a sample interval. A late message (part of a
  * backlog: messages queue behind a slow handler, and the emulator pushes one at a time)
@@ -49,23 +51,30 @@ export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: De
   const ops: WriteOp[] = [];
   for (const [id, samples] of byCell) {
     const before = current.get(id);
-    // A new incarnation starts a new window.
-    const window = before && before.incarnation === samples[0]!.incarnation ? before.window : [];
+    // A new incarnation starts a new window (and history).
+    const same = before && before.incarnation === samples[0]!.incarnation ? before : undefined;
+    const window = same?.window ?? [];
     const last = window.at(-1)?.at ?? '';
     const fresh = samples.filter((s) => s.at > last).sort((a, b) => (a.at < b.at ? -1 : 1));
     const latest = fresh.at(-1);
     if (!latest) continue;
+    const all = [
+      ...window,
+      ...fresh.map(({ at, sessions, cpuMillis, memoryMiB }) => ({ at, sessions, cpuMillis, memoryMiB })),
+    ];
+    const leaving = all.slice(0, Math.max(0, all.length - LOAD_WINDOW_SIZE));
     const doc: LoadDoc = {
       cell: id,
       incarnation: latest.incarnation,
       sessions: latest.sessions,
       cpuMillis: latest.cpuMillis,
       memoryMiB: latest.memoryMiB,
-      window: [
-        ...window,
-        ...fresh.map(({ at, sessions, cpuMillis, memoryMiB }) => ({ at, sessions, cpuMillis, memoryMiB })),
-      ].slice(-LOAD_WINDOW_SIZE),
+      window: all.slice(leaving.length),
       hist: latest.hist ?? null,
+      history: foldHistory(
+        same?.history ?? null,
+        leaving.map((s) => ({ at: Date.parse(s.at), sessions: s.sessions, cpuMillis: s.cpuMillis })),
+      ),
       lastReportAt: latest.at,
     };
     ops.push({ op: 'set', path: paths.load(msg.world, id), data: packLoadDoc(doc) });

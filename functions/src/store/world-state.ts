@@ -82,7 +82,14 @@ function applyLoads(cells: CellDoc[], loads: ReadonlyMap<string, LoadDoc>): Cell
     if (!l || l.incarnation !== c.incarnation) return c;
     return {
       ...c,
-      load: { sessions: l.sessions, cpuMillis: l.cpuMillis, memoryMiB: l.memoryMiB, window: l.window, hist: l.hist },
+      load: {
+        sessions: l.sessions,
+        cpuMillis: l.cpuMillis,
+        memoryMiB: l.memoryMiB,
+        window: l.window,
+        hist: l.hist,
+        history: l.history,
+      },
       lastReportAt: l.lastReportAt > (c.lastReportAt ?? '') ? l.lastReportAt : c.lastReportAt,
     };
   });

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import type { Scaling, ScalingDecision, ScalingInput } from './scaling';
 import { checkMerge, checkSplit, decideScaling, rectsConnected, splitChildren } from './engine';
 import { formatRect, isPartition, splitHalves, type Rect } from '../world/geometry';
-import { CellDocSchema, isLiveCell, type CellDoc, type CellState, type LoadSample } from '../world/model';
+import { foldHistory, type LoadHistory } from '../world/load-history';
+import { CellDocSchema, emptyLoad, isLiveCell, type CellDoc, type CellState, type LoadSample } from '../world/model';
 import { OperationDocSchema, type OperationDoc } from './operations';
 import { CapacitySchema, ScalingSchema } from '../world/world';
 
@@ -35,6 +36,20 @@ interface CellOver {
   createdAt?: string;
   window?: LoadSample[];
   hist?: { x: number[]; y: number[] } | null;
+  history?: LoadHistory | null;
+}
+
+/**
+ * The history of samples that left the window: one a second from `fromAgo` to `toAgo`
+ * seconds ago, with `sessions` (a number, or by seconds-ago) and `cpuMillis`.
+ */
+function folded(fromAgo: number, toAgo: number, sessions: number | ((ago: number) => number), cpuMillis = 0) {
+  const leaving = Array.from({ length: fromAgo - toAgo + 1 }, (_, i) => fromAgo - i).map((s) => ({
+    at: T - s * 1000,
+    sessions: typeof sessions === 'number' ? sessions : sessions(s),
+    cpuMillis,
+  }));
+  return foldHistory(null, leaving);
 }
 
 function cell(id: string, over: CellOver = {}): CellDoc {
@@ -48,7 +63,14 @@ function cell(id: string, over: CellOver = {}): CellDoc {
     state: over.state ?? 'Ready',
     incarnation: 1,
     readyAt: over.readyAt === undefined ? LONG_AGO : over.readyAt,
-    load: { sessions: window.at(-1)?.sessions ?? 0, cpuMillis: 0, memoryMiB: 0, window, hist: over.hist ?? null },
+    load: {
+      sessions: window.at(-1)?.sessions ?? 0,
+      cpuMillis: 0,
+      memoryMiB: 0,
+      window,
+      hist: over.hist ?? null,
+      history: over.history ?? null,
+    },
     createdAt: over.createdAt ?? LONG_AGO,
     updatedAt: LONG_AGO,
     correlationId: 'c',
@@ -446,6 +468,36 @@ describe('decideScaling: splits', () => {
       { maxCells: 4 },
       ['split a', 'blocked split b MaxCells', 'blocked split c MaxCells'],
     ],
+    // Sustains longer than the kept window: the older part is judged on the folded history.
+    [
+      'hot for 2 min: 10 s kept, the rest folded → split',
+      [hot('a', { history: folded(130, 11, 512) })],
+      [],
+      { splitSustainSeconds: 120 },
+      ['split a'],
+    ],
+    [
+      'hot for 2 min but a dip a minute ago, in the folded part → nothing',
+      [hot('a', { history: folded(130, 11, (s) => (s === 60 ? 100 : 512)) })],
+      [],
+      { splitSustainSeconds: 120 },
+      [],
+    ],
+    [
+      'hot by CPU over the folded part → split',
+      [hot('a', { window: samples(10, 10, { cpuMillis: 900 }), history: folded(130, 11, 10, 900) })],
+      [],
+      { splitSustainSeconds: 120 },
+      ['split a'],
+    ],
+    [
+      'history reaching back only 1 min of a 2 min sustain → nothing',
+      [hot('a', { history: folded(60, 11, 512) })],
+      [],
+      { splitSustainSeconds: 120 },
+      [],
+    ],
+    ['sustain longer than the window, no history → nothing', [hot('a')], [], { splitSustainSeconds: 120 }, []],
   ])('%s', (_name, cells, ops, over, expected) => {
     expect(summary(decideScaling(input(cells, ops, over)))).toEqual(expected);
   });
@@ -463,6 +515,7 @@ describe('decideScaling: splits', () => {
 });
 
 describe('decideScaling: merges', () => {
+  const TEN_MIN = { mergeSustainSeconds: 600 };
   const P = cell('P', { state: 'Terminated', boundary: rect(0, 0, 256, 128) });
   const child = (id: string, x: number, over: CellOver = {}) =>
     cell(id, { parent: 'P', boundary: rect(x, 0, 128, 128), window: samples(20, 40), ...over });
@@ -493,6 +546,32 @@ describe('decideScaling: merges', () => {
     ['not the parent region → nothing', pair({}, { boundary: rect(128, 0, 64, 128) }), {}, []],
     ['parent doc gone → nothing', pair().slice(1), {}, []],
     ['a sibling hot by CPU splits, no merge', pair({ window: samples(20, 40, { cpuMillis: 900 }) }), {}, ['split A']],
+    // A 10-minute sustain: 40 s kept in the window, the rest folded into the history.
+    [
+      'cold for 10 min → merge',
+      pair({ history: folded(620, 41, 20) }, { history: folded(620, 41, 20) }),
+      TEN_MIN,
+      ['merge A+B'],
+    ],
+    [
+      'one busy second 5 min ago, in the folded part → nothing',
+      pair({ history: folded(620, 41, 20) }, { history: folded(620, 41, (s) => (s === 300 ? 150 : 20)) }),
+      TEN_MIN,
+      [],
+    ],
+    [
+      'busy before the sustain window only → merge',
+      pair({ history: folded(620, 41, 20) }, { history: folded(700, 41, (s) => (s > 640 ? 150 : 20)) }),
+      TEN_MIN,
+      ['merge A+B'],
+    ],
+    [
+      'history reaching back 5 of the 10 min → nothing',
+      pair({ history: folded(620, 41, 20) }, { history: folded(300, 41, 20) }),
+      TEN_MIN,
+      [],
+    ],
+    ['no history: a 10 min sustain is not covered → nothing', pair(), TEN_MIN, []],
   ])('%s', (_name, cells, over, expected) => {
     expect(summary(decideScaling(input(cells, [], over)))).toEqual(expected);
   });
@@ -624,7 +703,7 @@ describe('properties', () => {
                   lineage: [...parent.lineage, parent.id],
                   readyAt: at(now),
                   createdAt: at(now),
-                  load: { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null },
+                  load: emptyLoad(),
                 }));
                 cells = [
                   ...cells.map((c) => (c.id === d.cell ? { ...c, state: 'Terminated' as const } : c)),

@@ -10,6 +10,7 @@ import {
   type Axis,
   type Rect,
 } from '../world/geometry';
+import { historySince, type LoadHistory } from '../world/load-history';
 import { isLiveCell, type CellDoc, type LoadSample } from '../world/model';
 import { isActiveOperation, type OperationDoc } from './operations';
 import type { MergeCheck, Scaling, ScalingDecision, ScalingInput, SplitCheck } from './scaling';
@@ -369,32 +370,65 @@ export function checkMerge(cellIds: readonly string[], input: ScalingInput, opts
 
 // ---------------------------------------------------------------- decideScaling
 
+/** What a sustain window must satisfy: every sample, and the folded history of older ones. */
+interface WindowTest {
+  kind: 'hot' | 'cold';
+  sample: (s: LoadSample) => boolean;
+  /** The same test on the extremes of every folded sample at or after `since`. */
+  folded: (h: LoadHistory, since: number) => boolean;
+}
+
 /**
- * Whether every sample of the sustain window satisfies `pred`, with a fresh newest sample
+ * Whether every sample of the sustain window passes the test, with a fresh newest sample
  * and no gap at the start of the window. sustain 0: only the newest sample counts.
  * Hot: the window ends at the newest sample (at most HOT_FRESH_MS old), since samples
  * arrive seconds late under load and a window ending now would hold none, so a hot cell
  * would never split. Cold: it ends now, so late samples never merge cells: a split's
  * children report 0 sessions until the hand-off, and those samples may be all that has
- * arrived.
+ * arrived. A window reaching back past the kept samples is judged on the load history
+ * for the older part (a merge after ten cold minutes).
  */
-function sustained(
-  cell: CellDoc,
-  sustainSeconds: number,
-  now: number,
-  pred: (s: LoadSample) => boolean,
-  kind: 'hot' | 'cold',
-): boolean {
+function sustained(cell: CellDoc, sustainSeconds: number, now: number, test: WindowTest): boolean {
   const samples = cell.load.window.map((s) => ({ s, t: ms(s.at) })).filter((x) => x.t <= now);
   if (samples.length === 0) return false;
   const newest = samples.reduce((a, b) => (b.t > a.t ? b : a));
-  if (now - newest.t > (kind === 'hot' ? HOT_FRESH_MS : COLD_FRESH_MS)) return false;
-  if (sustainSeconds === 0) return pred(newest.s);
-  const start = (kind === 'hot' ? newest.t : now) - sustainSeconds * 1000;
+  if (now - newest.t > (test.kind === 'hot' ? HOT_FRESH_MS : COLD_FRESH_MS)) return false;
+  if (sustainSeconds === 0) return test.sample(newest.s);
+  const start = (test.kind === 'hot' ? newest.t : now) - sustainSeconds * 1000;
   const inWindow = samples.filter((x) => x.t > start);
-  if (inWindow.length === 0 || !inWindow.every((x) => pred(x.s))) return false;
+  if (inWindow.length === 0 || !inWindow.every((x) => test.sample(x.s))) return false;
   const oldest = Math.min(...samples.filter((x) => x.t >= start - SLACK_MS).map((x) => x.t));
-  return oldest <= start + SLACK_MS;
+  if (oldest <= start + SLACK_MS) return true;
+  const h = cell.load.history;
+  return h !== null && h.from <= start + SLACK_MS && test.folded(h, start - SLACK_MS);
+}
+
+/** Passes when the folded extreme exists and passes `ok`. */
+function foldedPasses(value: number | undefined, ok: (v: number) => boolean): boolean {
+  return value !== undefined && ok(value);
+}
+
+function hotTest(splitSessions: number, cpuLimit: number | undefined): WindowTest {
+  const bySessions = (v: number) => v > splitSessions;
+  const byCpu = (v: number) => cpuLimit !== undefined && v > cpuLimit;
+  return {
+    kind: 'hot',
+    sample: (s) => bySessions(s.sessions) || byCpu(s.cpuMillis),
+    // Every older sample hot: their least sessions (or least CPU) over the limit. Stricter
+    // than per sample when hot by sessions at times and by CPU at others; never looser.
+    folded: (h, since) =>
+      foldedPasses(historySince(h.minSessions, since), bySessions) ||
+      foldedPasses(historySince(h.minCpuMillis, since), byCpu),
+  };
+}
+
+function coldTest(mergeSessions: number): WindowTest {
+  const ok = (v: number) => v < mergeSessions;
+  return {
+    kind: 'cold',
+    sample: (s) => ok(s.sessions),
+    folded: (h, since) => foldedPasses(historySince(h.maxSessions, since), ok),
+  };
 }
 
 function newestSample(cell: CellDoc, now: number): LoadSample | undefined {
@@ -409,13 +443,7 @@ function hotReason(cell: CellDoc, input: ScalingInput, now: number): string {
   const { scaling, capacity } = input;
   const cpuLimit = scaling.splitCpuRatio * capacity.cpuMillis;
   const latest = newestSample(cell, now)!;
-  const bySessions = sustained(
-    cell,
-    scaling.splitSustainSeconds,
-    now,
-    (s) => s.sessions > scaling.splitSessions,
-    'hot',
-  );
+  const bySessions = sustained(cell, scaling.splitSustainSeconds, now, hotTest(scaling.splitSessions, undefined));
   if (bySessions) {
     return `sessions above ${scaling.splitSessions} for ${scaling.splitSustainSeconds}s (latest ${latest.sessions})`;
   }
@@ -432,8 +460,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const { scaling, capacity } = input;
   const now = input.now.getTime();
   const cpuLimit = scaling.splitCpuRatio * capacity.cpuMillis;
-  const isHot = (s: LoadSample) => s.sessions > scaling.splitSessions || s.cpuMillis > cpuLimit;
-  const isCold = (s: LoadSample) => s.sessions < scaling.mergeSessions;
+  const isHot = hotTest(scaling.splitSessions, cpuLimit);
+  const isCold = coldTest(scaling.mergeSessions);
 
   const decisions: ScalingDecision[] = [];
   const decided = new Set<string>();
@@ -441,7 +469,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const cells = [...input.cells].sort(byId);
   // Hottest first, so the splits a limit lets through relieve the most load.
   const hot = cells
-    .filter((c) => c.state === 'Ready' && sustained(c, scaling.splitSustainSeconds, now, isHot, 'hot'))
+    .filter((c) => c.state === 'Ready' && sustained(c, scaling.splitSustainSeconds, now, isHot))
     .map((c) => ({ c, sessions: newestSample(c, now)?.sessions ?? 0 }))
     .sort((a, b) => b.sessions - a.sessions)
     .map((x) => x.c);
@@ -469,8 +497,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
   const mergeCap = Math.floor(scaling.splitSessions / 2);
   for (const [parent, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (group.length < 2 || group.some((c) => decided.has(c.id))) continue;
-    if (!group.every((c) => c.state === 'Ready' && sustained(c, scaling.mergeSustainSeconds, now, isCold, 'cold')))
-      continue;
+    if (!group.every((c) => c.state === 'Ready' && sustained(c, scaling.mergeSustainSeconds, now, isCold))) continue;
     const combined = sum(group.map((c) => newestSample(c, now)!.sessions));
     if (combined > mergeCap) continue;
     const ids = group.map((c) => c.id);

@@ -1,5 +1,5 @@
 import { isPartition, union, type Rect } from '../world/geometry';
-import { isLiveCell, type CellDoc, type WorldDoc } from '../world/model';
+import { emptyLoad, isLiveCell, type CellDoc, type WorldDoc } from '../world/model';
 import type { OperationCause, OperationDoc, OperationState } from './operations';
 import type { PlannedEvent } from '../world/events';
 import type { StartCommand, StopCommand } from './reconcile';
@@ -96,7 +96,7 @@ function startHeldCell(
     stopRequestedAt: null,
     readyAt: null,
     lastReportAt: null,
-    load: { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null },
+    load: emptyLoad(),
     exitReason: null,
     routable: false,
     holdRouting: true,

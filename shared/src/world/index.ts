@@ -1,5 +1,6 @@
 export * from './events';
 export * from './geometry';
 export * from './model';
+export * from './load-history';
 export * from './world';
 export * from './apply';

@@ -8,6 +8,7 @@ const base = {
   cpuMillis: 12.5,
   memoryMiB: 70.1,
   hist: null,
+  history: null,
   lastReportAt: '2026-12-01T10:00:02.000Z',
 };
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RectSchema } from './geometry';
+import { LoadHistorySchema } from './load-history';
 import { NameSchema, WorldSpecSchema } from './world';
 
 /** ISO-8601 instant; every stored time is one of these (sortable as text). */
@@ -121,6 +122,8 @@ export const CellDocSchema = z.strictObject({
     window: z.array(LoadSampleSchema).max(LOAD_WINDOW_SIZE),
     /** Position histogram of the latest sample. */
     hist: HistogramSchema.nullable().default(null),
+    /** Extremes of the samples older than the window (sustains longer than it). */
+    history: LoadHistorySchema.nullable().default(null),
   }),
   /** The last blocked scaling attempt, so a blocked cell is counted and announced once per reason. */
   blocked: z.strictObject({ why: z.string(), at: IsoTimeSchema }).nullable().default(null),
@@ -157,6 +160,8 @@ const loadDocFields = {
   cpuMillis: z.number().nonnegative(),
   memoryMiB: z.number().nonnegative(),
   hist: HistogramSchema.nullable().default(null),
+  /** What left the window, folded (see LoadHistorySchema); null until the window first overflows. */
+  history: LoadHistorySchema.nullable().default(null),
   lastReportAt: IsoTimeSchema,
 };
 
@@ -209,7 +214,7 @@ export function packLoadDoc(doc: LoadDoc): Record<string, unknown> {
 }
 
 export function emptyLoad(): CellDoc['load'] {
-  return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null };
+  return { sessions: 0, cpuMillis: 0, memoryMiB: 0, window: [], hist: null, history: null };
 }
 
 /**
