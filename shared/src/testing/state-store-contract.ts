@@ -1,5 +1,7 @@
 import { FleetError } from '../core/errors';
 import type { StateStore } from '../ports/interfaces';
+import { foldHistory } from '../world/load-history';
+import { LoadDocSchema, packLoadDoc, type LoadDoc } from '../world/model';
 
 /**
  * The StateStore contract. The in-memory fake and the Firestore adapter (on the
@@ -20,6 +22,23 @@ export function stateStoreContract(name: string, makeStore: () => Promise<StateS
       expect(await store.get('things/a')).toBeUndefined();
       await store.set('things/a', { n: 1, nested: { s: 'x', list: [1, 2] }, nil: null });
       expect(await store.get('things/a')).toEqual({ n: 1, nested: { s: 'x', list: [1, 2] }, nil: null });
+    });
+
+    it('round-trips a load document as ingestMetrics stores it: packed window and folded history', async () => {
+      const leaving = [0, 1, 2].map((i) => ({ at: 1_764_583_200_000 + i * 1000, sessions: 10 - i, cpuMillis: 12.5 }));
+      const doc: LoadDoc = {
+        cell: 'r0c0',
+        incarnation: 1,
+        sessions: 7,
+        cpuMillis: 12.5,
+        memoryMiB: 70.25,
+        window: [{ at: '2025-12-01T10:00:03.000Z', sessions: 7, cpuMillis: 12.5, memoryMiB: 70.25 }],
+        hist: { x: [1, 0], y: [0, 1] },
+        history: foldHistory(null, leaving),
+        lastReportAt: '2025-12-01T10:00:03.000Z',
+      };
+      await store.set('worlds/w/loads/r0c0', packLoadDoc(doc));
+      expect(LoadDocSchema.parse(await store.get('worlds/w/loads/r0c0'))).toEqual(doc);
     });
 
     it('create refuses an existing document with CONFLICT; update refuses a missing one with NOT_FOUND', async () => {
