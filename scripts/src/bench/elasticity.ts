@@ -267,6 +267,11 @@ async function scenario(api: ApiClient, s: Scenario, metrics: MetricsUrls): Prom
       max: Math.max(0, ...disconnects.map((d) => d.max)),
       /** Where re-routes happened and why (a slow phase names its cause). */
       byPhase: disconnectsByPhase(loads),
+      /** The yardstick: operations answered at once, same runs (worst load process's p50/p95). */
+      uninterruptedRequestMs: {
+        p50Max: Math.max(0, ...loads.map(({ l }) => l.requestMs.p50)),
+        p95Max: Math.max(0, ...loads.map(({ l }) => l.requestMs.p95)),
+      },
     },
     sessionsLostInHandoffs: loads.reduce((n, { l }) => n + l.failures, 0),
     sessionsPresentAfterRecovery: `${final.present}/${final.target}`,

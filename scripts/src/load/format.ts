@@ -21,7 +21,8 @@ export function formatSummary(s: LoadSummary): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([reason, n]) => `${reason}=${n}`)
     .join(' ');
-  const d = s.disconnectMs;
+  const dist = (d: LoadSummary['disconnectMs']) =>
+    d.count === 0 ? '-' : `n=${d.count} p50 ${ms(d.p50)} p95 ${ms(d.p95)} max ${ms(d.max)}`;
   const bad = (v: number, good: boolean) => (good ? String(v) : pc.red(String(v)));
   t.push(
     [{ colSpan: 2, content: '' }],
@@ -33,7 +34,8 @@ export function formatSummary(s: LoadSummary): string {
     ['reroutes', reroutes === '' ? '0' : reroutes],
     ['rejoined after loss', String(s.rejoinedAfterLoss)],
     ['failures', bad(s.failures, s.failures === 0)],
-    ['disconnect', d.count === 0 ? '-' : `n=${d.count} p50 ${ms(d.p50)} p95 ${ms(d.p95)} max ${ms(d.max)}`],
+    ['disconnect', dist(s.disconnectMs)],
+    ['requests (not re-routed)', dist(s.requestMs)],
     ['elapsed', ms(s.elapsedMs)],
     [pc.bold('result'), ok ? pc.green('OK') : pc.red('NOT OK')],
   );

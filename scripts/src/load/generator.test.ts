@@ -259,6 +259,11 @@ describe('runLoad against real cells', () => {
     const first = await world.sessions();
     expect([...first.keys()].sort()).toEqual(ids(200));
     expect(formatSummary(up)).toMatch(/c00[\s\S]*OK/);
+    // No fault: every join and move answered at once, each timed as an uninterrupted request.
+    expect(up.disconnectMs.count).toBe(0);
+    expect(up.requestMs.count).toBe(up.joined + up.moved);
+    expect(up.requestMs.p95).toBeGreaterThanOrEqual(up.requestMs.p50);
+    expect(formatSummary(up)).toMatch(new RegExp(`requests \\(not re-routed\\)\\s+n=${up.joined + up.moved} p50`));
 
     const down = await runLoad(base({ sessions: 0, seed: 99, rampMs: 200 }), world.io());
     expectOk(down, world);

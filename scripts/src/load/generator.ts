@@ -79,6 +79,11 @@ export interface LoadSummary {
   failures: number;
   /** Per re-routed request: first refusal or error to the successful retry. */
   disconnectMs: { count: number; p50: number; p95: number; max: number };
+  /**
+   * Operations that succeeded at once, start to answer: what a client waits without any
+   * re-route, the yardstick for `disconnectMs` on a loaded machine.
+   */
+  requestMs: { count: number; p50: number; p95: number; max: number };
   /** `load-*` sessions per cell at the end (duplicates included). */
   perCell: Record<string, number>;
   elapsedMs: number;
@@ -201,6 +206,18 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
+/** Count, p50, p95 and max of durations in ms (to 0.1 ms). */
+function distribution(values: readonly number[]): LoadSummary['disconnectMs'] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return {
+    count: sorted.length,
+    p50: round(percentile(sorted, 0.5)),
+    p95: round(percentile(sorted, 0.95)),
+    max: round(sorted.at(-1) ?? 0),
+  };
+}
+
 function validate(opts: LoadOptions): void {
   const bad = (flag: string, why: string) => new CliError(`--${flag}: ${why}`);
   if (!Number.isSafeInteger(opts.sessions) || opts.sessions < 0) {
@@ -254,6 +271,7 @@ class LoadRun {
   /** The epoch each redirect target is known to be at (from the redirecting cell). */
   private readonly epochAt = new Map<string, number>();
   readonly disconnects: number[] = [];
+  private readonly uninterrupted: number[] = [];
 
   constructor(
     readonly opts: LoadOptions,
@@ -332,7 +350,12 @@ class LoadRun {
    * done, refreshing the table and backing off between re-routes, for up to ~10 s.
    * Counts re-routes by reason and the disconnect window of re-routed operations.
    */
-  private async operate<T>(what: string, step: (t: RoutingTable) => Promise<Step<T>>): Promise<T | undefined> {
+  private async operate<T>(
+    what: string,
+    step: (t: RoutingTable) => Promise<Step<T>>,
+    /** Counted in `requestMs` when answered at once: session operations, not whole-world listings. */
+    timed = true,
+  ): Promise<T | undefined> {
     const started = this.now();
     let firstRefusal: number | undefined;
     let attempt = 0;
@@ -348,6 +371,7 @@ class LoadRun {
       if ('again' in r) continue;
       if ('done' in r) {
         if (firstRefusal !== undefined) this.disconnects.push(this.now() - firstRefusal);
+        else if (timed) this.uninterrupted.push(this.now() - started);
         return r.done;
       }
       if ('fail' in r) {
@@ -571,33 +595,37 @@ class LoadRun {
 
   /** Lists the `load-*` sessions of every routed cell, all under one routing table. */
   async observe(): Promise<Observation | undefined> {
-    return this.operate('list sessions', async (t): Promise<Step<Observation>> => {
-      const outcomes = await Promise.all(t.cells.map((c) => this.send(t, 'GET', c.endpoint, '/v1/sessions')));
-      const byCell = new Map<string, z.infer<typeof SessionSchema>[]>();
-      for (const [i, o] of outcomes.entries()) {
-        const cell = t.cells[i]!;
-        switch (o.kind) {
-          case 'ok': {
-            const parsed = SessionListSchema.safeParse(o.body);
-            if (!parsed.success) return { fail: `unexpected session list from ${cell.id}: ${parsed.error.message}` };
-            byCell.set(
-              cell.id,
-              parsed.data.items.filter((s) => parseLoadSessionId(s.id) !== undefined),
-            );
-            break;
+    return this.operate(
+      'list sessions',
+      async (t): Promise<Step<Observation>> => {
+        const outcomes = await Promise.all(t.cells.map((c) => this.send(t, 'GET', c.endpoint, '/v1/sessions')));
+        const byCell = new Map<string, z.infer<typeof SessionSchema>[]>();
+        for (const [i, o] of outcomes.entries()) {
+          const cell = t.cells[i]!;
+          switch (o.kind) {
+            case 'ok': {
+              const parsed = SessionListSchema.safeParse(o.body);
+              if (!parsed.success) return { fail: `unexpected session list from ${cell.id}: ${parsed.error.message}` };
+              byCell.set(
+                cell.id,
+                parsed.data.items.filter((s) => parseLoadSessionId(s.id) !== undefined),
+              );
+              break;
+            }
+            case 'refused':
+              return { retry: o.reason };
+            case 'notFound':
+              return { retry: 'NotFound' };
+            case 'unreachable':
+              return { retry: 'Unreachable' };
+            case 'error':
+              return { fail: o.message };
           }
-          case 'refused':
-            return { retry: o.reason };
-          case 'notFound':
-            return { retry: 'NotFound' };
-          case 'unreachable':
-            return { retry: 'Unreachable' };
-          case 'error':
-            return { fail: o.message };
         }
-      }
-      return { done: { table: t, byCell } };
-    });
+        return { done: { table: t, byCell } };
+      },
+      false,
+    );
   }
 
   /** Moves for tick k: a seeded choice of `moveFraction` of the candidates, each by a small seeded step. */
@@ -635,8 +663,6 @@ class LoadRun {
     for (const n of seen.values()) duplicates += n - 1;
     let missing = 0;
     for (let i = 0; i < target; i++) if (!seen.has(loadSessionId(i))) missing++;
-    const sorted = [...this.disconnects].sort((a, b) => a - b);
-    const round = (ms: number) => Math.round(ms * 10) / 10;
     return {
       target,
       present: seen.size,
@@ -649,12 +675,8 @@ class LoadRun {
       reroutes: { ...this.reroutes },
       rejoinedAfterLoss: this.rejoinedAfterLoss,
       failures: this.failures,
-      disconnectMs: {
-        count: sorted.length,
-        p50: round(percentile(sorted, 0.5)),
-        p95: round(percentile(sorted, 0.95)),
-        max: round(sorted.at(-1) ?? 0),
-      },
+      disconnectMs: distribution(this.disconnects),
+      requestMs: distribution(this.uninterrupted),
       perCell,
       elapsedMs: Math.round(this.now() - started),
     };
