@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { CellViewSchema, LifecycleEventSchema, OperationDocSchema, isPartition, overlaps } from '@fleetforge/shared';
+import {
+  CellViewSchema,
+  LifecycleEventSchema,
+  OperationDocSchema,
+  isPartition,
+  overlaps,
+  sleep,
+} from '@fleetforge/shared';
 import { runDemo, type DemoReport } from '../demo/demo';
 import { ApiClient } from '../ffctl/client';
 import type { DriverName } from '../stack/config';
@@ -154,6 +161,39 @@ export function describeElasticity(driver: DriverName, o: { readinessTimeoutSeco
       expect(bad.stderr).toContain('scaling.splitSessions');
       await h.ffctl(['config', 'unset', 'scaling.splitSessions', 'scaling.cooldownSeconds']);
     });
+
+    if (driver === 'process') {
+      // The engine is the same on every driver: once is enough for a test that waits this long.
+      it('merges siblings cold for longer than the 60-sample load window keeps, judging the older part on its history', async () => {
+        const sustain = 75;
+        await h.ffctl(['config', 'set', `scaling.mergeSustainSeconds=${sustain}`]);
+        try {
+          const cell = (await json(Cells, ['cells', 'world-demo'])).find((c) => c.state === 'Ready')!;
+          // No load is running: the children stay empty, cold from their first sample.
+          const split = OperationDocSchema.parse(
+            JSON.parse((await h.ffctl(['cell', 'split', 'world-demo', cell.id, '--wait', '-o', 'json'])).stdout),
+          );
+          const children = split.targets.map((t) => t.id).sort();
+          let merge: z.infer<typeof OperationDocSchema> | undefined;
+          for (let i = 0; i < 75 && !merge; i++) {
+            await sleep(2000);
+            merge = (await json(Ops, ['ops', 'world-demo'])).find(
+              // Child ids repeat (the demo split and merged this cell before): only a merge after this split.
+              (o) =>
+                o.kind === 'merge' && o.createdAt > split.createdAt && [...o.sources].sort().join() === children.join(),
+            );
+          }
+          expect(merge).toBeDefined();
+          // Not before the children had been cold for the whole sustain (they were created after the split).
+          expect(Date.parse(merge!.createdAt) - Date.parse(split.createdAt)).toBeGreaterThanOrEqual(
+            (sustain - 1) * 1000,
+          );
+          expect(merge!.targets.map((t) => t.id)).toEqual([cell.id]);
+        } finally {
+          await h.ffctl(['config', 'unset', 'scaling.mergeSustainSeconds']);
+        }
+      }, 240_000);
+    }
 
     if (driver === 'kubernetes') {
       it('runs every live cell as a Running, Ready pod of its incarnation, and nothing else', async () => {
