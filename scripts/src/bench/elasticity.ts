@@ -299,7 +299,8 @@ async function main(): Promise<void> {
   const api = new ApiClient({ api: stack.file.api, token: stack.token, source: 'bench' });
   // Pools sized for the ramp's splits (quads: 4 children each): 5k-16's scale-out takes 12 children in
   // about 10 s, faster than a loaded machine refills 8 (cold children took 3 s). 20k-64's takes 60: with 16
-  // warm cells its split p50 was 7.2 s (children started cold behind the refill), with 32 it was 2.2 s.
+  // warm cells (two runs) split p50 was 7.2-7.3 s, disconnect p95 1.5-2.5 s, MTTR p95 1.8-2.1 s; with 32,
+  // 2.2 and 8.8 s, 0.8-1.0 s, 0.9-1.2 s. Split p95 stayed 16-23 s: cold starts once the pool runs dry.
   const scenarios: Scenario[] = [
     { name: '5k-16', sessions: 5000, maxCells: 16, side: 2048, splitSessions: 400, warmPool: warm ?? 12 },
   ];
