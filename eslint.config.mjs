@@ -39,6 +39,7 @@ export default tseslint.config(
       'scripts/bin/**',
       'scripts/jest-summary-reporter.js',
       'scripts/jest-symbol-dispose.js',
+      'scripts/jest-check-snapshots.js',
       '.scratch/**',
     ],
   },

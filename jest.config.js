@@ -95,12 +95,14 @@ module.exports = {
       ...base,
       displayName: 'e2e',
       testMatch: ['**/*.e2e.test.ts'],
+      setupFiles: [...base.setupFiles, '<rootDir>/scripts/jest-check-snapshots.js'],
     },
     {
       // Faults on a running stack (npm run chaos): pauses, kills, duplicated and late messages.
       ...base,
       displayName: 'chaos',
       testMatch: ['**/*.chaos.test.ts'],
+      setupFiles: [...base.setupFiles, '<rootDir>/scripts/jest-check-snapshots.js'],
     },
   ],
 };

@@ -13,6 +13,14 @@ export const FunctionsEnvSchema = z.object({
   FF_RESEND_AFTER_MS: z.coerce.number().int().positive().default(5000),
   /** A serving cell with no load sample or report for this long is restarted (0 disables). */
   FF_STALE_AFTER_MS: z.coerce.number().int().nonnegative().default(15_000),
+  /**
+   * 1: a reconcile pass that reuses what it knows of a world's cells and operations
+   * also reads them and fails on any difference (tests and the e2e stack; it costs the read it saves).
+   */
+  FF_CHECK_SNAPSHOTS: z
+    .enum(['0', '1'])
+    .default('0')
+    .transform((v) => v === '1'),
   /** Dedicated-pool alerts are POSTed here (the pager; locally a receiver that logs them). */
   FF_ALERT_WEBHOOK_URL: z.string().url().optional(),
   /** Region of the function, the location of its Cloud Monitoring series. */

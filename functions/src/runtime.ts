@@ -62,6 +62,7 @@ export function productionDeps(component: string): Deps {
     log,
     resendAfterMs: env.FF_RESEND_AFTER_MS,
     staleAfterMs: env.FF_STALE_AFTER_MS,
+    checkSnapshots: env.FF_CHECK_SNAPSHOTS,
   };
   return deps;
 }

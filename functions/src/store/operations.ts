@@ -8,7 +8,7 @@ import {
 } from '@fleetforge/shared';
 
 /** Operations a reconcile looks at: the most recent ones (active ones are always among them). */
-const OPERATIONS_LOOKBACK = 200;
+export const OPERATIONS_LOOKBACK = 200;
 
 export async function readOperations(tx: Pick<Transaction, 'get' | 'list'>, world: string): Promise<OperationDoc[]> {
   const docs = await tx.list(paths.operations(world), {
@@ -42,5 +42,11 @@ export async function readLiveOperations(
     const op = parseOrThrow(OperationDocSchema, d.data, `document ${d.path}`);
     byId.set(op.id, op);
   }
-  return [...byId.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  return [...byId.values()].sort(newestFirst);
+}
+
+/** Newest first; operations created in the same millisecond by id, so every reader orders them alike. */
+export function newestFirst(a: OperationDoc, b: OperationDoc): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }

@@ -1,6 +1,8 @@
 import {
   AgentDocSchema,
   CellDocSchema,
+  OperationDocSchema,
+  type OperationDoc,
   ScalingOverridesSchema,
   WorldDocSchema,
   paths,
@@ -15,9 +17,10 @@ import {
   type TransactionWrites,
   type WorldDoc,
   effectiveScaling,
+  FleetError,
   operationsLookbackMs,
 } from '@fleetforge/shared';
-import { readLiveOperations, readOperations } from './operations';
+import { OPERATIONS_LOOKBACK, newestFirst, readLiveOperations, readOperations } from './operations';
 
 /** Every Firestore read is validated: a document that does not parse is an error, not a guess. */
 export function parseWorld(data: DocData, name: string): WorldDoc {
@@ -144,14 +147,16 @@ export async function readWorldState(
  * (each bumps the world's `revision`) fails that commit; the other reads start at once.
  * Operations: the active ones and those ended within the world's look-back from `now`.
  * `knownLoads`: loads the caller has just read and written (ingestMetrics), not read again.
+ * `snapshot`: cells and operations this instance already knows (see `WorldSnapshot`),
+ * used instead of reading them when the world is still at their revision.
  */
 export async function readWorldStateVersioned(
   store: StateStore,
   name: string,
   now: Date,
-  knownLoads?: ReadonlyMap<string, LoadDoc>,
-): Promise<(WorldState & { version: string }) | undefined> {
-  const side = Promise.all([knownLoads ?? readLoads(store, name), readAgentSeenAt(store)]);
+  known: { loads?: ReadonlyMap<string, LoadDoc>; snapshot?: WorldSnapshot; check?: boolean } = {},
+): Promise<(WorldState & { version: string; snapshot: WorldSnapshot; fromSnapshot: boolean }) | undefined> {
+  const side = Promise.all([known.loads ?? readLoads(store, name), readAgentSeenAt(store)]);
   const [read, overrides] = await Promise.all([store.getVersioned(paths.world(name)), readOverrides(store)]);
   if (!read) {
     await side.catch(() => undefined);
@@ -160,10 +165,124 @@ export async function readWorldStateVersioned(
   const world = parseWorld(read.data, name);
   // Ended operations matter only as far back as this world's cool-down and rate limits look.
   const since = new Date(now.getTime() - operationsLookbackMs(effectiveScaling(world, overrides))).toISOString();
+  const usable = known.snapshot && snapshotCovers(known.snapshot, world, since) ? known.snapshot : undefined;
   const [cells, operations, [loads, agentSeenAt]] = await Promise.all([
-    readCells(store, name),
-    readLiveOperations(store, name, since),
+    // Copies: the pass's planners get objects of their own, as from a read.
+    usable ? structuredClone(usable.cells) : readCells(store, name),
+    usable ? structuredClone(liveOperations(usable.operations, since)) : readLiveOperations(store, name, since),
     side,
   ]);
-  return { world, cells: applyLoads(cells, loads), operations, overrides, agentSeenAt, version: read.version };
+  if (usable && known.check) await checkSnapshot(store, name, read.version, since, cells, operations);
+  // Read after the world, so they are at least as new as its revision: any newer write also
+  // moved the revision on, and a snapshot keyed by this one is then never used.
+  const snapshot: WorldSnapshot = {
+    generation: world.createdAt,
+    revision: world.revision ?? 0,
+    since,
+    cells,
+    operations,
+  };
+  return {
+    world,
+    cells: applyLoads([...cells], loads),
+    operations: [...operations],
+    overrides,
+    agentSeenAt,
+    version: read.version,
+    snapshot,
+    fromSnapshot: usable !== undefined,
+  };
+}
+
+/**
+ * A world's cells (as stored, without their loads) and live operations as one instance
+ * last read or wrote them, with the world `revision` they belong to. Every write of a
+ * cell or an operation also moves the world's revision on (a pass's conditional batch, a
+ * manual operation's transaction), so while the world document is at that revision
+ * they are what a read would return: a pass that finds it so skips its second round trip.
+ */
+export interface WorldSnapshot {
+  /** The world's `createdAt`: a world deleted and applied again starts its revisions anew. */
+  generation: string;
+  revision: number;
+  /** The look-back the operations were read with: usable for passes looking back no further. */
+  since: string;
+  cells: readonly CellDoc[];
+  operations: readonly OperationDoc[];
+}
+
+/** Fails when what a snapshot says differs from a read of the store (FF_CHECK_SNAPSHOTS). */
+async function checkSnapshot(
+  store: StateStore,
+  name: string,
+  version: string,
+  since: string,
+  cells: readonly CellDoc[],
+  operations: readonly OperationDoc[],
+): Promise<void> {
+  const [read, ops] = await Promise.all([readCells(store, name), readLiveOperations(store, name, since)]);
+  if (stable({ cells, operations }) === stable({ cells: read, operations: ops })) return;
+  // Another writer may have come in since the world was read: then this read proves nothing
+  // (and the pass's commit is refused anyway). With the world unchanged, it is a divergence.
+  const again = await store.getVersioned(paths.world(name));
+  if (again?.version === version) {
+    throw new FleetError('INTERNAL', `the snapshot of world ${name} differs from the store`, {
+      details: { snapshot: { cells, operations }, store: { cells: read, operations: ops } },
+    });
+  }
+}
+
+/** JSON with keys in order: equal for equal documents, whatever order their fields were set in. */
+const stable = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x,
+  );
+
+function snapshotCovers(s: WorldSnapshot, world: WorldDoc, since: string): boolean {
+  return s.generation === world.createdAt && s.revision === (world.revision ?? 0) && s.since <= since;
+}
+
+/** The snapshot's operations as `readLiveOperations` would return them for `since`. */
+function liveOperations(ops: readonly OperationDoc[], since: string): OperationDoc[] {
+  const active = ops.filter((o) => o.completedAt === null);
+  const ended = ops
+    .filter((o) => o.completedAt !== null && o.completedAt >= since)
+    .sort((a, b) => (a.completedAt! < b.completedAt! ? 1 : a.completedAt! > b.completedAt! ? -1 : 0))
+    .slice(0, OPERATIONS_LOOKBACK);
+  return [...active, ...ended].sort(newestFirst);
+}
+
+/**
+ * The snapshot after a committed batch that bumped the world to `revision`: cells and
+ * operations as the writes leave them in the store. A created cell is stored whole; an
+ * updated one keeps its stored `load` (see `writeCell`), and a field left undefined is
+ * not written. Each is parsed as a read would parse it.
+ */
+export function snapshotAfter(
+  before: WorldSnapshot,
+  revision: number,
+  created: readonly CellDoc[],
+  updated: readonly CellDoc[],
+  operations: readonly OperationDoc[],
+): WorldSnapshot {
+  const cells = new Map(before.cells.map((c) => [c.id, c]));
+  const stored = (c: unknown): CellDoc => parseCell(JSON.parse(JSON.stringify(c)) as DocData, 'snapshot');
+  for (const c of created) cells.set(c.id, stored(c));
+  for (const c of updated) {
+    const { load: _load, ...control } = c;
+    cells.set(c.id, stored({ ...cells.get(c.id), ...control }));
+  }
+  const ops = new Map(before.operations.map((o) => [o.id, o]));
+  for (const o of operations)
+    ops.set(o.id, parseOrThrow(OperationDocSchema, JSON.parse(JSON.stringify(o)) as DocData, 'snapshot'));
+  return {
+    generation: before.generation,
+    revision,
+    since: before.since,
+    // In document-id order, as a read lists them.
+    cells: [...cells.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    operations: [...ops.values()].sort(newestFirst),
+  };
 }

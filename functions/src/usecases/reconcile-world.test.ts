@@ -4,7 +4,9 @@ import { ApiRouter } from '../api/router';
 import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
 import { applyWorld, readyReport } from '../testing/worlds';
-import { conditionalOnWorld, reconcileWithReports } from './reconcile-world';
+import { readLiveOperations } from '../store/operations';
+import { readCells, readWorldStateVersioned } from '../store/world-state';
+import { conditionalOnWorld, knownSnapshot, reconcileWithReports } from './reconcile-world';
 
 describe('conditionalOnWorld', () => {
   const W = 'worlds/w';
@@ -112,5 +114,74 @@ describe('reconcile passes commit optimistically', () => {
     await expect(
       deps.store.batch(conditionalOnWorld([], paths.world('w'), read.version, before)),
     ).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
+
+describe('a pass reuses what its instance knows of the world', () => {
+  /** A world of two Pending cells, reconciled once by `deps`; `lists` records the collections read since. */
+  async function setup(checkSnapshots: boolean) {
+    const deps = memoryDeps({ ids: new SeqIds(), checkSnapshots });
+    expect((await applyWorld(deps)).status).toBe(201);
+    await reconcileWithReports(deps, { world: 'w', reason: 'test', correlationId: 'c' }, deps.log, []);
+    const lists: string[] = [];
+    const list = deps.store.list.bind(deps.store);
+    deps.store.list = (collection, query) => {
+      lists.push(collection);
+      return list(collection, query);
+    };
+    const report = (d: typeof deps, cell: string) =>
+      reconcileWithReports(d, { world: 'w', reason: 'report', correlationId: 'c' }, d.log, [readyReport(cell)]);
+    const cell = async (id: string) => CellDocSchema.parse(await deps.store.get(paths.cell('w', id)));
+    return { deps, lists, report, cell };
+  }
+  const readsCellsOrOperations = (lists: string[]) =>
+    lists.filter((c) => c === paths.cells('w') || c === paths.operations('w'));
+
+  it('after its own commit, reads neither cells nor operations, and decides as a read would', async () => {
+    const { deps, lists, report, cell } = await setup(false);
+    expect(await report(deps, 'r0c0')).toBe('ok');
+    expect(await report(deps, 'r0c1')).toBe('ok');
+    expect(readsCellsOrOperations(lists)).toEqual([]);
+    expect((await cell('r0c0')).state).toBe('Ready');
+    expect((await cell('r0c1')).state).toBe('Ready');
+    // What it kept is what the store holds.
+    const snapshot = knownSnapshot(deps, 'w')!;
+    expect(snapshot.revision).toBe(WorldDocSchema.parse(await deps.store.get(paths.world('w'))).revision);
+    expect(snapshot.cells).toEqual(await readCells(deps.store, 'w'));
+    expect(snapshot.operations).toEqual(await readLiveOperations(deps.store, 'w', snapshot.since));
+  });
+
+  it('after another instance committed, reads them again', async () => {
+    const { deps, lists, report, cell } = await setup(false);
+    const other = memoryDeps({ store: deps.store, ids: new SeqIds() });
+    expect(await report(other, 'r0c1')).toBe('ok');
+    lists.length = 0;
+    expect(await report(deps, 'r0c0')).toBe('ok');
+    expect(readsCellsOrOperations(lists).sort()).toEqual([
+      paths.cells('w'),
+      paths.operations('w'),
+      paths.operations('w'),
+    ]);
+    // The other instance's change is kept, not overwritten by a stale copy.
+    expect((await cell('r0c1')).state).toBe('Ready');
+    expect((await cell('r0c0')).state).toBe('Ready');
+  });
+
+  it('a world applied again (a new generation) is read afresh, even at the same revision', async () => {
+    const { deps, lists } = await setup(false);
+    const known = knownSnapshot(deps, 'w')!;
+    lists.length = 0;
+    const read = await readWorldStateVersioned(deps.store, 'w', new Date(), {
+      snapshot: { ...known, generation: '2020-01-01T00:00:00.000Z' },
+    });
+    expect(read?.fromSnapshot).toBe(false);
+    expect(readsCellsOrOperations(lists)).not.toEqual([]);
+  });
+
+  it('with checkSnapshots, a cell written without moving the world on fails the pass instead of being missed', async () => {
+    const { deps, report } = await setup(true);
+    // Breaks the invariant every writer keeps: a cell changed, the world's revision not.
+    await deps.store.update(paths.cell('w', 'r0c1'), { state: 'Failed' });
+    await expect(report(deps, 'r0c0')).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 });

@@ -15,6 +15,7 @@ import {
   warmPoolSize,
   type AgentCommand,
   type AgentReport,
+  type CellDoc,
   type LoadDoc,
   type ReportsApplied,
   type TickPlan,
@@ -28,7 +29,7 @@ import {
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
 import { writeEvents } from '../store/records';
-import { readWorldStateVersioned, writeCell } from '../store/world-state';
+import { readWorldStateVersioned, snapshotAfter, writeCell, type WorldSnapshot } from '../store/world-state';
 import { cellBilling } from '../store/tenants';
 
 const PRINCIPAL = 'system:reconcileWorld';
@@ -117,6 +118,21 @@ const pending = new WeakMap<Deps, Map<string, AgentReport[]>>();
 /** Load documents this instance just wrote, per world, for its next pass to use instead of reading them. */
 const knownLoads = new WeakMap<Deps, Map<string, ReadonlyMap<string, LoadDoc>>>();
 
+/** What this instance last read or wrote of each world's cells and operations (see `WorldSnapshot`). */
+const snapshots = new WeakMap<Deps, Map<string, WorldSnapshot>>();
+
+/** The snapshot this instance's next pass of `world` starts from (tests compare it with a fresh read). */
+export function knownSnapshot(deps: Deps, world: string): WorldSnapshot | undefined {
+  return snapshots.get(deps)?.get(world);
+}
+
+function keepSnapshot(deps: Deps, world: string, snapshot: WorldSnapshot | undefined): void {
+  let perDeps = snapshots.get(deps);
+  if (!perDeps) snapshots.set(deps, (perDeps = new Map<string, WorldSnapshot>()));
+  if (snapshot) perDeps.set(world, snapshot);
+  else perDeps.delete(world);
+}
+
 /**
  * Hands the world's next pass in this instance the load documents as just written
  * (ingestMetrics read them all and wrote the changed ones): at 64 cells the loads are
@@ -186,24 +202,27 @@ async function reconcileOnce(
   let readMs = 0;
   let commitMs = 0;
   let result: { state: WorldState; plan: TickPlan; reported: ReportsApplied } | undefined;
+  let cachedReads = 0;
   const loads = knownLoads.get(deps)?.get(msg.world);
   knownLoads.get(deps)?.delete(msg.world);
   while (!result) {
     attempts += 1;
     const readStart = performance.now();
     // A retry reads everything: another writer came first.
-    const read = await readWorldStateVersioned(
-      deps.store,
-      msg.world,
-      deps.clock.now(),
-      attempts === 1 ? loads : undefined,
-    );
+    const read = await readWorldStateVersioned(deps.store, msg.world, deps.clock.now(), {
+      loads: attempts === 1 ? loads : undefined,
+      snapshot: knownSnapshot(deps, msg.world),
+      check: deps.checkSnapshots,
+    });
     readMs += performance.now() - readStart;
     if (!read) {
+      keepSnapshot(deps, msg.world, undefined);
       log.debug({ world: msg.world, reports: reports.length }, 'world gone; nothing to reconcile');
       return 'stale';
     }
-    const { version, ...state } = read;
+    const { version, snapshot, fromSnapshot, ...state } = read;
+    keepSnapshot(deps, msg.world, snapshot);
+    if (fromSnapshot) cachedReads += 1;
     // The periodic sweep also asks the agent to confirm the cells it should run: a cell that
     // vanished while nobody watched (its agent was down, say) is found this way, by evidence.
     if (msg.reason === 'sentinel' && attempts === 1)
@@ -247,6 +266,19 @@ async function reconcileOnce(
       );
     commitMs += performance.now() - commitStart;
     if (!refused) {
+      keepSnapshot(
+        deps,
+        msg.world,
+        plan.finalizeDelete
+          ? undefined
+          : snapshotAfter(
+              snapshot,
+              (state.world.revision ?? 0) + 1,
+              plan.createCells,
+              [...plan.updateCells, ...reportedOnly(reported, plan)],
+              plan.operations,
+            ),
+      );
       result = { state: after, plan, reported };
       break;
     }
@@ -305,6 +337,8 @@ async function reconcileOnce(
         readMs: Math.round(readMs),
         commitMs: Math.round(commitMs),
         attempts,
+        // Reads whose cells and operations came from this instance's snapshot.
+        cachedReads,
         publishMs: Math.round(performance.now() - committedAt),
       },
     },
@@ -346,8 +380,7 @@ function persist(tx: TransactionWrites, state: WorldState, plan: TickPlan, now: 
  * correlation id and agent.
  */
 function persistReports(tx: TransactionWrites, reported: ReportsApplied, plan: TickPlan, now: Date, deps: Deps): void {
-  const planned = new Set([...plan.createCells, ...plan.updateCells].map((c) => c.id));
-  for (const c of reported.cells) if (reported.changed.has(c.id) && !planned.has(c.id)) writeCell(tx, true, c);
+  for (const c of reportedOnly(reported, plan)) writeCell(tx, true, c);
   for (const { report, events } of reported.applied) {
     writeEvents(tx, events, {
       world: report.world,
@@ -357,6 +390,12 @@ function persistReports(tx: TransactionWrites, reported: ReportsApplied, plan: T
       ids: deps.ids,
     });
   }
+}
+
+/** Cells the reports changed that the plan does not write itself. */
+function reportedOnly(reported: ReportsApplied, plan: TickPlan): CellDoc[] {
+  const planned = new Set([...plan.createCells, ...plan.updateCells].map((c) => c.id));
+  return reported.cells.filter((c) => reported.changed.has(c.id) && !planned.has(c.id));
 }
 
 function logStale(log: Deps['log'], stale: readonly AgentReport[]): void {
