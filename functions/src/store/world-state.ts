@@ -272,7 +272,9 @@ export function snapshotAfter(
   for (const c of created) cells.set(c.id, stored(c));
   for (const c of updated) {
     const { load: _load, ...control } = c;
-    cells.set(c.id, stored({ ...cells.get(c.id), ...control }));
+    // An update leaves a field it does not name, or names as undefined, as it was (ignoreUndefinedProperties).
+    const written = Object.fromEntries(Object.entries(control).filter(([, v]) => v !== undefined));
+    cells.set(c.id, stored({ ...cells.get(c.id), ...written }));
   }
   const ops = new Map(before.operations.map((o) => [o.id, o]));
   for (const o of operations)
