@@ -375,6 +375,40 @@ describe('Agent sync: orphans', () => {
   );
 });
 
+describe('Agent sync: a world deleted and applied again', () => {
+  it('a cell of its earlier generation is neither the one serving nor kept: reported missing, then stopped as an orphan', async () => {
+    let now = 1_000_000;
+    const t = setup({ monotonic: () => now, orphanAfterMs: 10_000 });
+    await t.agent.start();
+    await t.agent.execute(start('r0c0', 1, 'g0')); // the world before it was deleted (its stop lost)
+    await t.agent.execute(sync([['r0c0', 1]])); // the world applied again (generation g1) believes r0c0#1 serving
+    expect(
+      t
+        .reports()
+        .filter((r) => r.kind === 'exited')
+        .map((r) => [r.cell, r.incarnation, r.reason]),
+    ).toEqual([['r0c0', 1, expect.stringMatching(/^NotRunning/)]]);
+    now += 20_000;
+    await t.agent.execute(sync([['r0c0', 1]]));
+    expect(t.driver.stops.map((s) => [s.cell, s.reason])).toEqual([['r0c0', expect.stringMatching(/^Orphan/)]]);
+    await t.agent.stop();
+  });
+
+  it("a start of the new generation replaces the old one's cell of the same name and incarnation", async () => {
+    const t = setup();
+    await t.agent.start();
+    await t.agent.execute(start('r0c0', 1, 'g0'));
+    await until('ready', () => t.driver.list().some((c) => c.phase === 'ready'));
+    await t.agent.execute(start('r0c0', 1, 'g1'));
+    await until('the new one ready', () => t.driver.list().some((c) => c.generation === 'g1' && c.phase === 'ready'));
+    // And a late start of the deleted world changes nothing.
+    await t.agent.execute(start('r0c0', 1, 'g0'));
+    expect(t.driver.list()).toEqual([expect.objectContaining({ cell: 'r0c0', incarnation: 1, generation: 'g1' })]);
+    expect(t.reports().filter((r) => r.kind === 'exited' || r.kind === 'stopped')).toEqual([]);
+    await t.agent.stop();
+  });
+});
+
 describe('Agent health probes', () => {
   it('kills a hung cell after `failures` failed probes in a row, and reports it exited (a crash, not a stop)', async () => {
     const t = setup();

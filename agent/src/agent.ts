@@ -17,6 +17,8 @@ import {
   type DriverEvent,
   type MetricsSink,
   type SubscriptionHandle,
+  compareGenerations,
+  type CellRuntimeStatus,
 } from '@fleetforge/shared';
 import type { Logger } from '@fleetforge/functions/adapters';
 import type { z } from 'zod';
@@ -339,10 +341,12 @@ export class Agent {
     if (!this.adopted) throw new Error('sync before adoption completed');
     const keep = new Set(c.keep.map((k) => `${k.cell}#${k.incarnation}`));
     const now = this.mono();
+    // A cell of an earlier generation of this world (deleted and applied again) is none of these.
+    const current = (r: CellRuntimeStatus) => compareGenerations(r.generation, c.generation) >= 0;
     for (const r of this.opts.driver.list()) {
       if (r.world !== c.world) continue;
       const key = `${r.world}/${r.cell}#${r.incarnation}`;
-      if (keep.has(`${r.cell}#${r.incarnation}`)) {
+      if (keep.has(`${r.cell}#${r.incarnation}`) && current(r)) {
         this.orphanSuspects.delete(key);
         continue;
       }
@@ -360,7 +364,7 @@ export class Agent {
     }
     for (const want of c.cells) {
       const running = this.running(c.world, want.cell);
-      if (running && running.incarnation >= want.incarnation) continue;
+      if (running && running.incarnation >= want.incarnation && current(running)) continue;
       if (this.tombstones.has(tombKey(c.world, c.generation, want.cell, want.incarnation))) continue;
       log.warn({ cell: want.cell, incarnation: want.incarnation }, 'a cell believed serving does not run here');
       this.opts.metrics.inc('fleetforge_agent_sync_missing_total', { driver: this.opts.driver.name });

@@ -110,6 +110,7 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
         endpoint: ready.endpoint,
         tenant: null,
         tier: null,
+        generation: null,
       },
     ]);
 
@@ -231,6 +232,31 @@ describe('KubernetesDriver on a real API server, as the agent identity', () => {
     expect(b.events.find((e) => e.kind === 'exited')).toMatchObject({ incarnation: 1, requested: true });
     expect((await podsOf('kd-idem')).map((p) => p.metadata!.labels![LABELS.incarnation])).toEqual(['2']);
     await b.d.stop('kd-idem', 'r0c0', 'done');
+  });
+
+  it('a start for the world applied again replaces the pod of the same name and incarnation, silently; a late start of the old world is ignored', async () => {
+    const before = '2026-12-01T10:00:00.000Z';
+    const after = '2026-12-01T10:05:00.000Z';
+    const { d, events } = driver('kd-gen');
+    await d.start(spec('kd-gen', 'r0c0', { generation: before }));
+    await until('ready', () => find(events, 'ready', 'r0c0'));
+    const [old] = await podsOf('kd-gen');
+    events.length = 0;
+
+    await d.start(spec('kd-gen', 'r0c0', { generation: after }));
+    await until('the new pod ready', () => find(events, 'ready', 'r0c0'));
+    const pods = await podsOf('kd-gen');
+    expect(pods.map((p) => p.metadata!.uid)).not.toContain(old!.metadata!.uid);
+    expect(pods.map((p) => p.spec!.containers[0]!.env!.find((e) => e.name === 'FF_WORLD_GENERATION')?.value)).toEqual([
+      after,
+    ]);
+    expect(d.list().filter((c) => c.world === 'kd-gen')).toMatchObject([{ cell: 'r0c0', generation: after }]);
+    // The old pod's end is not reported: (kd-gen, r0c0, 1) names the new cell now.
+    expect(events.filter((e) => e.kind === 'exited')).toEqual([]);
+
+    await d.start(spec('kd-gen', 'r0c0', { generation: before }));
+    expect((await podsOf('kd-gen')).map((p) => p.metadata!.uid)).toEqual(pods.map((p) => p.metadata!.uid));
+    await d.stop('kd-gen', 'r0c0', 'done');
   });
 
   it('never reports ready for a cell that never becomes ready', async () => {

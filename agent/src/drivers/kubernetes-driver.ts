@@ -16,6 +16,8 @@ import {
   type Driver,
   type DriverEvent,
   type Tier,
+  compareGenerations,
+  knownGeneration,
 } from '@fleetforge/shared';
 import { cellEnv } from './cell-env';
 
@@ -70,6 +72,10 @@ interface CellPod {
   correlationId: string;
   tenant: string | null;
   tier: Tier | null;
+  /** The world generation it runs for (null: not known, a pod from before generations). */
+  generation: string | null;
+  /** Stopped for a newer generation of its world: its exit is not reported (its name now means the new cell). */
+  superseded: boolean;
   endpoint: string | null;
   stopRequested: string | null;
   /** Seen in a list or watch: only then can its absence from a list mean it is gone. */
@@ -292,6 +298,7 @@ export class KubernetesDriver implements Driver {
       incarnation,
       correlationId: pod.metadata?.annotations?.[ANNOTATIONS.correlationId] ?? `adopted-${pod.metadata!.name!}`,
       ...billingOf(pod.metadata?.annotations),
+      generation: knownGeneration(env.FF_WORLD_GENERATION),
     });
     this.log('adopted a running cell pod', { pod: p.name });
     return p;
@@ -299,13 +306,14 @@ export class KubernetesDriver implements Driver {
 
   private track(
     name: string,
-    ref: Pick<CellPod, 'world' | 'cell' | 'incarnation' | 'correlationId' | 'tenant' | 'tier'>,
+    ref: Pick<CellPod, 'world' | 'cell' | 'incarnation' | 'correlationId' | 'tenant' | 'tier' | 'generation'>,
   ): CellPod {
     let markGone!: () => void;
     const p: CellPod = {
       name,
       uid: undefined,
       ...ref,
+      superseded: false,
       endpoint: null,
       stopRequested: null,
       observed: false,
@@ -323,6 +331,7 @@ export class KubernetesDriver implements Driver {
   private exited(p: CellPod, pod: V1Pod | null): void {
     if (p.emitted.exited) return;
     p.emitted.exited = true;
+    if (p.superseded) return;
     const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
     this.emit({
       kind: 'exited',
@@ -370,13 +379,20 @@ export class KubernetesDriver implements Driver {
         endpoint: p.endpoint,
         tenant: p.tenant,
         tier: p.tier,
+        generation: p.generation,
       }));
   }
 
   async start(spec: CellRunSpec): Promise<void> {
     await this.connect();
     const cur = this.current(spec.world, spec.cell);
-    if (cur) {
+    const generation = compareGenerations(cur?.generation, spec.generation);
+    if (cur && generation > 0) return; // a start for a world deleted since: this pod is its successor's
+    if (cur && generation < 0) {
+      // The world was deleted and applied again: same name, maybe the same incarnation, another cell.
+      cur.superseded = true;
+      await this.stopPod(cur, 'its world was deleted and applied again');
+    } else if (cur) {
       if (cur.incarnation > spec.incarnation) return; // stale command
       if (cur.incarnation === spec.incarnation && !cur.stopRequested) {
         // Idempotent: say again what is true now.
@@ -398,6 +414,7 @@ export class KubernetesDriver implements Driver {
       correlationId,
       tenant: spec.tenant ?? null,
       tier: spec.tier ?? null,
+      generation: knownGeneration(spec.generation),
     });
     const created = this.createPod(this.podFor(spec, name, owner));
     p.created = created.catch(() => undefined);

@@ -118,6 +118,30 @@ describe('ProcessDriver warm pool (real cell processes)', () => {
     expect(d.pids()).toHaveLength(1); // the serving cell is untouched
   });
 
+  it('a start for a world applied again replaces the cell of the same name and incarnation, silently; a late start of the old world is ignored', async () => {
+    const before = '2026-12-01T10:00:00.000Z';
+    const after = '2026-12-01T10:05:00.000Z';
+    const { d, events } = driver();
+    await d.start({ ...spec('r0c0'), generation: before });
+    await readyEndpoint(events, 'r0c0');
+    const [old] = d.pids();
+    events.length = 0;
+
+    await d.start({ ...spec('r0c0'), generation: after, boundary: { x: 0, y: 0, width: 50, height: 50 } });
+    await readyEndpoint(events, 'r0c0');
+    expect(alive(old!)).toBe(false);
+    expect(d.pids()).not.toContain(old);
+    expect(d.list()).toEqual([expect.objectContaining({ cell: 'r0c0', incarnation: 1, generation: after })]);
+    // The old process's exit is not reported: (w1, r0c0, 1) names the new cell now.
+    expect(events.filter((e) => e.kind === 'exited')).toEqual([]);
+    const info = (await (await fetch(`${d.list()[0]!.endpoint!}/v1/info`)).json()) as { boundary: unknown };
+    expect(info.boundary).toEqual({ x: 0, y: 0, width: 50, height: 50 });
+
+    const [current] = d.pids();
+    await d.start({ ...spec('r0c0'), generation: before });
+    expect(d.pids()).toEqual([current]);
+  });
+
   it('a restarted agent adopts a warm-born cell and stops the idle ones the old agent left', async () => {
     const first = driver();
     first.d.setWarmTarget(2);

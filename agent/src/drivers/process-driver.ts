@@ -10,6 +10,8 @@ import {
   type Driver,
   type DriverEvent,
   type MetricsSink,
+  compareGenerations,
+  knownGeneration,
 } from '@fleetforge/shared';
 import { HttpCellClient } from '../cell-client';
 import { WarmRecordSchema } from '../cell/assign';
@@ -31,6 +33,8 @@ export const CellRecordSchema = z.strictObject({
   tier: TierSchema.nullable().default(null),
   /** Started from the warm pool: where it listened while idle (an assignment lost with its agent shows there). */
   warmEndpoint: z.string().url().nullable().default(null),
+  /** The world's generation it was started for (see CellRunSpec); records from before generations have none. */
+  generation: z.string().min(1).nullable().default(null),
 });
 export type CellRecord = z.infer<typeof CellRecordSchema>;
 
@@ -50,6 +54,8 @@ interface Running {
   /** Set when the agent kills it after failed probes: reported as a crash, not a stop. */
   killReason: string | null;
   done: boolean;
+  /** Stopped for a newer generation of its world: its exit is not reported (its name now means the new cell). */
+  superseded: boolean;
   exited: Promise<void>;
   markExited: () => void;
   base: string;
@@ -263,6 +269,7 @@ export class ProcessDriver implements Driver {
       endpoint: r.endpoint,
       tenant: r.record.tenant,
       tier: r.record.tier,
+      generation: r.record.generation,
     }));
   }
 
@@ -299,6 +306,7 @@ export class ProcessDriver implements Driver {
       stopRequested: null,
       killReason: null,
       done: false,
+      superseded: false,
       exited: new Promise<void>((res) => (markExited = res)),
       markExited: () => markExited(),
       base,
@@ -313,13 +321,14 @@ export class ProcessDriver implements Driver {
     const k = key(r.record.world, r.record.cell);
     if (this.cells.get(k) === r) this.cells.delete(k);
     removeRecord(r.base);
-    this.emit({
-      kind: 'exited',
-      ...this.ref(r.record),
-      exitCode,
-      requested: r.stopRequested !== null && r.killReason === null,
-      reason: r.killReason ?? r.stopRequested ?? why,
-    });
+    if (!r.superseded)
+      this.emit({
+        kind: 'exited',
+        ...this.ref(r.record),
+        exitCode,
+        requested: r.stopRequested !== null && r.killReason === null,
+        reason: r.killReason ?? r.stopRequested ?? why,
+      });
     r.markExited();
   }
 
@@ -409,7 +418,13 @@ export class ProcessDriver implements Driver {
     await this.adopt();
     const k = key(spec.world, spec.cell);
     const current = this.cells.get(k);
-    if (current) {
+    const generation = compareGenerations(current?.record.generation, spec.generation);
+    if (current && generation > 0) return; // a start for a world deleted since: this cell is its successor's
+    if (current && generation < 0) {
+      // The world was deleted and applied again: same name, maybe the same incarnation, another cell.
+      current.superseded = true;
+      await this.stopRunning(current, 'its world was deleted and applied again');
+    } else if (current) {
       if (current.record.incarnation > spec.incarnation) return; // stale command
       if (current.record.incarnation === spec.incarnation && !current.stopRequested && !current.killReason) {
         // Idempotent: say again what is true now.
@@ -433,6 +448,7 @@ export class ProcessDriver implements Driver {
       tenant: spec.tenant ?? null,
       tier: spec.tier ?? null,
       warmEndpoint: null,
+      generation: knownGeneration(spec.generation),
     });
     const warm = this.takeWarm();
     let r = warm

@@ -1,4 +1,5 @@
 import { containsPoint } from '../world/geometry';
+import { compareGenerations, knownGeneration } from '../world/generation';
 import type {
   CellClient,
   CellRunSpec,
@@ -57,11 +58,20 @@ export class FakeDriver implements Driver {
     const key = `${spec.world}/${spec.cell}`;
     const current = this.cells.get(key);
     const endpoint = `${PREFIX}${key}`;
-    if (current && current.incarnation === spec.incarnation) {
+    // As the real drivers: a start of a deleted world is ignored; a cell of one is replaced, silently.
+    const generation = compareGenerations(current?.generation, spec.generation);
+    if (current && generation > 0) return;
+    if (current && generation === 0 && current.incarnation === spec.incarnation) {
       if (current.phase === 'ready') this.emit({ ...this.ref(spec), kind: 'ready', endpoint });
       return;
     }
-    this.cells.set(key, { ...this.ref(spec), phase: 'starting', endpoint: null, spec });
+    this.cells.set(key, {
+      ...this.ref(spec),
+      phase: 'starting',
+      endpoint: null,
+      generation: knownGeneration(spec.generation),
+      spec,
+    });
     this.emit({ ...this.ref(spec), kind: 'started' });
     if (spec.neverReady) return;
     setTimeout(

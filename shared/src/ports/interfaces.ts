@@ -213,6 +213,8 @@ export interface CellRuntimeStatus {
   /** What it was started with (kept across agent restarts where the driver can); absent: the platform tenant. */
   tenant?: string | null;
   tier?: Tier | null;
+  /** The world generation it was started for (null or absent: not known). */
+  generation?: string | null;
 }
 
 /**

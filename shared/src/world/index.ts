@@ -4,3 +4,4 @@ export * from './model';
 export * from './load-history';
 export * from './world';
 export * from './apply';
+export * from './generation';
