@@ -407,6 +407,27 @@ describe('Agent sync: a world deleted and applied again', () => {
     expect(t.reports().filter((r) => r.kind === 'exited' || r.kind === 'stopped')).toEqual([]);
     await t.agent.stop();
   });
+
+  it("a late stop of the deleted world leaves the new world's cell of that name running", async () => {
+    const t = setup();
+    await t.agent.start();
+    await t.agent.execute(start('r0c0', 1, 'g1'));
+    await until('ready', () => t.driver.list().some((c) => c.phase === 'ready'));
+    for (const incarnation of [1, 3])
+      await t.agent.execute({
+        kind: 'stop',
+        commandId: `s${incarnation}`,
+        world: W,
+        cell: 'r0c0',
+        incarnation,
+        reason: 'WorldDeleted',
+        generation: 'g0',
+        correlationId: 'c',
+      });
+    expect(t.driver.stops).toEqual([]);
+    expect(t.driver.list()).toEqual([expect.objectContaining({ cell: 'r0c0', generation: 'g1', phase: 'ready' })]);
+    await t.agent.stop();
+  });
 });
 
 describe('Agent health probes', () => {

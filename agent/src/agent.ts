@@ -257,7 +257,11 @@ export class Agent {
         case 'stop': {
           this.tombstone(c.world, c.generation, c.cell, c.incarnation);
           const running = this.running(c.world, c.cell);
-          if (running && running.incarnation > c.incarnation) {
+          // A stop of an older incarnation, or of the world before it was deleted and applied again.
+          if (
+            running &&
+            (running.incarnation > c.incarnation || compareGenerations(running.generation, c.generation) > 0)
+          ) {
             log.info({ running: running.incarnation, asked: c.incarnation }, 'stale stop ignored');
           } else if (running) {
             await this.opts.driver.stop(c.world, c.cell, c.reason);

@@ -167,9 +167,8 @@ export async function readWorldStateVersioned(
   const since = new Date(now.getTime() - operationsLookbackMs(effectiveScaling(world, overrides))).toISOString();
   const usable = known.snapshot && snapshotCovers(known.snapshot, world, since) ? known.snapshot : undefined;
   const [cells, operations, [loads, agentSeenAt]] = await Promise.all([
-    // Copies: the pass's planners get objects of their own, as from a read.
-    usable ? structuredClone(usable.cells) : readCells(store, name),
-    usable ? structuredClone(liveOperations(usable.operations, since)) : readLiveOperations(store, name, since),
+    usable ? usable.cells : readCells(store, name),
+    usable ? liveOperations(usable.operations, since) : readLiveOperations(store, name, since),
     side,
   ]);
   if (usable && known.check) await checkSnapshot(store, name, read.version, since, cells, operations);
@@ -184,8 +183,9 @@ export async function readWorldStateVersioned(
   };
   return {
     world,
-    cells: applyLoads([...cells], loads),
-    operations: [...operations],
+    // Copies: the pass's planners get objects of their own, never the snapshot's.
+    cells: applyLoads(structuredClone([...cells]), loads),
+    operations: structuredClone([...operations]),
     overrides,
     agentSeenAt,
     version: read.version,
