@@ -56,6 +56,16 @@ const start = (cell: string, incarnation = 1, generation = 'g1'): AgentCommand =
   warmPool: null,
   correlationId: 'corr',
 });
+const stopCmd = (cell: string, incarnation = 1, generation = 'g1', reason = 'WorldDeleted'): AgentCommand => ({
+  kind: 'stop',
+  commandId: `s-${cell}-${incarnation}-${generation}`,
+  world: W,
+  cell,
+  incarnation,
+  reason,
+  generation,
+  correlationId: 'c',
+});
 const startOf = (cell: string) => start(cell) as Extract<AgentCommand, { kind: 'start' }>;
 const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));
 const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = cells): AgentCommand => ({
@@ -250,16 +260,7 @@ describe('Agent sync: positive evidence only', () => {
     const t = setup();
     await t.agent.start();
     await t.agent.execute(start('r0c0'));
-    await t.agent.execute({
-      kind: 'stop',
-      commandId: 's',
-      world: W,
-      cell: 'r0c0',
-      incarnation: 1,
-      reason: 'x',
-      generation: 'g1',
-      correlationId: 'c',
-    });
+    await t.agent.execute(stopCmd('r0c0', 1, 'g1', 'x'));
     await t.agent.execute(sync([['r0c0', 1]]));
     expect(t.reports().filter((r) => r.kind === 'exited')).toEqual([]);
     await t.agent.stop();
@@ -271,17 +272,7 @@ describe('Agent sync: positive evidence only', () => {
   ])('%s', async (_name, generation, outcome) => {
     const t = setup();
     await t.agent.start();
-    const stop: AgentCommand = {
-      kind: 'stop',
-      commandId: 's',
-      world: W,
-      cell: 'r0c0',
-      incarnation: 1,
-      reason: 'WorldDeleted',
-      generation: 'g1',
-      correlationId: 'c',
-    };
-    await t.agent.execute(stop); // nothing runs: answered "stopped" and remembered
+    await t.agent.execute(stopCmd('r0c0')); // nothing runs: answered "stopped" and remembered
     await t.agent.execute(start('r0c0', 1, generation));
     expect(t.reports().map((r) => r.kind)).toEqual(['stopped', outcome]);
     expect(t.driver.list().map((r) => r.cell)).toEqual(outcome === 'started' ? ['r0c0'] : []);
@@ -413,17 +404,7 @@ describe('Agent sync: a world deleted and applied again', () => {
     await t.agent.start();
     await t.agent.execute(start('r0c0', 1, 'g1'));
     await until('ready', () => t.driver.list().some((c) => c.phase === 'ready'));
-    for (const incarnation of [1, 3])
-      await t.agent.execute({
-        kind: 'stop',
-        commandId: `s${incarnation}`,
-        world: W,
-        cell: 'r0c0',
-        incarnation,
-        reason: 'WorldDeleted',
-        generation: 'g0',
-        correlationId: 'c',
-      });
+    for (const incarnation of [1, 3]) await t.agent.execute(stopCmd('r0c0', incarnation, 'g0'));
     expect(t.driver.stops).toEqual([]);
     expect(t.driver.list()).toEqual([expect.objectContaining({ cell: 'r0c0', generation: 'g1', phase: 'ready' })]);
     await t.agent.stop();

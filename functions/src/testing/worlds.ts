@@ -29,16 +29,33 @@ export async function applyWorld(deps: Deps, manifest: string = TWO_CELL_WORLD):
   });
 }
 
-/** Agent `a`'s `ready` report for incarnation 1 of `cell` in world `w`. */
-export function readyReport(cell: string, at: string = new Date().toISOString()): AgentReport {
+/** Splits `cell` of world `w` through the API (`POST …/cells/{cell}:split`) as an operator whose token it stores. */
+export async function splitCell(deps: Deps, cell: string): Promise<ApiResponse> {
+  await storeToken(deps.store, 'op', { name: 'op', role: 'operator', tenant: null, createdBy: 'test' }, new Date());
+  return new ApiRouter(deps).handle({
+    method: 'POST',
+    path: `/v1/worlds/w/cells/${cell}:split`,
+    query: {},
+    headers: { authorization: 'Bearer op', 'content-type': 'application/json' },
+    body: {},
+    rawBody: Buffer.from('{}'),
+  });
+}
+
+/** Agent `a`'s report about `cell` in world `w`: incarnation 1, sent now, unless `r` says otherwise. */
+export function agentReport(r: Partial<AgentReport> & Pick<AgentReport, 'kind' | 'cell'>): AgentReport {
   return AgentReportSchema.parse({
     agentId: 'a',
-    kind: 'ready',
     world: 'w',
-    cell,
     incarnation: 1,
-    at,
-    endpoint: `http://fake.invalid/${cell}`,
-    correlationId: `corr-${cell}`,
+    at: new Date().toISOString(),
+    endpoint: `http://fake.invalid/${r.cell}`,
+    correlationId: `corr-${r.cell}`,
+    ...r,
   });
+}
+
+/** Agent `a`'s `ready` report for incarnation 1 of `cell` in world `w`. */
+export function readyReport(cell: string, at: string = new Date().toISOString()): AgentReport {
+  return agentReport({ kind: 'ready', cell, at });
 }

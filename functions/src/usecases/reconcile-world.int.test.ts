@@ -1,13 +1,11 @@
 import pino from 'pino';
-import { AgentReportSchema, OperationDocSchema, paths, type AgentReport } from '@fleetforge/shared';
+import { OperationDocSchema, paths, type AgentReport } from '@fleetforge/shared';
 import { MemoryBus, RecordingMetricsSink, SeqIds, testProjectId } from '@fleetforge/shared/testing';
 import { FirestoreStateStore } from '../adapters/firestore-state-store';
-import { ApiRouter } from '../api/router';
-import { storeToken } from '../api/tokens';
 import { testDeps } from '../deps';
 import { readLiveOperations } from '../store/operations';
 import { readCells } from '../store/world-state';
-import { applyWorld } from '../testing/worlds';
+import { agentReport, applyWorld, splitCell } from '../testing/worlds';
 import { knownSnapshot, reconcileWithReports } from './reconcile-world';
 
 /**
@@ -32,16 +30,6 @@ describe('reconcile passes on the Firestore emulator reuse their snapshot', () =
       if (collection === paths.cells('w')) cellReads += 1;
       return list(collection, query);
     };
-    const report = (r: Partial<AgentReport> & Pick<AgentReport, 'kind' | 'cell'>): AgentReport =>
-      AgentReportSchema.parse({
-        agentId: 'a',
-        world: 'w',
-        incarnation: 1,
-        at: new Date().toISOString(),
-        endpoint: `http://fake.invalid/${r.cell}`,
-        correlationId: `corr-${r.cell}`,
-        ...r,
-      });
     const passReads: number[] = [];
     const pass = async (...reports: AgentReport[]) => {
       const before = cellReads;
@@ -57,23 +45,15 @@ describe('reconcile passes on the Firestore emulator reuse their snapshot', () =
 
     expect((await applyWorld(deps)).status).toBe(201);
     await pass();
-    await pass(report({ kind: 'started', cell: 'r0c0' }), report({ kind: 'ready', cell: 'r0c0' }));
-    await pass(report({ kind: 'ready', cell: 'r0c1' }));
+    await pass(agentReport({ kind: 'started', cell: 'r0c0' }), agentReport({ kind: 'ready', cell: 'r0c0' }));
+    await pass(agentReport({ kind: 'ready', cell: 'r0c1' }));
 
-    await storeToken(store, 'op', { name: 'op', role: 'operator', tenant: null, createdBy: 'test' }, new Date());
-    const split = await new ApiRouter(deps).handle({
-      method: 'POST',
-      path: '/v1/worlds/w/cells/r0c0:split',
-      query: {},
-      headers: { authorization: 'Bearer op', 'content-type': 'application/json' },
-      body: {},
-      rawBody: Buffer.from('{}'),
-    });
+    const split = await splitCell(deps, 'r0c0');
     expect(split.status).toBe(202);
     const op = OperationDocSchema.parse((split.body as { operation: unknown }).operation);
-    await pass(...op.targets.map((t) => report({ kind: 'ready', cell: t.id, incarnation: t.incarnation })));
-    await pass(report({ kind: 'handedOff', cell: 'r0c0', operation: op.id, moved: 0 }));
-    await pass(report({ kind: 'stopped', cell: 'r0c0', reason: 'handed off' }));
+    await pass(...op.targets.map((t) => agentReport({ kind: 'ready', cell: t.id, incarnation: t.incarnation })));
+    await pass(agentReport({ kind: 'handedOff', cell: 'r0c0', operation: op.id, moved: 0 }));
+    await pass(agentReport({ kind: 'stopped', cell: 'r0c0', reason: 'handed off' }));
 
     const done = OperationDocSchema.parse(await store.get(paths.operation('w', op.id)));
     expect(done.state).toBe('Completed');

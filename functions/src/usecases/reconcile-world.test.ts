@@ -1,9 +1,7 @@
 import { CellDocSchema, WorldDocSchema, paths, type WriteOp } from '@fleetforge/shared';
 import { SeqIds } from '@fleetforge/shared/testing';
-import { ApiRouter } from '../api/router';
-import { storeToken } from '../api/tokens';
 import { memoryDeps } from '../testing/memory-deps';
-import { applyWorld, readyReport } from '../testing/worlds';
+import { applyWorld, readyReport, splitCell } from '../testing/worlds';
 import { readLiveOperations } from '../store/operations';
 import { readCells, readWorldStateVersioned } from '../store/world-state';
 import { conditionalOnWorld, knownSnapshot, reconcileWithReports } from './reconcile-world';
@@ -100,15 +98,7 @@ describe('reconcile passes commit optimistically', () => {
     ).toBe('ok');
     const before = (await world()).revision ?? 0;
     const read = (await deps.store.getVersioned(paths.world('w')))!;
-    await storeToken(deps.store, 'op', { name: 'op', role: 'operator', tenant: null, createdBy: 'test' }, new Date());
-    const split = await new ApiRouter(deps).handle({
-      method: 'POST',
-      path: '/v1/worlds/w/cells/r0c0:split',
-      query: {},
-      headers: { authorization: 'Bearer op', 'content-type': 'application/json' },
-      body: {},
-      rawBody: Buffer.from('{}'),
-    });
+    const split = await splitCell(deps, 'r0c0');
     expect(split.status).toBe(202);
     expect((await world()).revision).toBeGreaterThan(before);
     await expect(
