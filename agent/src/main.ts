@@ -69,14 +69,12 @@ const AgentEnvSchema = z.object({
    */
   /** How long an agent report waits for others (a split's children become ready together) to share one message. */
   FF_REPORT_BATCH_MS: z.coerce.number().int().nonnegative().max(1000).default(5),
-  /** How long started/ready/handed-off reports wait while other starts or hand-offs of their operation are under way. */
+  /** How long started/ready/handed-off reports wait while other starts or hand-offs of their world are under way. */
   FF_REPORT_HOLD_MS: z.coerce.number().int().nonnegative().max(2000).default(500),
   FF_WARM_MIN: z.coerce.number().int().nonnegative().max(256).default(0),
   FF_WARM_MAX: z.coerce.number().int().nonnegative().max(256).default(16),
   /** Warm cells started at once while the pool refills (more: back sooner, but slower serving cells meanwhile). */
   FF_WARM_PARALLEL: z.coerce.number().int().positive().max(16).default(2),
-  /** How long after a split takes warm cells the pool starts refilling: its process starts wait until the hand-off is done. */
-  FF_WARM_REFILL_DELAY_MS: z.coerce.number().int().nonnegative().max(60_000).default(1500),
   FF_METER_TENANT: z.string().min(1).default('platform'),
   FF_METER_TIER: TierSchema.default('standard'),
   LOG_LEVEL: z.string().default('info'),
@@ -92,7 +90,6 @@ async function makeDriver(env: AgentEnv, log: Logger, metrics: MetricsSink): Pro
       sampleMs: env.FF_SAMPLE_MS,
       metrics,
       warmParallel: env.FF_WARM_PARALLEL,
-      warmRefillDelayMs: env.FF_WARM_REFILL_DELAY_MS,
       ...(cellExtraEnv ? { env: cellExtraEnv } : {}),
     });
   }
