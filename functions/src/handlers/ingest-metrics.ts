@@ -12,8 +12,8 @@ import {
 } from '@fleetforge/shared';
 import type { Deps } from '../deps';
 import type { Outcome } from '../pubsub-handler';
-import { knownSnapshot, reconcileWorld, rememberLoads } from '../usecases/reconcile-world';
-import { readCellsKnown } from '../store/world-state';
+import { reconcileWorld, rememberLoads } from '../usecases/reconcile-world';
+import { readCells } from '../store/world-state';
 
 /** A message whose newest sample is older than this is part of a backlog. */
 export const CATCH_UP_AFTER_MS = 2_500;
@@ -25,7 +25,7 @@ const lastPass = new WeakMap<Deps, Map<string, number>>();
 
 /**
  * Appends samples to each cell's load window (`worlds/{w}/loads/{cell}`): one read
- * of the world's cells (from this instance's snapshot while the world is at its revision) and loads, at most one write per cell per message, the
+ * of the world's cells and loads, at most one write per cell per message, the
  * window capped at LOAD_WINDOW_SIZE (older samples folded into its `history`, so
  * sustains longer than the window stay decidable). Samples for another incarnation, or not newer
  * than the window's last, are dropped. Then the world is reconciled, so scaling
@@ -35,10 +35,7 @@ const lastPass = new WeakMap<Deps, Map<string, number>>();
  * when most of its messages only store their samples, and decisions still follow.
  */
 export async function ingestMetrics(deps: Deps, msg: CellMetricsMessage, log: Deps['log']): Promise<Outcome> {
-  const [cells, loads] = await Promise.all([
-    readCellsKnown(deps.store, msg.world, knownSnapshot(deps, msg.world), deps.checkSnapshots),
-    deps.store.list(paths.loads(msg.world)),
-  ]);
+  const [cells, loads] = await Promise.all([readCells(deps.store, msg.world), deps.store.list(paths.loads(msg.world))]);
   const incarnation = new Map(cells.map((c) => [c.id, c.incarnation]));
   const current = new Map(
     loads.map((d) => {

@@ -234,29 +234,6 @@ async function checkSnapshot(
   }
 }
 
-/**
- * The world's cells as stored: from `snapshot` while the world is at its revision, so one
- * document is read instead of every cell (ingestMetrics, on every message, needs only their
- * incarnations). With `check`, a reused snapshot is compared with a read, as a pass does.
- */
-export async function readCellsKnown(
-  store: StateStore,
-  name: string,
-  snapshot: WorldSnapshot | undefined,
-  check = false,
-): Promise<readonly CellDoc[]> {
-  if (!snapshot) return readCells(store, name);
-  const read = await store.getVersioned(paths.world(name));
-  if (!read) return [];
-  const world = parseWorld(read.data, name);
-  if (snapshot.generation !== world.createdAt || snapshot.revision !== (world.revision ?? 0)) {
-    return readCells(store, name);
-  }
-  const operations = liveOperations(snapshot.operations, snapshot.since);
-  if (check) await checkSnapshot(store, name, read.version, snapshot.since, snapshot.cells, operations);
-  return snapshot.cells;
-}
-
 function snapshotCovers(s: WorldSnapshot, world: WorldDoc, since: string): boolean {
   return s.generation === world.createdAt && s.revision === (world.revision ?? 0) && s.since <= since;
 }
