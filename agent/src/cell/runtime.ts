@@ -307,9 +307,7 @@ export class CellRuntime {
     for (const s of sessions) {
       const target = body.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
       if (!target) throw new FleetError('FAILED_PRECONDITION', `no target owns session ${s.id} at ${s.x},${s.y}`);
-      const batch = byTarget.get(target);
-      if (batch) batch.push(s);
-      else byTarget.set(target, [s]);
+      byTarget.set(target, [...(byTarget.get(target) ?? []), s]);
     }
     const counts: Record<string, number> = {};
     await Promise.all(

@@ -38,14 +38,13 @@ const alive = (pid: number) => {
 describe('ProcessDriver warm pool (real cell processes)', () => {
   let stateDir: string;
   const drivers: ProcessDriver[] = [];
-  const driver = (metrics = new RecordingMetricsSink(), warmParallel?: number, warmRefillDelayMs?: number) => {
+  const driver = (metrics = new RecordingMetricsSink(), warmParallel?: number) => {
     const d = new ProcessDriver({
       stateDir,
       cellMain: CELL_MAIN,
       metrics,
       pollMs: 100,
       ...(warmParallel ? { warmParallel } : {}),
-      ...(warmRefillDelayMs ? { warmRefillDelayMs } : {}),
     });
     drivers.push(d);
     const events: DriverEvent[] = [];
@@ -89,19 +88,6 @@ describe('ProcessDriver warm pool (real cell processes)', () => {
     await d.stop('w1', 'r0c0', 'test');
     expect(events.at(-1)).toMatchObject({ kind: 'exited', cell: 'r0c0', requested: true, reason: 'test' });
     expect(alive(pid!)).toBe(false);
-  });
-
-  it('with warmRefillDelayMs, starts no refill process while the starts that took the pool go on', async () => {
-    const { d, events } = driver(new RecordingMetricsSink(), undefined, 3000);
-    d.setWarmTarget(2);
-    await until('2 warm cells', () => d.warmCount() === 2, 20_000);
-    const taken = d.warmPids();
-    await Promise.all([d.start(spec('r0c0')), d.start(spec('r0c1'))]);
-    // Both children came from the pool, and no new process competes with them yet.
-    expect(d.pids().sort()).toEqual([...taken].sort());
-    expect(d.warmPids()).toEqual([]);
-    await Promise.all([readyEndpoint(events, 'r0c0'), readyEndpoint(events, 'r0c1')]);
-    await until('pool refilled after the delay', () => d.warmCount() === 2, 20_000);
   });
 
   it.each([1, 2])('refills the pool starting %i warm cell(s) at a time', async (parallel) => {

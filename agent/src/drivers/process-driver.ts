@@ -81,12 +81,6 @@ export interface ProcessDriverOptions {
   warmStartTimeoutMs?: number;
   /** Warm cells started at once while refilling the pool (default 2). */
   warmParallel?: number;
-  /**
-   * How long after a start takes a warm cell the pool begins to refill (default 0). A node
-   * process starting takes a core for a few hundred ms: started at once, the refill competes
-   * with the split that took the cell, whose children, pass and hand-off come next.
-   */
-  warmRefillDelayMs?: number;
 }
 
 /** An idle cell process of the warm pool: started, listening, owning nothing yet. */
@@ -242,7 +236,6 @@ export class ProcessDriver implements Driver {
   private readonly cellMain: string;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private refillTimer: NodeJS.Timeout | undefined;
   private adopting: Promise<void> | undefined;
   /** The warm pool: idle cells, oldest first; those still starting have no endpoint yet. */
   private readonly warm: Warm[] = [];
@@ -473,20 +466,7 @@ export class ProcessDriver implements Driver {
     this.opts.metrics?.inc('fleetforge_agent_cell_starts_total', { driver: this.name, source });
     this.emit({ kind: 'started', ...this.ref(r.record) });
     void this.awaitReady(r);
-    if (warm) this.refillSoon();
-    else this.fillWarm();
-  }
-
-  /** Refills after `warmRefillDelayMs`, counted from the first take of a wave (never pushed back). */
-  private refillSoon(): void {
-    const delay = this.opts.warmRefillDelayMs ?? 0;
-    if (delay <= 0) return this.fillWarm();
-    if (this.refillTimer) return;
-    this.refillTimer = setTimeout(() => {
-      this.refillTimer = undefined;
-      this.fillWarm();
-    }, delay);
-    this.refillTimer.unref();
+    this.fillWarm();
   }
 
   /** Forks the cell entry point with `env` on top of ours, in its own process group, logging to the cells log. */
@@ -688,7 +668,6 @@ export class ProcessDriver implements Driver {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.refillTimer);
     // Idle warm cells stay (cells outlive their agent); the next agent stops them at adoption.
     clearInterval(this.pollTimer);
     this.pollTimer = undefined;
