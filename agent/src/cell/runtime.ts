@@ -307,7 +307,9 @@ export class CellRuntime {
     for (const s of sessions) {
       const target = body.targets.find((t) => containsPoint(t.boundary, s.x, s.y));
       if (!target) throw new FleetError('FAILED_PRECONDITION', `no target owns session ${s.id} at ${s.x},${s.y}`);
-      byTarget.set(target, [...(byTarget.get(target) ?? []), s]);
+      const batch = byTarget.get(target);
+      if (batch) batch.push(s);
+      else byTarget.set(target, [s]);
     }
     const counts: Record<string, number> = {};
     await Promise.all(
