@@ -170,6 +170,33 @@ describe("Agent report hold while a world's starts or hand-offs are under way", 
     await t.agent.stop();
   });
 
+  it("another operation's hand-off under way holds no report", async () => {
+    const t = setup({ reportBatchMs: 0, reportHoldMs: 60_000 });
+    t.driver.handoffDelayMs.set('r0c0', 300);
+    await t.agent.start();
+    await t.agent.execute(start('r0c0'));
+    await until('r0c0 ready', () => t.reports().some((r) => r.cell === 'r0c0' && r.kind === 'ready'));
+    const handoff: AgentCommand = {
+      kind: 'handoff',
+      commandId: 'h-r0c0',
+      world: W,
+      cell: 'r0c0',
+      incarnation: 1,
+      operation: 'op-1',
+      epoch: 2,
+      targets: [{ cell: 'p', boundary: { x: 0, y: 0, width: 10, height: 10 }, endpoint: 'http://p.invalid/' }],
+      correlationId: 'corr-op-1',
+    };
+    const handingOff = t.agent.execute(handoff);
+    // A split of another operation: its child's reports go out while op-1 still hands off.
+    await t.agent.execute({ ...startOf('r0c1'), correlationId: 'corr-op-2' });
+    await until('r0c1 ready published', () => t.reports().some((r) => r.cell === 'r0c1' && r.kind === 'ready'));
+    expect(t.reports().some((r) => r.kind === 'handedOff')).toBe(false);
+    await handingOff;
+    await until('handedOff published', () => t.reports().some((r) => r.kind === 'handedOff'));
+    await t.agent.stop();
+  });
+
   it('a start that never comes up holds the others only until the hold ends', async () => {
     const t = setup({ reportBatchMs: 0, reportHoldMs: 50 });
     await t.agent.start();

@@ -71,7 +71,7 @@ export interface AgentOptions {
   reportBatchMs?: number;
   /**
    * How long `started`/`ready`/`handedOff` reports of a world wait while other starts or
-   * hand-offs of that world are still under way (main.ts: FF_REPORT_HOLD_MS, 500 ms): a
+   * hand-offs of their operation are still under way (main.ts: FF_REPORT_HOLD_MS, 500 ms): a
    * split's children become ready tens of milliseconds apart and a merge's siblings hand
    * off at once, and one message for all of them is one reconcile pass instead of one
    * each. 0: no hold.
@@ -147,7 +147,8 @@ export class Agent {
    * Work under way whose report the control plane waits for: starts whose cell has not
    * come up (or failed) yet and hand-offs not finished, with when they began (monotonic ms).
    */
-  private readonly underWay = new Map<string, { world: string; since: number }>();
+  /** Starts and hand-offs not yet reported, with the operation (correlation id) each serves. */
+  private readonly underWay = new Map<string, { world: string; correlationId: string; since: number }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.client = opts.client ?? new HttpCellClient();
@@ -239,7 +240,7 @@ export class Agent {
             await this.report({ ...ref(c), kind: 'stopped', reason: 'already stopped' });
             break;
           }
-          this.underWay.set(startKey(c), { world: c.world, since: this.mono() });
+          this.underWay.set(startKey(c), { world: c.world, correlationId: c.correlationId, since: this.mono() });
           await this.opts.driver.start({
             world: c.world,
             cell: c.cell,
@@ -326,7 +327,7 @@ export class Agent {
       return;
     }
     const began = this.mono();
-    this.underWay.set(handoffKey(c), { world: c.world, since: began });
+    this.underWay.set(handoffKey(c), { world: c.world, correlationId: c.correlationId, since: began });
     const result = await this.client.handoff(running.endpoint, { epoch: c.epoch, targets: c.targets });
     this.underWay.delete(handoffKey(c));
     log.info(
@@ -549,8 +550,9 @@ export class Agent {
 
   /**
    * Worlds whose queued reports wait for more: only `started`/`ready`/`handedOff` queued,
-   * another start or hand-off of the world still under way, and the oldest report
-   * younger than the hold.
+   * another start or hand-off of the same operation (correlation id) as one of them still
+   * under way, and the oldest report younger than the hold. Another operation's work does
+   * not hold them: two splits overlapping would otherwise wait on each other's hand-offs.
    */
   private heldWorlds(): Set<string> {
     const held = new Set<string>();
@@ -559,10 +561,11 @@ export class Agent {
     const now = this.mono();
     // A start that never reports (a duplicate of a running cell, say) stops counting after a while.
     for (const [key, s] of this.underWay) if (now - s.since > 30_000) this.underWay.delete(key);
-    const waiting = new Set([...this.underWay.values()].map((s) => s.world));
+    const waiting = new Set([...this.underWay.values()].map((s) => `${s.world}/${s.correlationId}`));
     for (const [world, reports] of this.outbox) {
-      if (!waiting.has(world) || now - (this.outboxSince.get(world) ?? now) >= hold) continue;
-      if (reports.every((x) => HOLDABLE.has(x.kind))) held.add(world);
+      if (now - (this.outboxSince.get(world) ?? now) >= hold) continue;
+      if (!reports.every((x) => HOLDABLE.has(x.kind))) continue;
+      if (reports.some((x) => waiting.has(`${world}/${x.correlationId}`))) held.add(world);
     }
     return held;
   }

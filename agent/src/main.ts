@@ -69,7 +69,7 @@ const AgentEnvSchema = z.object({
    */
   /** How long an agent report waits for others (a split's children become ready together) to share one message. */
   FF_REPORT_BATCH_MS: z.coerce.number().int().nonnegative().max(1000).default(5),
-  /** How long started/ready/handed-off reports wait while other starts or hand-offs of their world are under way. */
+  /** How long started/ready/handed-off reports wait while other starts or hand-offs of their operation are under way. */
   FF_REPORT_HOLD_MS: z.coerce.number().int().nonnegative().max(2000).default(500),
   FF_WARM_MIN: z.coerce.number().int().nonnegative().max(256).default(0),
   FF_WARM_MAX: z.coerce.number().int().nonnegative().max(256).default(16),
