@@ -145,9 +145,9 @@ export class Agent {
   private outboxFlush: Promise<void> | undefined;
   /**
    * Work under way whose report the control plane waits for: starts whose cell has not
-   * come up (or failed) yet and hand-offs not finished, with when they began (monotonic ms).
+   * come up (or failed) yet and hand-offs not finished, with the operation (correlation id)
+   * each serves and when they began (monotonic ms).
    */
-  /** Starts and hand-offs not yet reported, with the operation (correlation id) each serves. */
   private readonly underWay = new Map<string, { world: string; correlationId: string; since: number }>();
 
   constructor(private readonly opts: AgentOptions) {
