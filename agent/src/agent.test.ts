@@ -66,6 +66,17 @@ const stopCmd = (cell: string, incarnation = 1, generation = 'g1', reason = 'Wor
   generation,
   correlationId: 'c',
 });
+const handoffCmd = (cell: string, correlationId = 'corr'): AgentCommand => ({
+  kind: 'handoff',
+  commandId: `h-${cell}`,
+  world: W,
+  cell,
+  incarnation: 1,
+  operation: 'op-1',
+  epoch: 2,
+  targets: [{ cell: 'p', boundary: { x: 0, y: 0, width: 10, height: 10 }, endpoint: 'http://p.invalid/' }],
+  correlationId,
+});
 const startOf = (cell: string) => start(cell) as Extract<AgentCommand, { kind: 'start' }>;
 const refs = (cells: Array<[string, number]>) => cells.map(([cell, incarnation]) => ({ cell, incarnation }));
 const sync = (cells: Array<[string, number]>, keep: Array<[string, number]> = cells): AgentCommand => ({
@@ -152,18 +163,7 @@ describe("Agent report hold while a world's starts or hand-offs are under way", 
     await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(start(c))));
     await until('both ready published', () => t.reports().filter((r) => r.kind === 'ready').length === 2);
     const before = messages(t).length;
-    const handoff = (cell: string): AgentCommand => ({
-      kind: 'handoff',
-      commandId: `h-${cell}`,
-      world: W,
-      cell,
-      incarnation: 1,
-      operation: 'op-1',
-      epoch: 2,
-      targets: [{ cell: 'p', boundary: { x: 0, y: 0, width: 10, height: 10 }, endpoint: 'http://p.invalid/' }],
-      correlationId: 'corr',
-    });
-    await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(handoff(c))));
+    await Promise.all(['r0c0', 'r0c1'].map((c) => t.agent.execute(handoffCmd(c))));
     await until('2 handedOff', () => t.reports().filter((r) => r.kind === 'handedOff').length === 2);
     await sleep(20);
     expect(messages(t).length - before === 1).toBe(one);
@@ -176,18 +176,7 @@ describe("Agent report hold while a world's starts or hand-offs are under way", 
     await t.agent.start();
     await t.agent.execute(start('r0c0'));
     await until('r0c0 ready', () => t.reports().some((r) => r.cell === 'r0c0' && r.kind === 'ready'));
-    const handoff: AgentCommand = {
-      kind: 'handoff',
-      commandId: 'h-r0c0',
-      world: W,
-      cell: 'r0c0',
-      incarnation: 1,
-      operation: 'op-1',
-      epoch: 2,
-      targets: [{ cell: 'p', boundary: { x: 0, y: 0, width: 10, height: 10 }, endpoint: 'http://p.invalid/' }],
-      correlationId: 'corr-op-1',
-    };
-    const handingOff = t.agent.execute(handoff);
+    const handingOff = t.agent.execute(handoffCmd('r0c0', 'corr-op-1'));
     // A split of another operation: its child's reports go out while op-1 still hands off.
     await t.agent.execute({ ...startOf('r0c1'), correlationId: 'corr-op-2' });
     await until('r0c1 ready published', () => t.reports().some((r) => r.cell === 'r0c1' && r.kind === 'ready'));
