@@ -232,6 +232,26 @@ describe('Agent warm pool', () => {
     const last = t.published(TOPICS.agentReports).map((d) => AgentHeartbeatSchema.safeParse(d));
     expect(last.filter((p) => p.success).at(-1)?.data?.warm).toBe(1);
   });
+
+  it('heartbeats at once when the warm count changes (splits wait by it), not only every heartbeatMs', async () => {
+    const t = setup({ warm: { max: 10 }, warmReportMs: 20 });
+    const beats = () =>
+      t
+        .published(TOPICS.agentReports)
+        .filter((d) => (d as { kind: string }).kind === 'heartbeat')
+        .map((d) => AgentHeartbeatSchema.parse(d));
+    await t.agent.start();
+    await until('the heartbeat after adoption', () => beats().some((b) => b.adopted));
+    expect(beats().at(-1)).toMatchObject({ warm: 0, warmTarget: 0 });
+    await t.agent.execute({ ...start('r0c0'), warmPool: 4 } as AgentCommand);
+    await until('a heartbeat with the new count', () => beats().at(-1)?.warm === 4);
+    expect(beats().at(-1)).toMatchObject({ warm: 4, warmTarget: 4 });
+    // Unchanged: no more heartbeats than the regular ones (heartbeatMs is a minute here).
+    const n = beats().length;
+    await sleep(100);
+    expect(beats()).toHaveLength(n);
+    await t.agent.stop();
+  });
 });
 
 describe('Agent sync: positive evidence only', () => {

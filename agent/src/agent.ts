@@ -82,6 +82,12 @@ export interface AgentOptions {
    * (default 16); worlds ask with `spec.warmPool.size` on their starts and syncs.
    */
   warm?: { min?: number; max?: number };
+  /**
+   * How often the warm pool's count is checked (default 500 ms; 0: never): a changed count
+   * goes out at once as an extra heartbeat, since splits wait for warm cells by it and the
+   * regular heartbeat is seconds old.
+   */
+  warmReportMs?: number;
 }
 
 /** A stopped incarnation of one generation of a world (see Agent.tombstones). */
@@ -138,6 +144,8 @@ export class Agent {
    */
   private readonly orphanSuspects = new Map<string, number>();
   private readonly warmTargets: WarmTargets;
+  /** The warm count the last heartbeat carried. */
+  private warmSent = -1;
   /** Reports waiting for their batch, per world, and the flush that will publish them. */
   private readonly outbox = new Map<string, AgentReport[]>();
   /** When each world's oldest queued report was made (monotonic ms). */
@@ -180,6 +188,13 @@ export class Agent {
    */
   async start(): Promise<void> {
     this.every(this.opts.heartbeatMs ?? 5000, () => this.track(this.heartbeat()));
+    const warmCount = this.opts.driver.warmCount?.bind(this.opts.driver);
+    const warmReportMs = this.opts.warmReportMs ?? 500;
+    if (warmCount && warmReportMs > 0) {
+      this.every(warmReportMs, () => {
+        if (this.adopted && warmCount() !== this.warmSent) this.track(this.heartbeat());
+      });
+    }
     this.track(this.heartbeat());
     const adoptStarted = performance.now();
     await this.opts.driver.adopt();
@@ -498,6 +513,8 @@ export class Agent {
     if (this.stopped) return;
     // Also where a world's pool lapses when nothing has named it for a while.
     if (this.adopted) this.resizeWarmPool();
+    const warm = this.opts.driver.warmCount?.() ?? 0;
+    this.warmSent = warm;
     const hb = AgentHeartbeatSchema.parse({
       kind: 'heartbeat',
       agentId: this.opts.agentId,
@@ -509,7 +526,8 @@ export class Agent {
       cells: this.opts.driver.list().length,
       adopted: this.adopted,
       worlds: [...new Set(this.opts.driver.list().map((r) => r.world))].sort().slice(0, 1024),
-      warm: this.opts.driver.warmCount?.() ?? 0,
+      warm,
+      warmTarget: this.opts.driver.setWarmTarget ? this.warmTargets.total(this.mono()) : 0,
       correlationId: `agent-${this.opts.agentId}`,
     });
     try {

@@ -5,6 +5,7 @@ import { onAgentReport } from './on-agent-report';
 
 const hb = (o: Partial<AgentHeartbeat> = {}): AgentHeartbeat => ({
   warm: 0,
+  warmTarget: 0,
   kind: 'heartbeat',
   agentId: 'a1',
   bootId: 'boot-1',
@@ -37,6 +38,13 @@ describe('onAgentReport: heartbeats record agent liveness, apart from cells', ()
     restartedEvents: number;
   }> = [
     { name: 'first heartbeat', sent: [hb()], outcome: 'ok', doc: { seq: 1, restarts: 0 }, restartedEvents: 0 },
+    {
+      name: 'the warm pool: idle cells and the target',
+      sent: [hb({ warm: 3, warmTarget: 8 })],
+      outcome: 'ok',
+      doc: { warm: 3, warmTarget: 8 },
+      restartedEvents: 0,
+    },
     {
       name: 'next heartbeat of the same boot',
       sent: [hb(), hb({ seq: 2 })],

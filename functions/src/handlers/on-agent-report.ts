@@ -74,6 +74,7 @@ async function recordHeartbeat(deps: Deps, hb: AgentHeartbeat, log: Deps['log'])
       cells: hb.cells,
       adopted: hb.adopted,
       warm: hb.warm,
+      warmTarget: hb.warmTarget,
       restarts: (before?.restarts ?? 0) + (restarted ? 1 : 0),
     };
     tx.set(path, doc);

@@ -12,6 +12,7 @@ import {
   type LoadDoc,
   type DocData,
   type StateStore,
+  type AgentWarm,
   type WorldState,
   type Transaction,
   type TransactionWrites,
@@ -105,17 +106,25 @@ export async function readCellsWithLoads(store: StateStore, world: string): Prom
 }
 
 /**
- * When the control plane last recorded a heartbeat from any agent (null: never). Read
- * outside transactions, like loads: heartbeats arrive every few seconds and must not
- * contend with state changes.
+ * What the agents' heartbeats say: when the control plane last recorded one from any agent
+ * (null: never), and the warm cells of those that keep a pool (summed, counted at the
+ * oldest of their heartbeats). Read outside transactions, like loads: heartbeats arrive
+ * every few seconds and must not contend with state changes.
  */
-export async function readAgentSeenAt(store: Pick<StateStore, 'list'>): Promise<string | null> {
+export async function readAgents(
+  store: Pick<StateStore, 'list'>,
+): Promise<Required<Pick<WorldState, 'agentSeenAt'>> & Pick<WorldState, 'agentWarm'>> {
   let latest: string | null = null;
+  let warm: AgentWarm | undefined;
   for (const d of await store.list(paths.agents())) {
     const a = parseOrThrow(AgentDocSchema, d.data, `document ${d.path}`);
     if (latest === null || a.receivedAt > latest) latest = a.receivedAt;
+    if (a.warmTarget === 0) continue;
+    warm = warm
+      ? { warm: warm.warm + a.warm, at: a.sentAt < warm.at ? a.sentAt : warm.at }
+      : { warm: a.warm, at: a.sentAt };
   }
-  return latest;
+  return { agentSeenAt: latest, ...(warm ? { agentWarm: warm } : {}) };
 }
 
 /**
@@ -129,16 +138,16 @@ export async function readWorldState(
   name: string,
   store: Pick<StateStore, 'list'>,
 ): Promise<WorldState | undefined> {
-  const [world, cells, operations, overrides, loads, agentSeenAt] = await Promise.all([
+  const [world, cells, operations, overrides, loads, agents] = await Promise.all([
     readWorld(tx, name),
     readCells(tx, name),
     readOperations(tx, name),
     readOverrides(tx),
     readLoads(store, name),
-    readAgentSeenAt(store),
+    readAgents(store),
   ]);
   if (!world) return undefined;
-  return { world, cells: applyLoads(cells, loads), operations, overrides, agentSeenAt };
+  return { world, cells: applyLoads(cells, loads), operations, overrides, ...agents };
 }
 
 /**
@@ -157,7 +166,7 @@ export async function readWorldStateVersioned(
   now: Date,
   known: { loads?: ReadonlyMap<string, LoadDoc>; snapshot?: WorldSnapshot; check?: boolean } = {},
 ): Promise<(WorldState & { version: string; snapshot: WorldSnapshot; fromSnapshot: boolean }) | undefined> {
-  const side = Promise.all([known.loads ?? readLoads(store, name), readAgentSeenAt(store)]);
+  const side = Promise.all([known.loads ?? readLoads(store, name), readAgents(store)]);
   const [read, overrides] = await Promise.all([store.getVersioned(paths.world(name)), readOverrides(store)]);
   if (!read) {
     await side.catch(() => undefined);
@@ -167,7 +176,7 @@ export async function readWorldStateVersioned(
   // Ended operations matter only as far back as this world's cool-down and rate limits look.
   const since = new Date(now.getTime() - operationsLookbackMs(effectiveScaling(world, overrides))).toISOString();
   const usable = known.snapshot && snapshotCovers(known.snapshot, world, since) ? known.snapshot : undefined;
-  const [cells, operations, [loads, agentSeenAt]] = await Promise.all([
+  const [cells, operations, [loads, agents]] = await Promise.all([
     usable ? usable.cells : readCells(store, name),
     usable ? liveOperations(usable.operations, since) : readLiveOperations(store, name, since),
     side,
@@ -188,7 +197,7 @@ export async function readWorldStateVersioned(
     cells: applyLoads(structuredClone([...cells]), loads),
     operations: structuredClone([...operations]),
     overrides,
-    agentSeenAt,
+    ...agents,
     version: read.version,
     snapshot,
     fromSnapshot: usable !== undefined,

@@ -514,6 +514,49 @@ describe('decideScaling: splits', () => {
   });
 });
 
+describe('decideScaling: splits wait for warm cells', () => {
+  // Halves (no histogram): each split takes 2 warm cells.
+  const hot = (id: string, sessions = 512, waitingSince?: number, why = 'WarmCapacity') => ({
+    ...cell(id, { window: samples(sessions) }),
+    blocked: waitingSince === undefined ? null : { why, at: ago(waitingSince) },
+  });
+  const WAIT = 10_000;
+  // name, cells, warm cells available (undefined: no pool), expected
+  it.each<[string, CellDoc[], number | undefined, string[]]>([
+    ['no pool: no wait', [hot('a')], undefined, ['split a']],
+    ['enough warm cells', [hot('a')], 2, ['split a']],
+    ['one short: waits', [hot('a')], 1, ['blocked split a WarmCapacity']],
+    ['none: waits', [hot('a')], 0, ['blocked split a WarmCapacity']],
+    ['within one call, hottest first', [hot('a'), hot('b', 900)], 3, ['split b', 'blocked split a WarmCapacity']],
+    ['two fit', [hot('a'), hot('b', 900)], 4, ['split b', 'split a']],
+    ['waited 5 s of 10: still waits', [hot('a', 512, 5)], 0, ['blocked split a WarmCapacity']],
+    ['waited 10 s: starts cold', [hot('a', 512, 10)], 0, ['split a']],
+    ['a block 40 s old was another episode: waits again', [hot('a', 512, 40)], 0, ['blocked split a WarmCapacity']],
+    [
+      'blocked 12 s ago for another reason: waits',
+      [hot('a', 512, 12, 'ConcurrencyLimit')],
+      0,
+      ['blocked split a WarmCapacity'],
+    ],
+  ])('%s', (_name, cells, available, expected) => {
+    const inp = { ...input(cells), ...(available === undefined ? {} : { warm: { available, waitMs: WAIT } }) };
+    expect(summary(decideScaling(inp))).toEqual(expected);
+  });
+
+  it('says how many are free and how long it waits', () => {
+    const [d] = decideScaling({ ...input([hot('a')]), warm: { available: 1, waitMs: WAIT } });
+    expect(d).toMatchObject({
+      why: 'WarmCapacity',
+      reason: expect.stringMatching(/1 warm cells free, splitting a takes 2; waits up to 10s/),
+    });
+  });
+
+  it('a manual split does not wait', () => {
+    const inp = { ...input([hot('a')]), warm: { available: 0, waitMs: WAIT } };
+    expect(checkSplit(inp.cells[0]!, inp, { manual: true }).ok).toBe(true);
+  });
+});
+
 describe('decideScaling: merges', () => {
   const TEN_MIN = { mergeSustainSeconds: 600 };
   const P = cell('P', { state: 'Terminated', boundary: rect(0, 0, 256, 128) });

@@ -176,9 +176,36 @@ interface TickState {
   splitCells: string[];
   /** Live cells added by those splits (children − 1 each). */
   addedCells: number;
+  /** Children of those splits, each of which takes a warm cell while the pool has one. */
+  children: number;
 }
 
-const emptyTick = (): TickState => ({ splitCells: [], addedCells: 0 });
+const emptyTick = (): TickState => ({ splitCells: [], addedCells: 0, children: 0 });
+
+/**
+ * A WarmCapacity block older than this belongs to an earlier episode (the cell cooled,
+ * or another limit held it): the wait starts again. Matches how often a block is re-announced.
+ */
+const WARM_EPISODE_MS = 30_000;
+
+/**
+ * Whether a split of `cell` into `children` waits for warm cells: the pool cannot give
+ * every child one, and the cell has waited less than `warm.waitMs` (then its children
+ * start cold rather than leave a hot cell unsplit).
+ */
+function warmCapacityProblem(
+  cell: CellDoc,
+  children: number,
+  warm: NonNullable<ScalingInput['warm']>,
+  tick: TickState,
+  now: number,
+): string | undefined {
+  const free = Math.max(0, warm.available - tick.children);
+  if (children <= free) return undefined;
+  const waited = cell.blocked?.why === 'WarmCapacity' ? now - ms(cell.blocked.at) : -1;
+  if (waited >= warm.waitMs && waited < WARM_EPISODE_MS) return undefined;
+  return `warm capacity: ${free} warm cells free, splitting ${cell.id} takes ${children}; waits up to ${secs(warm.waitMs)} for the pool to refill, then starts cold`;
+}
 
 function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick: TickState): SplitCheck {
   const { scaling } = input;
@@ -262,13 +289,15 @@ function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick
         reason: `rate limit: ${own} splits of ${cell.id} or its ancestors in the last 60s, splitsPerMinutePerCell ${scaling.splitsPerMinutePerCell}`,
       };
     }
+    const starved = input.warm && warmCapacityProblem(cell, children.length, input.warm, tick, now);
+    if (starved) return { ok: false, why: 'WarmCapacity', reason: starved };
   }
   return { ok: true, children };
 }
 
 /**
  * Whether `cell` may be split now, and into what. A manual split bypasses the
- * cool-down, the rate limits and the concurrency limit, never MinSize, MaxCells, Busy or NotReady.
+ * cool-down, the rate limits, the concurrency limit and the warm-capacity wait, never MinSize, MaxCells, Busy or NotReady.
  */
 export function checkSplit(cell: CellDoc, input: ScalingInput, opts: { manual: boolean }): SplitCheck {
   return evaluateSplit(cell, input, opts.manual, emptyTick());
@@ -480,6 +509,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision[] {
       decisions.push({ kind: 'split', cell: cell.id, children: check.children, reason: hotReason(cell, input, now) });
       tick.splitCells.push(cell.id);
       tick.addedCells += check.children.length - 1;
+      tick.children += check.children.length;
       decided.add(cell.id);
     } else if (check.why !== 'Busy' && check.why !== 'NotReady') {
       decisions.push({ kind: 'blocked', action: 'split', cells: [cell.id], why: check.why, reason: check.reason });

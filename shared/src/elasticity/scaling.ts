@@ -14,7 +14,7 @@ import type { WorldSpec } from '../world/world';
 export type Scaling = WorldSpec['scaling'];
 
 export type BlockReason =
-  'Cooldown' | 'RateLimitGlobal' | 'RateLimitCell' | 'ConcurrencyLimit' | 'MinSize' | 'MaxCells';
+  'Cooldown' | 'RateLimitGlobal' | 'RateLimitCell' | 'ConcurrencyLimit' | 'WarmCapacity' | 'MinSize' | 'MaxCells';
 
 export type ScalingDecision =
   | { kind: 'split'; cell: string; children: Rect[]; reason: string }
@@ -30,6 +30,13 @@ export interface ScalingInput {
   /** Active operations and those finished in the last few minutes. */
   operations: readonly OperationDoc[];
   now: Date;
+  /**
+   * The warm pool the world's new cells draw from, when the agent keeps one: automatic
+   * splits wait (up to `waitMs`) until it can give every child a warm cell, since a cold
+   * start on a busy machine is what makes a split slow and miss its readiness deadline.
+   * Absent: no wait.
+   */
+  warm?: { available: number; waitMs: number };
 }
 
 export type SplitCheck =

@@ -69,3 +69,49 @@ describe('planTick: scaling limits', () => {
     ]);
   });
 });
+
+describe('planTick: splits wait for warm cells', () => {
+  const pooled = (warmPool: { size: number; waitSeconds?: number } | undefined): WorldDoc => {
+    const w = world();
+    return { ...w, spec: { ...w.spec, ...(warmPool ? { warmPool } : {}) } };
+  };
+  // Two hot cells, halves: 4 warm cells split both.
+  const state = (warmPool: Parameters<typeof pooled>[0], agentWarm?: WorldState['agentWarm']): WorldState => ({
+    world: pooled(warmPool),
+    cells: [hotCell('r0c0', 0, 450), hotCell('r0c1', 256, 600)],
+    operations: [],
+    overrides: {},
+    ...(agentWarm ? { agentWarm } : {}),
+  });
+  const split = (s: WorldState) => planTick(s, NOW, opts).operations.map((o) => o.sources[0]);
+
+  // name, the world's pool, the agents' pool, the cells split
+  it.each<[string, Parameters<typeof pooled>[0], WorldState['agentWarm'], string[]]>([
+    ['3 warm: the hottest splits, the other waits', { size: 4 }, { warm: 3, at: ago(1) }, ['r0c1']],
+    ['4 warm: both split', { size: 4 }, { warm: 4, at: ago(1) }, ['r0c1', 'r0c0']],
+    ['no agent keeps a pool: no wait', { size: 4 }, undefined, ['r0c1', 'r0c0']],
+    ['the world keeps no pool: no wait', undefined, { warm: 0, at: ago(1) }, ['r0c1', 'r0c0']],
+    ['waitSeconds 0: no wait', { size: 4, waitSeconds: 0 }, { warm: 0, at: ago(1) }, ['r0c1', 'r0c0']],
+  ])('%s', (_name, warmPool, agentWarm, expected) => {
+    expect(split(state(warmPool, agentWarm))).toEqual(expected);
+  });
+
+  it('counts the cells started since the heartbeat as taken', () => {
+    const s = state({ size: 4 }, { warm: 4, at: ago(3) });
+    const started = (c: CellDoc, secondsAgo: number) => ({ ...c, startRequestedAt: ago(secondsAgo) });
+    // r0c0 started 2 s ago, after the count: 3 left, so only the hottest splits.
+    expect(split({ ...s, cells: [started(s.cells[0]!, 2), s.cells[1]!] })).toEqual(['r0c1']);
+    // Started before the count: 4 left.
+    expect(split({ ...s, cells: [started(s.cells[0]!, 5), s.cells[1]!] })).toEqual(['r0c1', 'r0c0']);
+  });
+
+  it('a waiting split is blocked, counted and announced as WarmCapacity', () => {
+    const plan = planTick(state({ size: 4 }, { warm: 0, at: ago(1) }), NOW, opts);
+    expect(plan.operations).toEqual([]);
+    expect(plan.status?.stats.splitRateLimitHits).toBe(2);
+    expect(plan.events.filter((e) => e.type === 'ScalingBlocked').map((e) => e.reason)).toEqual([
+      'WarmCapacity',
+      'WarmCapacity',
+    ]);
+  });
+});

@@ -1,5 +1,6 @@
 import { decideScaling, type Scaling, type ScalingDecision } from './scaling';
 import type { CellDoc, WorldDoc, WorldStatus } from '../world/model';
+import { warmWaitMs } from '../world/world';
 import type { PlannedEvent } from '../world/events';
 import { advanceOperation, beginMerge, beginSplit, newOpContext, type HandoffCommand } from './operations-plan';
 import { isActiveOperation, type OperationDoc } from './operations';
@@ -15,6 +16,27 @@ export interface WorldState {
   overrides: Partial<Scaling>;
   /** When an agent heartbeat was last recorded (null: never; absent: not checked). */
   agentSeenAt?: string | null;
+  /**
+   * The agents' warm pools at their last heartbeats: idle ready cells, counted at `at` (the
+   * agents' clock; the oldest such heartbeat). Absent: no agent keeps a pool.
+   */
+  agentWarm?: AgentWarm;
+}
+
+export interface AgentWarm {
+  warm: number;
+  at: string;
+}
+
+/**
+ * The warm cells still free for new cells: the heartbeat's count less the cells of this
+ * world started since it was counted. Refills since then are not known, so this errs low.
+ */
+export function warmAvailable(agentWarm: AgentWarm, cells: Iterable<CellDoc>): number {
+  const at = Date.parse(agentWarm.at);
+  let taken = 0;
+  for (const c of cells) if (c.startRequestedAt !== null && Date.parse(c.startRequestedAt) > at) taken++;
+  return Math.max(0, agentWarm.warm - taken);
 }
 
 export interface TickOptions {
@@ -50,7 +72,8 @@ export function effectiveScaling(world: WorldDoc, overrides: Partial<Scaling>): 
 const BLOCK_REPEAT_MS = 30_000;
 
 /** Limits on how fast splits go (counted as rate-limit hits), as opposed to whether one may happen. */
-const isThrottle = (why: string): boolean => why.startsWith('RateLimit') || why === 'ConcurrencyLimit';
+const isThrottle = (why: string): boolean =>
+  why.startsWith('RateLimit') || why === 'ConcurrencyLimit' || why === 'WarmCapacity';
 
 /**
  * One level-based pass over a world: the world-level plan (initial cells, resends,
@@ -117,12 +140,15 @@ export function planTick(state: WorldState, now: Date, opts: TickOptions): TickP
   const degraded = isDegraded(computeStatus(ctx.world.status, [...ctx.cells.values()], now, healthCheck(health)));
   if (ctx.world.status.initializedAt && !degraded) {
     const scaling = effectiveScaling(state.world, state.overrides);
+    const cells = [...ctx.cells.values()];
+    const waitMs = warmWaitMs(state.world.spec);
     decisions = decideScaling({
       scaling,
       capacity: state.world.spec.capacity,
-      cells: [...ctx.cells.values()],
+      cells,
       operations: [...ops.values()],
       now,
+      ...(state.agentWarm && waitMs > 0 ? { warm: { available: warmAvailable(state.agentWarm, cells), waitMs } } : {}),
     });
     for (const d of decisions) {
       const common = {

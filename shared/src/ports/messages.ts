@@ -140,6 +140,8 @@ export const AgentHeartbeatSchema = z.strictObject({
   worlds: z.array(NameSchema).max(1024),
   /** Idle, ready cells in its warm pool now (see WorldSpec.warmPool); older agents send none. */
   warm: z.number().int().nonnegative().default(0),
+  /** Idle cells it is keeping (0: its driver has no pool, so splits have no warm cells to wait for). */
+  warmTarget: z.number().int().nonnegative().default(0),
   correlationId: z.string().min(1),
 });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeatSchema>;

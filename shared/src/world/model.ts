@@ -235,6 +235,8 @@ export const AgentDocSchema = z.strictObject({
   adopted: z.boolean(),
   /** Idle, ready cells in its warm pool at the heartbeat. */
   warm: z.number().int().nonnegative().default(0),
+  /** Idle cells it keeps (0: no pool). */
+  warmTarget: z.number().int().nonnegative().default(0),
   /** Boots seen for this agent id: a restart shows as a new boot. */
   restarts: z.number().int().nonnegative().default(0),
 });

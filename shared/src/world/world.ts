@@ -73,6 +73,8 @@ export const PersistenceSchema = z.strictObject({
   sessionStore: z.enum(['memory']).default('memory'),
 });
 
+const DEFAULT_WARM_WAIT_SECONDS = 10;
+
 /**
  * Idle cells kept started and ready for this world, so a split or merge assigns its
  * children to them instead of starting processes on its critical path (Agones keeps
@@ -82,6 +84,19 @@ export const PersistenceSchema = z.strictObject({
 export const WarmPoolSchema = z.strictObject({
   /** Idle ready cells to keep; a quads split takes 4, so 4 covers one split at a time. */
   size: z.number().int().nonnegative().max(64).describe('Idle, ready cells the agent keeps for this world (0: none).'),
+  /**
+   * How long an automatic split waits for the pool to hold a warm cell for each child
+   * before starting them cold. Optional, not defaulted: worlds stored without it keep their spec hash.
+   */
+  waitSeconds: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(20)
+    .optional()
+    .describe(
+      `Seconds an automatic split waits for a warm cell per child before starting them cold (absent: ${DEFAULT_WARM_WAIT_SECONDS}; 0: never waits).`,
+    ),
 });
 export type WarmPool = z.infer<typeof WarmPoolSchema>;
 
@@ -161,6 +176,15 @@ export type WorldSpecInput = z.input<typeof WorldSpecSchema>;
 /** Idle ready cells the agent should keep for a world (0 when its spec asks for none). */
 export function warmPoolSize(spec: Pick<WorldSpec, 'warmPool'>): number {
   return spec.warmPool?.size ?? 0;
+}
+
+/**
+ * How long an automatic split waits for warm cells, in ms (see WarmPoolSchema.waitSeconds);
+ * 0 when the world keeps no pool, so there is nothing to wait for.
+ */
+export function warmWaitMs(spec: Pick<WorldSpec, 'warmPool'>): number {
+  if (!spec.warmPool || spec.warmPool.size === 0) return 0;
+  return (spec.warmPool.waitSeconds ?? DEFAULT_WARM_WAIT_SECONDS) * 1000;
 }
 
 /** The tenant a world belongs to: its `spec.tenant`, else the platform tenant. */
