@@ -786,6 +786,47 @@ describe('properties', () => {
     );
   });
 
+  it('(d) a split that has not waited out warmPool.waitSeconds never takes more children than the pool has', () => {
+    const WAIT_S = 10;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            sessions: fc.integer({ min: 401, max: 2000 }),
+            waited: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.integer({ min: 0, max: 12 }),
+        strategyArb,
+        (hot, available, strategy) => {
+          const cells = hot.map((h, i) => ({
+            ...cell(`h${i}`, { boundary: rect(i * 256, 0, 256, 256), window: samples(h.sessions) }),
+            blocked: h.waited === undefined ? null : { why: 'WarmCapacity', at: ago(h.waited) },
+          }));
+          const waitedOut = (id: string) => {
+            const w = hot[Number(id.slice(1))]!.waited;
+            return w !== undefined && w >= WAIT_S && w < 30;
+          };
+          const limits = { strategy, maxConcurrentSplits: 64, splitsPerMinuteGlobal: 100, maxCells: 256 };
+          const decisions = decideScaling({ ...input(cells, [], limits), warm: { available, waitMs: WAIT_S * 1000 } });
+          let taken = 0;
+          for (const d of decisions) {
+            if (d.kind === 'split') {
+              taken += d.children.length;
+              if (!waitedOut(d.cell)) expect(taken).toBeLessThanOrEqual(available);
+            } else if (d.kind === 'blocked') {
+              expect(d.why).toBe('WarmCapacity');
+              expect(waitedOut(d.cells[0]!)).toBe(false);
+            }
+          }
+          // Every hot cell is decided on: split, or waiting.
+          expect(decisions).toHaveLength(hot.length);
+        },
+      ),
+    );
+  });
+
   it('(c) no oscillation: load between the thresholds never splits or merges', () => {
     fc.assert(
       fc.property(
