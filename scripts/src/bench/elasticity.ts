@@ -301,6 +301,9 @@ async function main(): Promise<void> {
   // about 10 s, faster than a loaded machine refills 8 (cold children took 3 s). 20k-64's takes 60: with 16
   // warm cells (two runs) split p50 was 7.2-7.3 s, disconnect p95 1.5-2.5 s, MTTR p95 1.8-2.1 s; with 32,
   // 2.2 and 8.8 s, 0.8-1.0 s, 0.9-1.2 s. Split p95 stayed 16-23 s: cold starts once the pool runs dry.
+  // Since splits wait for warm cells (warmPool.waitSeconds), 32 gave 0 rollbacks in two runs (split
+  // p50 3.4 / 6.7 s, p95 23 / 26 s) and 48 split p50 2.6 / p95 23 s: the ramp takes about 80 children,
+  // more than either pool, and the tail is the children started cold when a wait ran out.
   const scenarios: Scenario[] = [
     { name: '5k-16', sessions: 5000, maxCells: 16, side: 2048, splitSessions: 400, warmPool: warm ?? 12 },
   ];

@@ -296,8 +296,9 @@ function evaluateSplit(cell: CellDoc, input: ScalingInput, manual: boolean, tick
 }
 
 /**
- * Whether `cell` may be split now, and into what. A manual split bypasses the
- * cool-down, the rate limits, the concurrency limit and the warm-capacity wait, never MinSize, MaxCells, Busy or NotReady.
+ * Whether `cell` may be split now, and into what. A manual split bypasses the cool-down,
+ * the rate limits, the concurrency limit and the warm-capacity wait, never MinSize,
+ * MaxCells, Busy or NotReady.
  */
 export function checkSplit(cell: CellDoc, input: ScalingInput, opts: { manual: boolean }): SplitCheck {
   return evaluateSplit(cell, input, opts.manual, emptyTick());

@@ -86,7 +86,7 @@ export const METRICS = {
   },
   fleetforge_split_rate_limit_hits_total: {
     type: 'counter',
-    help: 'Split attempts not executed because of a rate limit or maxConcurrentSplits.',
+    help: 'Split attempts not executed because of a rate limit, maxConcurrentSplits or the wait for warm cells.',
     labels: ['world'],
   },
   fleetforge_recoveries_total: { type: 'counter', help: 'Failed cells restarted.', labels: ['world'] },
