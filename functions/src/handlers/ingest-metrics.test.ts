@@ -1,15 +1,23 @@
-import { LOAD_WINDOW_SIZE, LoadDocSchema, historySince, paths, type CellSample } from '@fleetforge/shared';
+import {
+  AgentHeartbeatSchema,
+  LOAD_WINDOW_SIZE,
+  LoadDocSchema,
+  historySince,
+  paths,
+  type CellSample,
+} from '@fleetforge/shared';
 import { FakeClock, SeqIds } from '@fleetforge/shared/testing';
 import { memoryDeps } from '../testing/memory-deps';
-import { applyWorld, readyReport } from '../testing/worlds';
+import { TWO_CELL_WORLD, applyWorld, readyReport } from '../testing/worlds';
+import { onAgentReport } from './on-agent-report';
 import { CATCH_UP_PASS_MS, ingestMetrics } from './ingest-metrics';
 import { reconcileWithReports, reconcileWorld } from '../usecases/reconcile-world';
 
 /** A world of two cells (incarnation 1), applied through the API and reconciled once. */
-async function setup(clock?: FakeClock) {
+async function setup(clock?: FakeClock, manifest = TWO_CELL_WORLD) {
   const deps = memoryDeps({ ids: new SeqIds(), ...(clock ? { clock } : {}) });
   const { store, metrics } = deps;
-  expect((await applyWorld(deps)).status).toBe(201);
+  expect((await applyWorld(deps, manifest)).status).toBe(201);
   await reconcileWorld(deps, { world: 'w', reason: 'test', correlationId: 'c' }, deps.log);
   const load = async (cell: string) => {
     const d = await store.get(paths.load('w', cell));
@@ -180,5 +188,50 @@ describe('ingestMetrics', () => {
     expect(loadReads).toBe(7); // ingest's own read; its passes used what it wrote
     const ops = (await t.store.list(paths.operations('w'))).map((d) => d.data);
     expect(ops).toEqual([expect.objectContaining({ kind: 'split', sources: ['r0c0'] })]);
+  });
+
+  it("a world with a warm pool splits once the agent's heartbeat counts a warm cell per child", async () => {
+    const clock = new FakeClock(at(100));
+    const t = await setup(clock, `${TWO_CELL_WORLD}  warmPool: { size: 4 }\n`);
+    await reconcileWithReports(t.deps, { world: 'w', reason: 'report', correlationId: 'c' }, t.deps.log, [
+      readyReport('r0c0', at(100)),
+      readyReport('r0c1', at(100)),
+    ]);
+    // Through the handler, as the agent sends it: it keeps 4 warm cells, `warm` of them ready now.
+    const heartbeat = (s: number, warm: number) =>
+      onAgentReport(
+        t.deps,
+        AgentHeartbeatSchema.parse({
+          kind: 'heartbeat',
+          agentId: 'a',
+          bootId: 'b',
+          startedAt: at(0),
+          at: at(s),
+          seq: s,
+          driver: 'process',
+          cells: 2,
+          adopted: true,
+          worlds: ['w'],
+          warm,
+          warmTarget: 4,
+          correlationId: 'c',
+        }),
+        t.deps.log,
+      );
+    const ops = async () => (await t.store.list(paths.operations('w'))).map((d) => d.data);
+    // Hot past splitSustainSeconds (5 s), the pool empty: the split waits.
+    for (let s = 101; s <= 107; s++) {
+      clock.advance(1000);
+      await heartbeat(s, 0);
+      await t.ingest([sample('r0c0', s, { sessions: 100_000 })]);
+    }
+    expect(await ops()).toEqual([]);
+    const blocked = (await t.store.list('events')).map((d) => d.data as { type: string; reason: string });
+    expect(blocked).toContainEqual(expect.objectContaining({ type: 'ScalingBlocked', reason: 'WarmCapacity' }));
+    // Two warm cells for the two halves.
+    clock.advance(1000);
+    await heartbeat(108, 2);
+    await t.ingest([sample('r0c0', 108, { sessions: 100_000 })]);
+    expect(await ops()).toEqual([expect.objectContaining({ kind: 'split', sources: ['r0c0'] })]);
   });
 });
