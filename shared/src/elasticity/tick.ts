@@ -30,7 +30,8 @@ export interface AgentWarm {
 
 /**
  * The warm cells still free for new cells: the heartbeat's count less the cells of this
- * world started since it was counted. Refills since then are not known, so this errs low.
+ * world started since it was counted. Refills since then are not known, so this errs low;
+ * so are other worlds' starts, so with worlds sharing a pool it can err high (a child then starts cold).
  */
 export function warmAvailable(agentWarm: AgentWarm, cells: Iterable<CellDoc>): number {
   const at = Date.parse(agentWarm.at);
